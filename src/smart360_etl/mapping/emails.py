@@ -1,0 +1,51 @@
+"""E-mail addresses: trimmed, domain lower-cased, syntax-checked (no DNS look-ups).
+
+Plain ASCII addresses are checked vectorised by a pattern narrower than what `email-validator`
+accepts; everything else goes to `email-validator`, once per distinct value. tests/test_emails.py
+checks that both paths agree.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
+
+from .text import by_unique, clean
+
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
+_PLAIN = rf"^{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+[A-Za-z]{{2,63}}$"
+
+
+def normalise_emails(values: pl.Series) -> pl.DataFrame:
+    """Returns email_address and reason (`email_invalid` or null)."""
+    cleaned = values.to_frame("raw").select(clean(pl.col("raw")).alias("raw"))["raw"]
+    fast = cleaned.to_frame().select(_fast(pl.col("raw")))["raw"]
+    slow_input = cleaned.to_frame().select(pl.when(fast.is_null()).then(pl.col("raw")))["raw"]
+    slow = by_unique(slow_input, parse_one, pl.String)
+    email = pl.select(pl.coalesce(fast, slow)).to_series()
+    return pl.DataFrame({
+        "email_address": email,
+        "reason": pl.select(pl.when(cleaned.is_not_null() & email.is_null()).then(pl.lit("email_invalid"))).to_series(),
+    })
+
+
+def parse_one(value: str) -> str | None:
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError:
+        return None
+
+
+def _fast(raw: pl.Expr) -> pl.Expr:
+    local = raw.str.extract(r"^(.*)@", 1)
+    domain = raw.str.extract(r"@(.*)$", 1).str.to_lowercase()
+    tld = domain.str.extract(r"([^.]+)$", 1)
+    plain = (
+        raw.str.contains(_PLAIN)
+        & (local.str.len_bytes() <= 64)
+        & (raw.str.len_bytes() <= 254)
+        & ~domain.str.contains("--")
+        & ~tld.is_in(list(SPECIAL_USE_DOMAIN_NAMES))
+    )
+    return pl.when(plain).then(local + "@" + domain).alias("raw")

@@ -1,0 +1,101 @@
+"""Contact numbers -> E.164 in the region's numbering plan, extensions kept apart.
+
+The common shape (national digits with spaces, dots, dashes, brackets, or +<country code>) is checked
+vectorised against the numbering-plan patterns that `phonenumbers` itself uses; everything else
+(extensions, letters, other countries, numbers that fail the fast check) is parsed by `phonenumbers`,
+once per distinct value. tests/test_phones.py checks that both paths agree.
+"""
+
+from __future__ import annotations
+
+import phonenumbers
+import polars as pl
+from phonenumbers import PhoneMetadata
+
+from .text import by_unique, clean
+
+RESULT = pl.Struct({"e164": pl.String, "extension": pl.String})
+_TYPE_DESCS = (
+    "premium_rate", "toll_free", "shared_cost", "voip", "personal_number",
+    "pager", "uan", "voicemail", "fixed_line", "mobile",
+)
+
+
+def normalise_phones(values: pl.Series, phone_region: str) -> pl.DataFrame:
+    """Returns phone_number (E.164), phone_extension and reason (`phone_invalid` or null)."""
+    cleaned = values.to_frame("raw").select(clean(pl.col("raw")).alias("raw"))["raw"]
+    fast = _fast_e164(cleaned, phone_region)
+    slow_input = cleaned.to_frame().select(pl.when(fast.is_null()).then(pl.col("raw")))["raw"]
+    slow = by_unique(slow_input, lambda v: parse_one(v, phone_region), RESULT).struct.unnest()
+    e164 = pl.select(pl.coalesce(fast, slow["e164"])).to_series()
+    return pl.DataFrame({
+        "phone_number": e164,
+        "phone_extension": slow["extension"],
+        "reason": pl.select(pl.when(cleaned.is_not_null() & e164.is_null()).then(pl.lit("phone_invalid"))).to_series(),
+    })
+
+
+def parse_one(value: str, phone_region: str) -> dict[str, str | None]:
+    """The library path for one number: E.164 and extension, or both None when invalid."""
+    try:
+        number = phonenumbers.parse(value, phone_region)
+    except phonenumbers.NumberParseException:
+        return {"e164": None, "extension": None}
+    if not phonenumbers.is_valid_number(number):
+        return {"e164": None, "extension": None}
+    return {
+        "e164": phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+        "extension": number.extension or None,
+    }
+
+
+def _fast_e164(cleaned: pl.Series, phone_region: str) -> pl.Series:
+    """E.164 for numbers the region's own patterns accept as they stand; null means 'ask the library'."""
+    meta = PhoneMetadata.metadata_for_region(phone_region)
+    none = pl.Series(cleaned.name, [None] * len(cleaned), dtype=pl.String)
+    if meta is None or meta.national_prefix_for_parsing not in (None, meta.national_prefix):
+        return none
+    cc = str(meta.country_code)
+    frame = cleaned.to_frame("raw").with_columns(
+        eligible=pl.col("raw").str.contains(r"^\+?[0-9 ().\-/]+$"),
+        digits=pl.col("raw").str.replace_all(r"[^0-9]", ""),
+        international=pl.col("raw").str.starts_with("+"),
+    )
+    national = pl.when(pl.col("international")).then(
+        pl.when(pl.col("digits").str.starts_with(cc)).then(pl.col("digits").str.slice(len(cc)))
+    ).otherwise(_strip_national_prefix(pl.col("digits"), meta))
+    frame = frame.with_columns(national=national)
+    valid = pl.col("eligible") & _matches_general(pl.col("national"), meta) & _matches_any_type(pl.col("national"), meta)
+    return frame.select(pl.when(valid).then(pl.lit("+" + cc) + pl.col("national")).alias(cleaned.name)).to_series()
+
+
+def _strip_national_prefix(digits: pl.Expr, meta) -> pl.Expr:
+    # Mirrors phonenumbers: strip the prefix unless only the unstripped number is viable.
+    prefix = meta.national_prefix
+    if not prefix:
+        return digits
+    stripped = digits.str.slice(len(prefix))
+    keep = _general_pattern(digits, meta) & ~_general_pattern(stripped, meta)
+    return pl.when(digits.str.starts_with(prefix) & ~keep).then(stripped).otherwise(digits)
+
+
+def _general_pattern(national: pl.Expr, meta) -> pl.Expr:
+    return national.str.contains(f"^(?:{meta.general_desc.national_number_pattern})$")
+
+
+def _matches_general(national: pl.Expr, meta) -> pl.Expr:
+    return _matches_desc(national, meta.general_desc, meta.general_desc.possible_length)
+
+
+def _matches_any_type(national: pl.Expr, meta) -> pl.Expr:
+    matches = [
+        _matches_desc(national, desc, desc.possible_length or meta.general_desc.possible_length)
+        for desc in (getattr(meta, name) for name in _TYPE_DESCS)
+        if desc is not None and desc.national_number_pattern
+    ]
+    return pl.any_horizontal(matches) if matches else pl.lit(False)
+
+
+def _matches_desc(national: pl.Expr, desc, lengths) -> pl.Expr:
+    pattern = national.str.contains(f"^(?:{desc.national_number_pattern})$")
+    return pattern & national.str.len_chars().is_in(list(lengths)) if lengths else pattern

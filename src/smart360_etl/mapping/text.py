@@ -1,0 +1,20 @@
+"""Small polars expressions shared by the normalisers."""
+
+from __future__ import annotations
+
+import polars as pl
+
+
+def clean(expr: pl.Expr) -> pl.Expr:
+    """Whitespace collapsed and trimmed; blank becomes null."""
+    text = expr.cast(pl.String).str.replace_all(r"\s+", " ").str.strip_chars()
+    return pl.when(text == "").then(None).otherwise(text)
+
+
+def by_unique(values: pl.Series, parse, dtype: pl.DataType) -> pl.Series:
+    """Apply a per-value Python `parse` once per distinct value: real data repeats a lot."""
+    distinct = values.drop_nulls().unique()
+    parsed = pl.Series(values.name, [parse(v) for v in distinct.to_list()], dtype=dtype)
+    lookup = pl.DataFrame({"key": distinct, "value": parsed})
+    joined = values.to_frame("key").join(lookup, on="key", how="left", maintain_order="left")
+    return joined["value"]

@@ -1,0 +1,44 @@
+"""Region settings (phone region, postal-code shape, states) as data, never hard-coded to one country."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+# A region we know nothing about still gets a working, permissive postal shape.
+PERMISSIVE_POSTAL = r"\d{3,10}(?:-\d{1,6})?"
+
+
+class Region(BaseModel):
+    """How addresses and phones look in one country."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(description="ISO 3166-1 alpha-2 code, e.g. US")
+    phone_region: str = Field(description="default region for phone numbers without a country code")
+    postal: str = Field(PERMISSIVE_POSTAL, description="regular expression for one postal code")
+    postal_needs_context: bool = Field(True, description="a postal code is only taken after a state or a comma")
+    states: dict[str, str] = Field(default_factory=dict, description="state code -> state name")
+
+    def state_lookup(self) -> dict[str, str]:
+        """Upper-cased code or name -> code, to normalise 'illinois', 'Il' and 'IL' alike."""
+        lookup = {name.upper(): code for code, name in self.states.items()}
+        lookup.update({code.upper(): code for code in self.states})
+        return lookup
+
+
+@cache
+def builtin_regions() -> dict[str, dict]:
+    text = resources.files("smart360_etl").joinpath("regions.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+def region_for(code: str, overrides: dict | None = None) -> Region:
+    """The built-in region `code` with job-file overrides; unknown codes get a permissive default."""
+    code = code.upper()
+    settings = dict(builtin_regions().get(code, {"phone_region": code}))
+    settings.update(overrides or {})
+    return Region(code=code, **settings)
