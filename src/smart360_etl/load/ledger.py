@@ -1,0 +1,45 @@
+"""The run ledger: one row per run. Start and failure are written on their own connection, so a
+rolled-back run still leaves its trace; success is written inside the run's own transaction."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import psycopg
+from psycopg import sql
+
+from ..config import TargetConfig
+
+
+def _table(target: TargetConfig) -> sql.Identifier:
+    return sql.Identifier(target.etl_schema, "run")
+
+
+def record_start(url: str, target: TargetConfig, run_id: str, job: str, started: datetime) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("INSERT INTO {} (run_id, job, started_at, status) VALUES (%s, %s, %s, 'running')")
+                     .format(_table(target)), [run_id, job, started])
+
+
+def record_success(conn: psycopg.Connection, target: TargetConfig, run_id: str, status: str,
+                   counts: dict[str, int], rejects: dict[str, int], warnings: dict[str, int]) -> None:
+    conn.execute(sql.SQL(
+        "UPDATE {} SET finished_at = clock_timestamp(), status = %s, extracted = %s, inserted = %s, updated = %s, "
+        "unchanged = %s, rejected = %s, rejects_by_reason = %s, warnings_by_reason = %s WHERE run_id = %s"
+    ).format(_table(target)), [status, counts["extracted"], counts["inserted"], counts["updated"],
+                               counts["unchanged"], counts["rejected"], json.dumps(rejects), json.dumps(warnings), run_id])
+
+
+def record_failure(url: str, target: TargetConfig, run_id: str, error: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("UPDATE {} SET finished_at = clock_timestamp(), status = 'failed', error = %s "
+                             "WHERE run_id = %s").format(_table(target)), [error, run_id])
+
+
+def history(conn: psycopg.Connection, target: TargetConfig, job: str, limit: int = 20) -> list[dict]:
+    cursor = conn.cursor(row_factory=psycopg.rows.dict_row)
+    return cursor.execute(sql.SQL(
+        "SELECT run_id, started_at, finished_at - started_at AS duration, status, extracted, inserted, updated, "
+        "unchanged, rejected, error FROM {} WHERE job = %s ORDER BY started_at DESC LIMIT %s"
+    ).format(_table(target)), [job, limit]).fetchall()

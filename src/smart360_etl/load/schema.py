@@ -1,0 +1,105 @@
+"""Numbered migrations of the SMART360 target schema and this tool's bookkeeping tables.
+
+`init` applies the pending ones in one transaction; the ledger table `schema_migration` records which
+ran, so applying them again changes nothing. New target changes are new entries at the end, never edits.
+"""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+from ..config import TargetConfig
+from ..errors import TargetNotInitialised
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (1, "consumer table, run ledger, rejects", """
+        CREATE SCHEMA IF NOT EXISTS {schema};
+        CREATE TABLE IF NOT EXISTS {schema}.consumer (
+            consumer_id     text PRIMARY KEY,
+            title           text,
+            first_name      text NOT NULL,
+            middle_name     text,
+            last_name       text NOT NULL,
+            suffix          text,
+            address_line_1  text NOT NULL,
+            address_line_2  text,
+            city            text,
+            state           text,
+            zip_code        text,
+            phone_number    text,
+            phone_extension text,
+            email_address   text,
+            created_at      timestamptz NOT NULL DEFAULT now(),
+            updated_at      timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE TABLE IF NOT EXISTS {etl}.run (
+            run_id             text PRIMARY KEY,
+            job                text NOT NULL,
+            started_at         timestamptz NOT NULL,
+            finished_at        timestamptz,
+            status             text NOT NULL,
+            extracted          bigint,
+            inserted           bigint,
+            updated            bigint,
+            unchanged          bigint,
+            rejected           bigint,
+            rejects_by_reason  jsonb,
+            warnings_by_reason jsonb,
+            error              text
+        );
+        CREATE TABLE IF NOT EXISTS {etl}.reject (
+            run_id            text NOT NULL REFERENCES {etl}.run (run_id),
+            source_row_number bigint NOT NULL,
+            consumer_id       text,
+            reasons           text[] NOT NULL,
+            source_row        jsonb NOT NULL,
+            PRIMARY KEY (run_id, source_row_number)
+        );
+        CREATE INDEX IF NOT EXISTS reject_consumer_id ON {etl}.reject (consumer_id);
+    """),
+]
+
+_LEDGER = """
+    CREATE SCHEMA IF NOT EXISTS {etl};
+    CREATE TABLE IF NOT EXISTS {etl}.schema_migration (
+        version    integer PRIMARY KEY,
+        name       text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now()
+    );
+"""
+
+
+def _compose(template: str, target: TargetConfig) -> sql.Composed:
+    return sql.SQL(template).format(schema=sql.Identifier(target.schema_), etl=sql.Identifier(target.etl_schema))
+
+
+def pending_migrations(conn: psycopg.Connection, target: TargetConfig) -> list[int]:
+    exists = conn.execute("SELECT to_regclass(format('%%I.schema_migration', %s::text)) IS NOT NULL",
+                          [target.etl_schema]).fetchone()[0]
+    applied: set[int] = set()
+    if exists:
+        query = sql.SQL("SELECT version FROM {}.schema_migration").format(sql.Identifier(target.etl_schema))
+        applied = {row[0] for row in conn.execute(query)}
+    return [version for version, _, _ in MIGRATIONS if version not in applied]
+
+
+def migrate(conn: psycopg.Connection, target: TargetConfig) -> list[int]:
+    """Apply pending migrations in one transaction; returns the versions applied (empty when none)."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('smart360-etl:migrate', 0))")
+        conn.execute(_compose(_LEDGER, target))
+        pending = pending_migrations(conn, target)
+        for version, name, body in MIGRATIONS:
+            if version in pending:
+                conn.execute(_compose(body, target))
+                conn.execute(
+                    sql.SQL("INSERT INTO {}.schema_migration (version, name) VALUES (%s, %s)").format(
+                        sql.Identifier(target.etl_schema)), [version, name])
+    return pending
+
+
+def require_migrated(conn: psycopg.Connection, target: TargetConfig) -> None:
+    pending = pending_migrations(conn, target)
+    if pending:
+        raise TargetNotInitialised(target.schema_, pending)

@@ -1,0 +1,114 @@
+"""The field map: which SMART360 consumer field comes from which source column, by which transform.
+
+Readable on one screen; a job's `mapping:` section overrides any entry. Source columns match
+case-, space- and punctuation-insensitively: "Contact Number", "contact_number", "CONTACT-NUMBER".
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from ..config import FieldSpec
+from ..errors import ConfigError, SourceError
+
+CONSUMER_FIELDS = (
+    "consumer_id", "title", "first_name", "middle_name", "last_name", "suffix",
+    "address_line_1", "address_line_2", "city", "state", "zip_code",
+    "phone_number", "phone_extension", "email_address",
+)
+
+# target field: (case-study source column, transform)
+DEFAULT_MAPPING: dict[str, tuple[str, str]] = {
+    "consumer_id": ("Consumer ID", "id"),
+    "title": ("Name", "name.title"),
+    "first_name": ("Name", "name.first"),
+    "middle_name": ("Name", "name.middle"),
+    "last_name": ("Name", "name.last"),
+    "suffix": ("Name", "name.suffix"),
+    "address_line_1": ("Address", "address.line_1"),
+    "address_line_2": ("Address", "address.line_2"),
+    "city": ("Address", "address.city"),
+    "state": ("Address", "address.state"),
+    "zip_code": ("Address", "address.zip_code"),
+    "phone_number": ("Contact Number", "phone"),
+    "phone_extension": ("Contact Number", "phone.extension"),
+    "email_address": ("Email Address", "email"),
+}
+
+SIMPLE_TRANSFORMS = ("id", "text", "upper", "lower", "phone", "email")
+PART_TRANSFORMS = {
+    "name": ("title", "first", "middle", "last", "suffix"),
+    "address": ("line_1", "line_2", "city", "state", "zip_code"),
+    "phone": ("extension",),
+}
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    target: str
+    column: str
+    transform: str
+    default: str | None = None
+
+    @property
+    def family(self) -> str:
+        """The parser this rule reads from: rules sharing (column, family) share one parse."""
+        return self.transform.split(".")[0]
+
+
+def column_key(name: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", name.lower())
+
+
+def build_rules(overrides: dict[str, FieldSpec], source_columns: list[str]) -> list[FieldRule]:
+    """Resolve the default map plus overrides against the source's actual columns."""
+    unknown = sorted(set(overrides) - set(CONSUMER_FIELDS))
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], CONSUMER_FIELDS, n=1)
+        hint = f"; did you mean `{close[0]}`?" if close else ""
+        raise ConfigError(f"unknown target field `mapping.{unknown[0]}`{hint} fields are: {', '.join(CONSUMER_FIELDS)}")
+    rules = [_rule(field, overrides.get(field), source_columns) for field in CONSUMER_FIELDS]
+    return [rule for rule in rules if rule is not None]
+
+
+def _rule(field: str, spec: FieldSpec | None, source_columns: list[str]) -> FieldRule | None:
+    default_column, default_transform = DEFAULT_MAPPING[field]
+    column = spec.from_ if spec and spec.from_ else default_column
+    transform = spec.transform if spec and spec.transform else default_transform
+    if spec and spec.from_ and not spec.transform and "." in default_transform and default_transform != "phone.extension":
+        # A column of its own holds just this field: take it as text rather than re-parse it.
+        transform = "text"
+    _check_transform(field, transform)
+    actual = resolve_column(column, source_columns, field)
+    if actual is None:
+        return None
+    return FieldRule(field, actual, transform, spec.default if spec else None)
+
+
+def _check_transform(field: str, transform: str) -> None:
+    family, _, part = transform.partition(".")
+    if (not part and family in SIMPLE_TRANSFORMS) or part in PART_TRANSFORMS.get(family, ()):
+        return
+    known = list(SIMPLE_TRANSFORMS) + [f"{f}.{p}" for f, ps in PART_TRANSFORMS.items() for p in ps]
+    close = difflib.get_close_matches(transform, known, n=1)
+    hint = f"did you mean `{close[0]}`? " if close else ""
+    raise ConfigError(f"unknown transform `{transform}`; {hint}transforms are: {', '.join(known)}", key=f"mapping.{field}.transform")
+
+
+OPTIONAL_FIELDS = {"title", "middle_name", "suffix", "address_line_2", "phone_extension"}
+
+
+def resolve_column(wanted: str, source_columns: list[str], field: str) -> str | None:
+    """The source's own spelling of `wanted`; a missing column is an error unless the field is optional."""
+    by_key = {column_key(c): c for c in source_columns}
+    if column_key(wanted) in by_key:
+        return by_key[column_key(wanted)]
+    if field in OPTIONAL_FIELDS and DEFAULT_MAPPING[field][0] == wanted:
+        return None
+    close = difflib.get_close_matches(wanted, source_columns, n=1, cutoff=0.5)
+    hint = f"did you mean `{close[0]}`? set `mapping.{field}.from: {close[0]}`" if close else f"set `mapping.{field}.from` to one of them"
+    raise SourceError(
+        f"column `{wanted}` (for `{field}`) not found in source; columns are: {', '.join(source_columns)}; {hint}"
+    )

@@ -1,0 +1,169 @@
+"""run(job) -> RunResult: extract, map, load, reconcile, report; one transaction, one result object."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import polars as pl
+import psycopg
+
+from .config import JobConfig, TargetConfig, redact_url
+from .errors import EtlError, ReconciliationError, RunLocked, StageFailed, TargetError
+from .load import ledger
+from .load.consumers import ConsumerLoader, LoadCounts
+from .load.schema import require_migrated
+from .mapping.fields import build_rules
+from .mapping.mapper import map_batch
+from .sources import open_source
+
+log = logging.getLogger("smart360_etl")
+OnBatch = Callable[[int, int | None], None]  # rows done so far, total when known
+
+
+@dataclass
+class RunResult:
+    """What one run did; the report, the console summary and (later) alerts read only this."""
+
+    run_id: str
+    job: str
+    status: str  # ok | dry_run | failed
+    dry_run: bool
+    started_at: str
+    source: str
+    duration_s: float = 0.0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
+        ("extracted", "inserted", "updated", "unchanged", "rejected"), 0))
+    rejects_by_reason: dict[str, int] = field(default_factory=dict)
+    warnings_by_reason: dict[str, int] = field(default_factory=dict)
+    checks: list[dict] = field(default_factory=list)
+    error: str | None = None
+    report_path: str | None = None
+
+    @property
+    def reconciliation(self) -> str:
+        c = self.counts
+        return (f"extracted {c['extracted']} = inserted {c['inserted']} + updated {c['updated']} + "
+                f"unchanged {c['unchanged']} + rejected {c['rejected']}")
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+@contextmanager
+def target_connection(target: TargetConfig) -> Iterator[psycopg.Connection]:
+    try:
+        conn = psycopg.connect(target.url, autocommit=False)
+    except psycopg.OperationalError as exc:
+        raise TargetError(f"cannot connect to the SMART360 target {redact_url(target.url)}: {exc}".strip()
+                          + "; check `target.url`, that the server runs, and the credentials") from None
+    with conn:
+        yield conn
+
+
+def run(job: JobConfig, *, dry_run: bool = False, on_batch: OnBatch | None = None) -> RunResult:
+    """One run of `job`. Raises StageFailed (target rolled back) or RunLocked; writes the JSON report either way."""
+    started = datetime.now(timezone.utc)
+    clock = time.perf_counter()
+    source = open_source(job.source)
+    result = RunResult(new_run_id(), job.name, "dry_run" if dry_run else "ok", dry_run,
+                       started.isoformat(), source.describe())
+    rules = build_rules(job.mapping, source.columns())  # a mapping error stops us before any write
+    try:
+        with target_connection(job.target) as conn:
+            require_migrated(conn, job.target)
+            _run_in_transaction(conn, job, source, rules, result, started, on_batch)
+    except StageFailed as exc:
+        result.status, result.error = "failed", str(exc)
+        if not dry_run:  # after the rollback, so the ledger row is free to update
+            _record_failure(job, result.run_id, str(exc))
+        raise
+    finally:
+        result.duration_s = round(time.perf_counter() - clock, 3)
+        from .report import write_json_report
+
+        result.report_path = str(write_json_report(result, job.report_dir))
+    return result
+
+
+def _run_in_transaction(conn, job, source, rules, result, started, on_batch) -> None:
+    with conn.transaction(force_rollback=result.dry_run):
+        _take_run_lock(conn, job.name)
+        if not result.dry_run:
+            ledger.record_start(job.target.url, job.target, result.run_id, job.name, started)
+        try:
+            stage = "extract"
+            loader = ConsumerLoader(conn, job.target, result.run_id)
+            extracted = _stream(job, source, rules, loader, on_batch)
+            stage = "load"
+            counts = loader.finish()
+            stage = "reconcile"
+            _reconcile(result, extracted, counts)
+            if not result.dry_run:
+                ledger.record_success(conn, job.target, result.run_id, result.status, result.counts,
+                                      result.rejects_by_reason, result.warnings_by_reason)
+        except Exception as exc:
+            raise StageFailed(stage, result.run_id, exc, result.dry_run) from exc
+
+
+def _take_run_lock(conn: psycopg.Connection, job: str) -> None:
+    locked = conn.execute("SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))",
+                          [f"smart360-etl:run:{job}"]).fetchone()[0]
+    if not locked:
+        raise RunLocked(job)
+
+
+def _stream(job: JobConfig, source, rules, loader: ConsumerLoader, on_batch: OnBatch | None) -> int:
+    region, total, done = job.region_config(), source.total_rows(), 0
+    for batch in source.batches(job.source.batch_size):
+        loader.stage(map_batch(batch, rules, region, job.disposition, first_row_number=done + 1))
+        done += batch.height
+        log.info("staged %d rows", done, extra={"stage": "extract", "rows": done})
+        if on_batch:
+            on_batch(done, total)
+    return done
+
+
+def _reconcile(result: RunResult, extracted: int, counts: LoadCounts) -> None:
+    result.counts = {"extracted": extracted, "inserted": counts.inserted, "updated": counts.updated,
+                     "unchanged": counts.unchanged, "rejected": counts.rejected}
+    result.rejects_by_reason, result.warnings_by_reason = counts.rejects_by_reason, counts.warnings_by_reason
+    balanced = extracted == counts.staged == counts.inserted + counts.updated + counts.unchanged + counts.rejected
+    result.checks.append({"name": "record_count_reconciles", "severity": "fail",
+                          "status": "pass" if balanced else "fail", "failing": abs(extracted - counts.staged)
+                          + abs(counts.staged - counts.inserted - counts.updated - counts.unchanged - counts.rejected)})
+    log.info(result.reconciliation, extra={"stage": "reconcile"})
+    if not balanced:
+        raise ReconciliationError(result.counts)
+
+
+def _record_failure(job: JobConfig, run_id: str, error: str) -> None:
+    try:
+        ledger.record_failure(job.target.url, job.target, run_id, error)
+    except psycopg.Error as exc:  # the run's own error matters more than the ledger's
+        log.warning("could not record the failure of run %s in the ledger: %s", run_id, exc)
+
+
+def preview(job: JobConfig, limit: int = 20) -> pl.DataFrame:
+    """The first `limit` source rows mapped, with the reasons they would be rejected or warned; no writes."""
+    source = open_source(job.source, limit=limit)
+    rules = build_rules(job.mapping, source.columns())
+    frames = [map_batch(b, rules, job.region_config(), job.disposition) for b in source.batches(limit)]
+    mapped = pl.concat(frames) if frames else pl.DataFrame()
+    if mapped.is_empty():
+        return mapped
+    duplicate = pl.col("consumer_id").is_duplicated() & pl.col("consumer_id").is_not_null()
+    return mapped.with_columns(
+        pl.when(duplicate).then(pl.concat_str([pl.col("reject_reasons"), pl.lit("consumer_id_duplicate")],
+                                              separator=",", ignore_nulls=True))
+        .otherwise(pl.col("reject_reasons")).alias("reject_reasons"))

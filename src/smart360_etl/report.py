@@ -1,0 +1,41 @@
+"""The run's JSON report and its console summary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from .pipeline import RunResult
+
+
+def write_json_report(result: RunResult, report_dir: Path) -> Path:
+    report_dir.mkdir(parents=True, exist_ok=True)
+    path = report_dir / f"{result.run_id}.json"
+    body = {k: v for k, v in result.to_json().items() if k != "report_path"}
+    path.write_text(json.dumps(body, indent=2, default=str) + "\n", encoding="utf-8")
+    return path
+
+
+def print_summary(result: RunResult, console: Console) -> None:
+    counts = Table(title=f"run {result.run_id} ({result.status})", show_header=True)
+    for name in ("extracted", "inserted", "updated", "unchanged", "rejected"):
+        counts.add_column(name, justify="right")
+    counts.add_row(*(str(result.counts[n]) for n in ("extracted", "inserted", "updated", "unchanged", "rejected")))
+    console.print(counts)
+    for title, reasons in (("rejected rows by reason", result.rejects_by_reason),
+                           ("warnings (field nulled, row loaded) by reason", result.warnings_by_reason)):
+        if reasons:
+            table = Table(title=title)
+            table.add_column("reason")
+            table.add_column("rows", justify="right")
+            for reason, count in reasons.items():
+                table.add_row(reason, str(count))
+            console.print(table)
+    balanced = all(c["status"] == "pass" for c in result.checks if c["name"] == "record_count_reconciles")
+    console.print(("reconciled: " if balanced else "NOT reconciled: ") + result.reconciliation)
+    if result.dry_run:
+        console.print("dry run: everything was rolled back, the target is unchanged")
+    console.print(f"report: {result.report_path}")

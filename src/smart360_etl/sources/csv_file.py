@@ -1,0 +1,58 @@
+"""A CSV export as a source, read in bounded chunks; any encoding Python knows."""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+
+from ..errors import SourceError
+from .chunks import READ_BYTES, frames_from_csv_bytes, read_header
+
+
+class CsvSource:
+    def __init__(self, path: Path, delimiter: str = ",", encoding: str = "utf-8", limit: int | None = None) -> None:
+        if not path.is_file():
+            raise SourceError(f"CSV file {path} not found; check `source.csv` in the job file")
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise SourceError(f"unknown encoding `{encoding}` in `source.encoding`; try utf-8, latin-1 or cp1252") from None
+        self.path, self.delimiter, self.encoding, self.limit = path, delimiter, encoding, limit
+
+    def describe(self) -> str:
+        return f"CSV file {self.path}"
+
+    def columns(self) -> list[str]:
+        return read_header(self._utf8_chunks(), self.delimiter, self.describe())
+
+    def total_rows(self) -> int | None:
+        return None
+
+    def batches(self, batch_size: int) -> Iterator[pl.DataFrame]:
+        remaining = self.limit
+        for frame in frames_from_csv_bytes(self._utf8_chunks(), batch_size, self.delimiter, self.describe()):
+            if remaining is not None:
+                frame = frame.head(remaining)
+                remaining -= frame.height
+            yield frame
+            if remaining == 0:
+                return
+
+    def _utf8_chunks(self) -> Iterator[bytes]:
+        """The file as UTF-8 bytes, transcoded on the fly when it is in another encoding."""
+        utf8 = codecs.lookup(self.encoding).name == "utf-8"
+        decoder = None if utf8 else codecs.getincrementaldecoder(self.encoding)()
+        with self.path.open("rb") as handle:
+            while chunk := handle.read(READ_BYTES):
+                yield chunk if decoder is None else self._transcode(decoder, chunk)
+        if decoder is not None:
+            yield decoder.decode(b"", final=True).encode("utf-8")
+
+    def _transcode(self, decoder, chunk: bytes) -> bytes:
+        try:
+            return decoder.decode(chunk).encode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SourceError(f"{self.path} is not valid {self.encoding}: {exc}; set `source.encoding`") from None
