@@ -71,7 +71,8 @@ class JobConfig(StrictModel):
     region: str = Field("US", min_length=2, description="country code: phones, postal codes, states")
     region_settings: dict[str, Any] | None = Field(None, description="override or add a region")
     report_dir: Path = Field(Path("reports"), description="where <run_id>.json is written")
-    mapping: dict[str, FieldSpec] = Field(default_factory=dict, description="overrides per target field")
+    mapping: dict[str, FieldSpec | None] = Field(
+        default_factory=dict, description="overrides per target field; null leaves the field empty")
     reasons: dict[str, Disposition] = Field(default_factory=dict, description="reason -> reject | warn")
 
     @model_validator(mode="after")

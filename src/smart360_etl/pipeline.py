@@ -99,8 +99,10 @@ def run(job: JobConfig, *, dry_run: bool = False, on_batch: OnBatch | None = Non
 def _run_in_transaction(conn, job, source, rules, result, started, on_batch) -> None:
     with conn.transaction(force_rollback=result.dry_run):
         _take_run_lock(conn, job.name)
-        if not result.dry_run:
-            ledger.record_start(job.target.url, job.target, result.run_id, job.name, started)
+        if result.dry_run:  # on record only inside the transaction that is rolled back
+            ledger.record_start(conn, job.target, result.run_id, job.name, started)
+        else:
+            ledger.record_start_apart(job.target.url, job.target, result.run_id, job.name, started)
         try:
             stage = "extract"
             loader = ConsumerLoader(conn, job.target, result.run_id)

@@ -16,10 +16,15 @@ def _table(target: TargetConfig) -> sql.Identifier:
     return sql.Identifier(target.etl_schema, "run")
 
 
-def record_start(url: str, target: TargetConfig, run_id: str, job: str, started: datetime) -> None:
+def record_start(conn: psycopg.Connection, target: TargetConfig, run_id: str, job: str, started: datetime) -> None:
+    conn.execute(sql.SQL("INSERT INTO {} (run_id, job, started_at, status) VALUES (%s, %s, %s, 'running')")
+                 .format(_table(target)), [run_id, job, started])
+
+
+def record_start_apart(url: str, target: TargetConfig, run_id: str, job: str, started: datetime) -> None:
+    """Committed at once on its own connection, so the run is on record even if it is rolled back."""
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(sql.SQL("INSERT INTO {} (run_id, job, started_at, status) VALUES (%s, %s, %s, 'running')")
-                     .format(_table(target)), [run_id, job, started])
+        record_start(conn, target, run_id, job, started)
 
 
 def record_success(conn: psycopg.Connection, target: TargetConfig, run_id: str, status: str,

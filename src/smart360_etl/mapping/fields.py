@@ -62,14 +62,18 @@ def column_key(name: str) -> str:
     return re.sub(r"[^0-9a-z]", "", name.lower())
 
 
-def build_rules(overrides: dict[str, FieldSpec], source_columns: list[str]) -> list[FieldRule]:
-    """Resolve the default map plus overrides against the source's actual columns."""
+def build_rules(overrides: dict[str, FieldSpec | None], source_columns: list[str]) -> list[FieldRule]:
+    """Resolve the default map plus overrides against the source's actual columns.
+
+    An override of None (`phone_number: ~` in YAML) leaves that field empty: the source has no such data.
+    """
     unknown = sorted(set(overrides) - set(CONSUMER_FIELDS))
     if unknown:
         close = difflib.get_close_matches(unknown[0], CONSUMER_FIELDS, n=1)
         hint = f"; did you mean `{close[0]}`?" if close else ""
         raise ConfigError(f"unknown target field `mapping.{unknown[0]}`{hint} fields are: {', '.join(CONSUMER_FIELDS)}")
-    rules = [_rule(field, overrides.get(field), source_columns) for field in CONSUMER_FIELDS]
+    skipped = {field for field, spec in overrides.items() if spec is None}
+    rules = [_rule(field, overrides.get(field), source_columns) for field in CONSUMER_FIELDS if field not in skipped]
     return [rule for rule in rules if rule is not None]
 
 
@@ -97,6 +101,11 @@ def _check_transform(field: str, transform: str) -> None:
     raise ConfigError(f"unknown transform `{transform}`; {hint}transforms are: {', '.join(known)}", key=f"mapping.{field}.transform")
 
 
+# Words that give away a column's meaning, to suggest a fix when the case-study name is not there.
+HINTS = {
+    "consumer_id": ("consumer", "customer", "cust", "id"), "phone_number": ("phone", "tel", "mobile", "contact", "cell"),
+    "email_address": ("email", "mail"), "address_line_1": ("address", "addr", "street"), "first_name": ("name",),
+}
 OPTIONAL_FIELDS = {"title", "middle_name", "suffix", "address_line_2", "phone_extension"}
 
 
@@ -107,8 +116,10 @@ def resolve_column(wanted: str, source_columns: list[str], field: str) -> str | 
         return by_key[column_key(wanted)]
     if field in OPTIONAL_FIELDS and DEFAULT_MAPPING[field][0] == wanted:
         return None
-    close = difflib.get_close_matches(wanted, source_columns, n=1, cutoff=0.5)
-    hint = f"did you mean `{close[0]}`? set `mapping.{field}.from: {close[0]}`" if close else f"set `mapping.{field}.from` to one of them"
+    close = difflib.get_close_matches(wanted, source_columns, n=1, cutoff=0.5) or [
+        c for c in source_columns if any(h in column_key(c) for h in HINTS.get(field, ()))][:1]
+    hint = (f"did you mean `{close[0]}`? set `mapping.{field}.from: {close[0]}`" if close else
+            f"set `mapping.{field}.from` to one of them, or `mapping.{field}: null` if the source has no such data")
     raise SourceError(
         f"column `{wanted}` (for `{field}`) not found in source; columns are: {', '.join(source_columns)}; {hint}"
     )

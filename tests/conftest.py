@@ -1,0 +1,67 @@
+"""Real PostgreSQL for every test: the server named by SMART360_TEST_DATABASE_URL when set, otherwise an
+embedded one started once per session. Each test gets a database of its own."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+import yaml
+
+from smart360_etl.embedded import embedded_postgres, with_database
+
+SAMPLES = Path(__file__).resolve().parents[1] / "tests" / "data"
+
+
+@pytest.fixture(scope="session")
+def server_url():
+    named = os.environ.get("SMART360_TEST_DATABASE_URL")
+    if named:
+        yield named
+        return
+    with embedded_postgres() as url:
+        yield url
+
+
+@pytest.fixture
+def new_database(server_url):
+    """A factory of fresh databases on the test server; all are dropped after the test."""
+    created: list[str] = []
+
+    def create() -> str:
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return with_database(server_url, name)
+
+    yield create
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        for name in created:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def source_url(new_database):
+    return new_database()
+
+
+@pytest.fixture
+def target_url(new_database):
+    return new_database()
+
+
+@pytest.fixture
+def write_job(tmp_path):
+    """Write a job file; returns its path. Keyword arguments become top-level sections."""
+
+    def write(**sections) -> Path:
+        sections.setdefault("report_dir", str(tmp_path / "reports"))
+        path = tmp_path / "job.yaml"
+        path.write_text(yaml.safe_dump(sections, sort_keys=False), encoding="utf-8")
+        return path
+
+    return write

@@ -1,0 +1,226 @@
+"""End to end on a real PostgreSQL: source -> run -> SMART360 target, and everything the run promises."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import psycopg
+import pytest
+
+from smart360_etl.config import load_job
+from smart360_etl.demo import create_demo_source
+from smart360_etl.errors import ConfigError, RunLocked, SourceError, StageFailed, TargetNotInitialised
+from smart360_etl.load.schema import migrate, pending_migrations
+from smart360_etl.pipeline import run, target_connection
+
+from .conftest import SAMPLES
+
+ROWS = 3000
+
+
+@pytest.fixture
+def demo_job(source_url, target_url, write_job):
+    create_demo_source(source_url, ROWS)
+    job = load_job(write_job(source={"url": source_url, "table": "consumer_data", "batch_size": 700},
+                             target={"url": target_url}))
+    with target_connection(job.target) as conn:
+        migrate(conn, job.target)
+    return job
+
+
+def consumers(url: str) -> dict[str, tuple]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT consumer_id, first_name, middle_name, last_name, address_line_1, city, state, "
+                            "zip_code, phone_number, email_address FROM smart360.consumer").fetchall()
+    return {row[0]: row[1:] for row in rows}
+
+
+def test_demo_data_lands_and_reconciles(demo_job, target_url):
+    result = run(demo_job)
+    c = result.counts
+    assert c["extracted"] == ROWS
+    assert c["extracted"] == c["inserted"] + c["updated"] + c["unchanged"] + c["rejected"]
+    assert 0.02 * ROWS <= c["rejected"] <= 0.05 * ROWS
+    assert set(result.rejects_by_reason) <= {"name_incomplete", "address_unparsed", "consumer_id_duplicate"}
+    loaded = consumers(target_url)
+    assert len(loaded) == c["inserted"]
+    with psycopg.connect(target_url) as conn:
+        stored = conn.execute("SELECT count(*) FROM smart360_etl.reject WHERE run_id = %s", [result.run_id]).fetchone()[0]
+        ledger = conn.execute("SELECT status, extracted, inserted, rejected FROM smart360_etl.run WHERE run_id = %s",
+                              [result.run_id]).fetchone()
+    assert stored == c["rejected"]
+    assert ledger == ("ok", ROWS, c["inserted"], c["rejected"])
+    report = json.loads(open(result.report_path).read())
+    assert report["counts"] == c and report["status"] == "ok" and report["rejects_by_reason"] == result.rejects_by_reason
+    assert {"run_id", "duration_s", "warnings_by_reason", "checks"} <= set(report)
+
+
+def test_second_run_changes_nothing_and_ten_edits_update_ten(demo_job, source_url, target_url):
+    first = run(demo_job)
+    second = run(demo_job)
+    assert (second.counts["inserted"], second.counts["updated"]) == (0, 0)
+    assert second.counts["unchanged"] == first.counts["inserted"]
+    with psycopg.connect(source_url) as conn:
+        conn.execute("UPDATE consumer_data SET email_address = 'changed' || consumer_id || '@example.org' "
+                     "WHERE consumer_id IN (SELECT consumer_id FROM consumer_data GROUP BY consumer_id "
+                     "HAVING count(*) = 1 AND bool_and(name ~ '^[A-Z][a-z]+ [A-Z][a-z]+$' AND address ~ ', [A-Z]{2} ') "
+                     "ORDER BY consumer_id LIMIT 10)")
+    third = run(demo_job)
+    assert third.counts["updated"] == 10 and third.counts["inserted"] == 0
+    assert third.counts["unchanged"] == first.counts["inserted"] - 10
+
+
+def test_rejects_keep_every_reason_and_the_source_row(demo_job, source_url, target_url):
+    with psycopg.connect(source_url) as conn:
+        conn.execute("INSERT INTO consumer_data (consumer_id, name, address) VALUES (NULL, 'Madonna', NULL)")
+    result = run(demo_job)
+    with psycopg.connect(target_url) as conn:
+        reasons, row = conn.execute("SELECT reasons, source_row FROM smart360_etl.reject WHERE run_id = %s "
+                                    "AND consumer_id IS NULL", [result.run_id]).fetchone()
+    assert reasons == ["consumer_id_missing", "name_incomplete", "address_unparsed"]
+    assert row["name"] == "Madonna" and row["consumer_id"] is None
+
+
+def test_duplicate_ids_are_all_rejected_even_across_batches(source_url, target_url, write_job):
+    with psycopg.connect(source_url) as conn:
+        conn.execute("CREATE TABLE legacy (id text, name text, address text)")
+        conn.execute("INSERT INTO legacy SELECT g::text, 'Ann Lee', g || ' Main St' FROM generate_series(1, 50) g")
+        conn.execute("INSERT INTO legacy VALUES ('7', 'Bob Ray', '1 Oak St'), (' 7 ', 'Cy Dee', '2 Oak St')")
+    job = load_job(write_job(source={"url": source_url, "table": "legacy", "batch_size": 10},
+                             target={"url": target_url},
+                             mapping={"consumer_id": {"from": "id"}, "phone_number": None, "email_address": None}))
+    with target_connection(job.target) as conn:
+        migrate(conn, job.target)
+    result = run(job)
+    assert result.rejects_by_reason == {"consumer_id_duplicate": 3}
+    assert "7" not in consumers(target_url) and len(consumers(target_url)) == 49
+
+
+def test_csv_and_postgres_sources_give_the_same_target(demo_job, source_url, new_database, write_job, tmp_path):
+    csv_path = tmp_path / "export.csv"
+    with psycopg.connect(source_url) as conn, open(csv_path, "wb") as out:
+        with conn.cursor().copy("COPY consumer_data TO STDOUT (FORMAT csv, HEADER true)") as copy:
+            for block in copy:
+                out.write(block)
+    run(demo_job)
+    csv_target = new_database()
+    csv_job = load_job(write_job(source={"csv": str(csv_path), "batch_size": 500}, target={"url": csv_target}))
+    with target_connection(csv_job.target) as conn:
+        migrate(conn, csv_job.target)
+    run(csv_job)
+    assert consumers(csv_target) == consumers(demo_job.target.url)
+
+
+def test_case_study_sample_keeps_street_only_addresses(target_url, write_job):
+    job = load_job(write_job(source={"csv": str(SAMPLES / "case_study_sample.csv")}, target={"url": target_url}))
+    with target_connection(job.target) as conn:
+        migrate(conn, job.target)
+    result = run(job)
+    assert result.counts["inserted"] == 13 and result.counts["rejected"] == 0
+    assert result.warnings_by_reason == {"phone_invalid": 13}  # 555 numbers are not valid NANP numbers
+    john = consumers(target_url)["1"]
+    assert john == ("John", None, "Doe", "123 Main St", None, None, None, None, "johndoe@example.com")
+
+
+def test_dry_run_leaves_the_target_unchanged(demo_job, target_url):
+    result = run(demo_job, dry_run=True)
+    assert result.status == "dry_run" and result.counts["inserted"] > 0
+    assert consumers(target_url) == {}
+    with psycopg.connect(target_url) as conn:
+        assert conn.execute("SELECT count(*) FROM smart360_etl.run").fetchone()[0] == 0
+
+
+def test_a_failure_mid_load_rolls_everything_back(demo_job, target_url):
+    run(demo_job)
+    before = consumers(target_url)
+    with psycopg.connect(target_url) as conn:  # a target rule the data breaks, as a real SMART360 might have
+        conn.execute("ALTER TABLE smart360.consumer ADD CONSTRAINT no_austin CHECK (city <> 'Austin') NOT VALID")
+        conn.execute("UPDATE smart360.consumer SET first_name = 'X' WHERE consumer_id = (SELECT min(consumer_id) FROM smart360.consumer "
+                     "WHERE city IS DISTINCT FROM 'Austin')")
+    with pytest.raises(StageFailed) as failure:
+        run(demo_job)
+    assert failure.value.stage == "load" and "no_austin" in str(failure.value)
+    after = consumers(target_url)
+    assert sum(after[k] != before[k] for k in before) == 1  # only the row changed by hand above
+    with psycopg.connect(target_url) as conn:
+        status, error = conn.execute("SELECT status, error FROM smart360_etl.run ORDER BY started_at DESC LIMIT 1").fetchone()
+    assert status == "failed" and "no_austin" in error
+
+
+def test_second_concurrent_run_refuses_at_once(demo_job, target_url):
+    with psycopg.connect(target_url) as holder:
+        holder.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"smart360-etl:run:{demo_job.name}"])
+        outcome: list[BaseException] = []
+        worker = threading.Thread(target=lambda: _capture(outcome, demo_job))
+        worker.start()
+        worker.join(timeout=30)
+    assert not worker.is_alive()
+    assert isinstance(outcome[0], RunLocked) and demo_job.name in str(outcome[0])
+
+
+def _capture(outcome: list, job) -> None:
+    try:
+        run(job)
+    except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+        outcome.append(exc)
+
+
+def test_run_on_an_uninitialised_target_says_to_init(source_url, target_url, write_job):
+    create_demo_source(source_url, 10)
+    job = load_job(write_job(source={"url": source_url, "table": "consumer_data"}, target={"url": target_url}))
+    with pytest.raises(TargetNotInitialised, match="smart360-etl init"):
+        run(job)
+
+
+def test_init_is_idempotent(target_url, write_job, tmp_path):
+    (tmp_path / "x.csv").write_text("a\n1\n")
+    job = load_job(write_job(source={"csv": "x.csv"}, target={"url": target_url}))
+    with target_connection(job.target) as conn:
+        assert migrate(conn, job.target) == [1]
+        with conn.cursor() as cur:
+            cur.execute("SELECT md5(string_agg(table_name || column_name || data_type, ',' ORDER BY 1)) "
+                        "FROM information_schema.columns WHERE table_schema IN ('smart360', 'smart360_etl')")
+            shape = cur.fetchone()
+        assert migrate(conn, job.target) == []
+        assert conn.execute("SELECT md5(string_agg(table_name || column_name || data_type, ',' ORDER BY 1)) "
+                            "FROM information_schema.columns WHERE table_schema IN ('smart360', 'smart360_etl')").fetchone() == shape
+        assert pending_migrations(conn, job.target) == []
+
+
+def test_missing_source_column_is_reported_before_any_write(source_url, target_url, write_job):
+    with psycopg.connect(source_url) as conn:
+        conn.execute("CREATE TABLE legacy (consumer_id text, name text, address text, phone text, email_address text)")
+    job = load_job(write_job(source={"url": source_url, "table": "legacy"}, target={"url": target_url}))
+    with pytest.raises(SourceError) as error:
+        run(job)
+    message = str(error.value)
+    assert "column `Contact Number`" in message and "mapping.phone_number.from: phone" in message
+    with psycopg.connect(target_url) as conn:
+        assert conn.execute("SELECT count(*) FROM information_schema.schemata WHERE schema_name = 'smart360'").fetchone()[0] == 0
+
+
+def test_mapping_override_reads_separate_columns(source_url, target_url, write_job):
+    with psycopg.connect(source_url) as conn:
+        conn.execute("CREATE TABLE legacy (cust_no int, given text, surname text, street text, town text, "
+                     "st text, postcode text, tel text, mail text)")
+        conn.execute("INSERT INTO legacy VALUES (1, 'ada', 'LOVELACE', '12 Oak St', 'Albany', 'NY', '12207', "
+                     "'(518) 473-1234', 'Ada@Example.COM'), (2, NULL, 'Solo', '1 Elm St', NULL, NULL, NULL, NULL, NULL)")
+    mapping = {"consumer_id": {"from": "cust_no"}, "first_name": {"from": "given"}, "last_name": {"from": "surname"},
+               "address_line_1": {"from": "street"}, "city": {"from": "town"}, "state": {"from": "st"},
+               "zip_code": {"from": "postcode"}, "phone_number": {"from": "tel"}, "email_address": {"from": "mail"}}
+    job = load_job(write_job(source={"url": source_url, "table": "legacy"}, target={"url": target_url}, mapping=mapping))
+    with target_connection(job.target) as conn:
+        migrate(conn, job.target)
+    result = run(job)
+    assert consumers(target_url) == {"1": ("ada", None, "LOVELACE", "12 Oak St", "Albany", "NY", "12207",
+                                           "+15184731234", "Ada@example.com")}
+    assert result.rejects_by_reason == {"name_incomplete": 1}
+
+
+def test_unknown_mapping_field_is_a_config_error(source_url, target_url, write_job):
+    create_demo_source(source_url, 5)
+    job = load_job(write_job(source={"url": source_url, "table": "consumer_data"}, target={"url": target_url},
+                             mapping={"frist_name": {"from": "name"}}))
+    with pytest.raises(ConfigError, match="did you mean `first_name`"):
+        run(job)
