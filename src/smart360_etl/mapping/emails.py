@@ -20,7 +20,7 @@ _PLAIN = rf"^{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+[A-Za-z]{{2,63}}$"
 def normalise_emails(values: pl.Series) -> pl.DataFrame:
     """Returns email_address and reason (`email_invalid` or null)."""
     cleaned = values.to_frame("raw").select(clean(pl.col("raw")).alias("raw"))["raw"]
-    fast = cleaned.to_frame().select(_fast(pl.col("raw")))["raw"]
+    fast = cleaned.to_frame().select(fast_path(pl.col("raw")))["raw"]
     slow_input = cleaned.to_frame().select(pl.when(fast.is_null()).then(pl.col("raw")))["raw"]
     slow = by_unique(slow_input, parse_one, pl.String)
     email = pl.select(pl.coalesce(fast, slow)).to_series()
@@ -37,7 +37,7 @@ def parse_one(value: str) -> str | None:
         return None
 
 
-def _fast(raw: pl.Expr) -> pl.Expr:
+def fast_path(raw: pl.Expr) -> pl.Expr:
     local = raw.str.extract(r"^(.*)@", 1)
     domain = raw.str.extract(r"@(.*)$", 1).str.to_lowercase()
     tld = domain.str.extract(r"([^.]+)$", 1)

@@ -24,7 +24,7 @@ _TYPE_DESCS = (
 def normalise_phones(values: pl.Series, phone_region: str) -> pl.DataFrame:
     """Returns phone_number (E.164), phone_extension and reason (`phone_invalid` or null)."""
     cleaned = values.to_frame("raw").select(clean(pl.col("raw")).alias("raw"))["raw"]
-    fast = _fast_e164(cleaned, phone_region)
+    fast = fast_e164(cleaned, phone_region)
     slow_input = cleaned.to_frame().select(pl.when(fast.is_null()).then(pl.col("raw")))["raw"]
     slow = by_unique(slow_input, lambda v: parse_one(v, phone_region), RESULT).struct.unnest()
     e164 = pl.select(pl.coalesce(fast, slow["e164"])).to_series()
@@ -49,7 +49,7 @@ def parse_one(value: str, phone_region: str) -> dict[str, str | None]:
     }
 
 
-def _fast_e164(cleaned: pl.Series, phone_region: str) -> pl.Series:
+def fast_e164(cleaned: pl.Series, phone_region: str) -> pl.Series:
     """E.164 for numbers the region's own patterns accept as they stand; null means 'ask the library'."""
     meta = PhoneMetadata.metadata_for_region(phone_region)
     none = pl.Series(cleaned.name, [None] * len(cleaned), dtype=pl.String)
