@@ -198,3 +198,7 @@ def history(config_path: Path, limit: int) -> None:
             require_migrated(conn, job.target)
             rows = runs(conn, job.target, job.name, limit)
     print_history(rows, console)
+
+
+if __name__ == "__main__":
+    main()

@@ -32,11 +32,37 @@ def embedded_postgres() -> Iterator[str]:
         server = pgserver.get_server(pgdata, cleanup_mode="delete")
         yield server.get_uri()
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second signal must not cut the clean-up short
+        postmaster = _postmaster_pid(pgdata)
         if server is not None:
             server.cleanup()
+        _stop(postmaster)  # also when the signal came while the server was still starting
         shutil.rmtree(pgdata, ignore_errors=True)
         signal.signal(signal.SIGTERM, previous)
         log.info("embedded PostgreSQL stopped and %s removed", pgdata)
+
+
+def _postmaster_pid(pgdata: Path) -> int | None:
+    try:
+        return int((pgdata / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _stop(pid: int | None, wait_s: float = 15.0) -> None:
+    """Fast shutdown (SIGINT to the postmaster), then SIGKILL if it is still there."""
+    import psutil
+
+    if pid is None or not psutil.pid_exists(pid):
+        return
+    try:
+        process = psutil.Process(pid)
+        process.send_signal(signal.SIGINT)
+        process.wait(wait_s)
+    except psutil.TimeoutExpired:
+        process.kill()
+    except psutil.NoSuchProcess:
+        pass
 
 
 def _exit_on_sigterm(signum, frame) -> None:

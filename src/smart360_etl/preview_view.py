@@ -8,21 +8,18 @@ from rich.table import Table
 
 from .mapping.fields import CONSUMER_FIELDS
 
-SHOWN = [f for f in CONSUMER_FIELDS if f not in ("title", "suffix", "phone_extension")]
-
-
 def print_preview(mapped: pl.DataFrame, console: Console) -> None:
+    """One block per source row: its outcome, then the SMART360 fields it maps to (fits any width)."""
     if mapped.is_empty():
         console.print("the source has no rows")
         return
-    table = Table(title=f"first {mapped.height} source rows, mapped", show_lines=False)
-    table.add_column("row", justify="right")
-    for name in SHOWN:
-        table.add_column(name, overflow="fold")
-    table.add_column("outcome")
     for row in mapped.iter_rows(named=True):
-        table.add_row(str(row["source_row_number"]), *(row[f] or "" for f in SHOWN), _outcome(row))
-    console.print(table)
+        console.print(f"[bold]row {row['source_row_number']}[/bold]  {_outcome(row)}", highlight=False)
+        filled = {f: row[f] for f in CONSUMER_FIELDS if row[f] is not None}
+        for name, value in filled.items():
+            console.print(f"  {name:<16} {value}", highlight=False, markup=False)
+        if row["reject_reasons"] or row["warn_reasons"]:
+            console.print(f"  {'source':<16} {row['source_row']}", highlight=False, markup=False)
     rejected = mapped.filter(pl.col("reject_reasons").is_not_null()).height
     console.print(f"{rejected} of {mapped.height} rows would be rejected; nothing was written")
 
@@ -31,8 +28,8 @@ def _outcome(row: dict) -> str:
     if row["reject_reasons"]:
         return f"[red]reject: {row['reject_reasons']}[/red]"
     if row["warn_reasons"]:
-        return f"[yellow]warn: {row['warn_reasons']}[/yellow]"
-    return "[green]ok[/green]"
+        return f"[yellow]load, warn: {row['warn_reasons']}[/yellow]"
+    return "[green]load[/green]"
 
 
 def print_history(rows: list[dict], console: Console) -> None:

@@ -87,5 +87,7 @@ def _parse(block: bytes, header: list[str], separator: str, origin: str) -> pl.D
     try:
         return pl.read_csv(block, has_header=False, new_columns=header, separator=separator,
                            infer_schema=False, quote_char='"')
-    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
+    except pl.exceptions.PolarsError as exc:
+        if "utf-8" in str(exc).lower():
+            raise SourceError(f"{origin} is not valid UTF-8; set `source.encoding` (e.g. latin-1 or cp1252)") from None
         raise SourceError(f"{origin}: a record does not fit the header's {len(header)} columns: {exc}") from None

@@ -1,0 +1,85 @@
+"""The command line: help everywhere, exit codes, and messages a user can act on."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from smart360_etl.cli import main
+from smart360_etl.demo import create_demo_source
+
+from .conftest import SAMPLES
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.mark.parametrize("command", sorted(main.commands))
+def test_every_command_has_help_with_an_example(command):
+    result = invoke(command, "--help")
+    assert result.exit_code == 0 and "Example" in result.output and "smart360-etl " + command in result.output
+
+
+def test_top_level_help_lists_commands():
+    result = invoke("--help")
+    assert result.exit_code == 0 and all(c in result.output for c in ("demo", "init", "run", "preview", "history"))
+
+
+@pytest.fixture
+def job_file(source_url, target_url, write_job):
+    create_demo_source(source_url, 400)
+    return write_job(source={"url": source_url, "table": "consumer_data"}, target={"url": target_url})
+
+
+def test_init_run_history(job_file, target_url):
+    first = invoke("init", "-c", job_file)
+    assert first.exit_code == 0 and "applied migrations [1]" in first.output
+    again = invoke("init", "-c", job_file)
+    assert again.exit_code == 0 and "already up to date" in again.output
+    ran = invoke("run", "-c", job_file)
+    assert ran.exit_code == 0 and "reconciled: extracted 400 = inserted" in ran.output and "report:" in ran.output
+    listed = invoke("history", "-c", job_file)
+    assert listed.exit_code == 0 and " ok " in listed.output and "400" in listed.output
+
+
+def test_dry_run_says_so_and_writes_nothing(job_file, target_url):
+    invoke("init", "-c", job_file)
+    result = invoke("run", "-c", job_file, "--dry-run")
+    assert result.exit_code == 0 and "rolled back" in result.output
+    with psycopg.connect(target_url) as conn:
+        assert conn.execute("SELECT count(*) FROM smart360.consumer").fetchone()[0] == 0
+
+
+def test_run_before_init_exits_1_and_says_what_to_do(job_file):
+    result = CliRunner().invoke(main, ["run", "-c", str(job_file)])
+    assert result.exit_code == 1 and "smart360-etl init" in result.output
+
+
+def test_preview_shows_mapped_rows_and_rejects_without_writing(write_job, tmp_path):
+    csv_path = tmp_path / "c.csv"
+    csv_path.write_text(SAMPLES.joinpath("case_study_sample.csv").read_text().rstrip("\n") + "\n14,Madonna,,,,,,,,\n")
+    job = write_job(source={"csv": str(csv_path)}, target={"url": "postgresql://nobody@127.0.0.1:1/none"})
+    result = CliRunner().invoke(main, ["preview", "-c", str(job), "--limit", "14"], terminal_width=250)
+    assert result.exit_code == 0, result.output
+    assert "123 Main St" in result.output and "reject: name_incomplete,address_unparsed" in result.output
+    assert "1 of 14 rows would be rejected; nothing was written" in result.output
+
+
+@pytest.mark.parametrize(("sections", "message"), [
+    ({"source": {"csv": "missing.csv"}}, "CSV file"),
+    ({"source": {"csv": "x.csv"}, "regoin": "US"}, "did you mean `region`?"),
+])
+def test_bad_input_exits_1_with_a_message(write_job, tmp_path, sections, message):
+    sections.setdefault("target", {"url": "postgresql://nobody@127.0.0.1:1/none"})
+    result = CliRunner().invoke(main, ["run", "-c", str(write_job(**sections))])
+    assert result.exit_code == 1 and "error:" in result.output and message in result.output
+
+
+def test_unreachable_target_exits_1_without_showing_the_password(write_job, tmp_path):
+    (tmp_path / "c.csv").write_text(SAMPLES.joinpath("case_study_sample.csv").read_text())
+    job = write_job(source={"csv": "c.csv"}, target={"url": "postgresql://etl:hunter2@127.0.0.1:1/smart360"})
+    result = CliRunner().invoke(main, ["run", "-c", str(job)])
+    assert result.exit_code == 1 and "cannot connect to the SMART360 target" in result.output
+    assert "hunter2" not in result.output and "etl:***@" in result.output

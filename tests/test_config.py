@@ -1,0 +1,84 @@
+"""Job files: interpolation, .env, and errors that name the key and suggest the fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from smart360_etl.config import load_job, redact_url
+from smart360_etl.errors import ConfigError
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "job.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+MINIMAL = """
+source:
+  url: ${ABC_DB_URL}
+  table: consumer_data
+target:
+  url: ${SMART360_DB_URL}
+  schema: smart360
+region: US
+report_dir: reports
+"""
+
+
+def test_minimal_job_reads_environment_and_dotenv(tmp_path):
+    (tmp_path / ".env").write_text("SMART360_DB_URL=postgresql://etl@db/smart360\n")
+    job = load_job(write(tmp_path, MINIMAL), environ={"ABC_DB_URL": "postgresql://abc@legacy/abc"})
+    assert job.source.url == "postgresql://abc@legacy/abc" and job.target.url == "postgresql://etl@db/smart360"
+    assert job.target.schema_ == "smart360" and job.report_dir == tmp_path / "reports" and job.name == "job"
+
+
+def test_environment_wins_over_dotenv(tmp_path):
+    (tmp_path / ".env").write_text("ABC_DB_URL=from-file\nSMART360_DB_URL=x\n")
+    assert load_job(write(tmp_path, MINIMAL), environ={"ABC_DB_URL": "from-env"}).source.url == "from-env"
+
+
+def test_missing_variable_says_where_it_looked(tmp_path):
+    with pytest.raises(ConfigError) as error:
+        load_job(write(tmp_path, MINIMAL), environ={"ABC_DB_URL": "x"})
+    assert "${SMART360_DB_URL} is not set" in str(error.value) and str(tmp_path / ".env") in str(error.value)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("source: {csv: a.csv, tabel: x}\ntarget: {url: x}", "unknown key `source.tabel`; did you mean `table`?"),
+    ("source: {csv: a.csv}\ntarget: {url: x}\nregoin: US", "did you mean `region`?"),
+    ("source: {csv: a.csv}\n", "`target` is required"),
+    ("source: {url: x}\ntarget: {url: x}", "give exactly one of `table` or `query`"),
+    ("source: {csv: a.csv, url: x}\ntarget: {url: x}", "give exactly one of `url`"),
+    ("source: {csv: a.csv, batch_size: lots}\ntarget: {url: x}", "`source.batch_size`"),
+    ("source: {csv: a.csv}\ntarget: {url: x}\nreasons: {phone_invalid: drop}", "`reasons.phone_invalid`"),
+    ("source: {csv: a.csv}\ntarget: {url: x}\nreasons: {name_incomplete: warn}", "always rejects the row"),
+    ("source: {csv: a.csv}\ntarget: {url: x}\nreasons: {email_invalidd: warn}", "did you mean `email_invalid`?"),
+    ("- just\n- a list", "must hold a mapping"),
+    ("source: [unclosed", "is not valid YAML"),
+])
+def test_bad_job_files_name_the_key_and_the_fix(tmp_path, text, message):
+    with pytest.raises(ConfigError) as error:
+        load_job(write(tmp_path, text), environ={})
+    assert message in str(error.value)
+
+
+def test_missing_job_file(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_job(tmp_path / "nope.yaml")
+
+
+def test_password_never_shown_in_config_errors(tmp_path):
+    text = "source: {url: 'postgresql://u:hunter2@h/db', table: t, batch_size: -1}\ntarget: {url: x}"
+    with pytest.raises(ConfigError) as error:
+        load_job(write(tmp_path, text), environ={})
+    assert "hunter2" not in str(error.value)
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("postgresql://bob:s3cret@db:5432/x", "postgresql://bob:***@db:5432/x"),
+    ("postgresql://bob@db/x", "postgresql://bob@db/x"),
+    ("host=db user=bob password=s3cret dbname=x", "host=db user=bob password=*** dbname=x"),
+])
+def test_redact_url(url, shown):
+    assert redact_url(url) == shown

@@ -1,0 +1,61 @@
+"""`smart360-etl demo` as a user runs it: a real process, an embedded server, and clean-up on every exit."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+CLI = [sys.executable, "-m", "smart360_etl.cli"]
+
+
+def embedded_dirs() -> set[Path]:
+    return set(Path(tempfile.gettempdir()).glob("smart360-etl-pg-*"))
+
+
+def test_demo_runs_the_whole_job(tmp_path):
+    done = subprocess.run([*CLI, "demo", "--rows", "2000", "--report-dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "reconciled: extracted 2000 = inserted" in done.stdout
+    report = json.loads(next(tmp_path.glob("*.json")).read_text())
+    counts = report["counts"]
+    assert report["status"] == "ok" and counts["extracted"] == 2000
+    assert counts["inserted"] + counts["rejected"] == 2000 and counts["rejected"] > 0
+    assert set(report["rejects_by_reason"]) == {"name_incomplete", "address_unparsed", "consumer_id_duplicate"}
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_embedded_server_is_removed_when_interrupted(tmp_path, sig):
+    before = embedded_dirs()
+    process = subprocess.Popen([*CLI, "demo", "--rows", "400000", "--report-dir", str(tmp_path)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    postmaster = _wait_for_server(before, process)
+    process.send_signal(sig)
+    process.wait(timeout=60)
+    assert process.returncode in (130, 143, -sig)
+    assert embedded_dirs() - before == set()
+    assert not psutil.pid_exists(postmaster) or psutil.Process(postmaster).status() == psutil.STATUS_ZOMBIE
+
+
+def _wait_for_server(before: set[Path], process: subprocess.Popen) -> int:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for new in embedded_dirs() - before:
+            try:
+                pid = int((new / "postmaster.pid").read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue  # not started yet
+            time.sleep(1.0)  # let it get into the work
+            return pid
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.1)
+    raise AssertionError("embedded server did not start within 60 s")

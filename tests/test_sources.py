@@ -1,0 +1,78 @@
+"""CSV reading: record boundaries inside quotes, encodings, BOMs, and clear errors for broken files."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from smart360_etl.errors import SourceError
+from smart360_etl.sources import chunks
+from smart360_etl.sources.csv_file import CsvSource
+
+
+def read_all(path, batch_size=3, **options):
+    source = CsvSource(path, **options)
+    return source.columns(), pl.concat(list(source.batches(batch_size)))
+
+
+def test_quoted_newlines_and_quotes_survive_tiny_chunks(tmp_path, monkeypatch):
+    monkeypatch.setattr(chunks, "READ_BYTES", 7)  # cut the stream everywhere, also inside quotes
+    rows = [("1", 'Ann "Nan" Lee', "12 Oak St\nApt 4"), ("2", "Bo, Jr.", ""), ("3", "Cy", "x")] * 5
+    text = "Consumer ID,Name,Address\n" + "".join(
+        f'{i},"{n.replace(chr(34), chr(34) * 2)}","{a}"\n' for i, n, a in rows)
+    path = tmp_path / "c.csv"
+    path.write_text(text)
+    columns, frame = read_all(path)
+    assert columns == ["Consumer ID", "Name", "Address"]
+    assert frame.height == 15 and frame.row(0) == rows[0]
+    assert frame["Name"].to_list() == [n for _, n, _ in rows]
+
+
+def test_batches_are_bounded(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("id\n" + "".join(f"{i}\n" for i in range(10)))
+    assert [b.height for b in CsvSource(path).batches(4)] == [4, 4, 2]
+
+
+def test_bom_and_latin1(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_bytes("Consumer ID;Name\n1;Zoë Müller\n".encode("latin-1"))
+    columns, frame = read_all(path, delimiter=";", encoding="latin-1")
+    assert frame.row(0) == ("1", "Zoë Müller")
+    path.write_bytes(b"\xef\xbb\xbfConsumer ID,Name\n1,Ann\n")
+    assert read_all(path)[0] == ["Consumer ID", "Name"]
+
+
+def test_wrong_encoding_says_how_to_fix(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_bytes("id,name\n1,Zoë\n".encode("latin-1"))
+    with pytest.raises(SourceError, match="source.encoding"):
+        read_all(path, encoding="utf-8")
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("", "is empty"),
+    ("a,,c\n1,2,3\n", "empty column name"),
+    ("a,a\n1,2\n", "repeats a column name"),
+    ("a,b\n1,2,3\n", "does not fit the header"),
+    ("a,b\n1,2\n4,5,6\n", "does not fit the header"),
+])
+def test_broken_files_are_clear_errors(tmp_path, content, message):
+    path = tmp_path / "c.csv"
+    path.write_text(content)
+    with pytest.raises(SourceError, match=message):
+        read_all(path)
+
+
+def test_missing_file_and_unknown_encoding(tmp_path):
+    with pytest.raises(SourceError, match="not found"):
+        CsvSource(tmp_path / "nope.csv")
+    (tmp_path / "c.csv").write_text("a\n")
+    with pytest.raises(SourceError, match="unknown encoding"):
+        CsvSource(tmp_path / "c.csv", encoding="klingon")
+
+
+def test_limit_reads_only_the_first_rows(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("id\n" + "".join(f"{i}\n" for i in range(100)))
+    assert sum(b.height for b in CsvSource(path, limit=7).batches(5)) == 7
