@@ -38,78 +38,114 @@ def parse_addresses(addresses: pl.Series, region: Region) -> pl.DataFrame:
         pl.when(line_1.str.contains(r"[A-Za-z0-9]")).then(line_1).alias("line_1"),
         pl.col("line_2"),
         pl.col("city"),
-        pl.col("state").str.to_uppercase().replace(region.state_lookup()).alias("state"),
+        pl.col("state").str.to_uppercase().str.replace_all(r"\s+", " ").replace(region.state_lookup()).alias("state"),
         _normalise_postal(pl.col("zip_code")).alias("zip_code"),
         pl.col("reason"),
     )
 
 
+# Patterns match at the end of the text only: the regex engine then scans backwards from the end,
+# which is many times faster than capturing "everything before" with a leading `^(.*?)`.
+def _tail(text: pl.Expr, pattern: str) -> pl.Expr:
+    """A struct of the pattern's groups, matched at the end of `text`, plus `whole` (the full match)."""
+    return text.str.extract_groups(rf"(?P<whole>{pattern})$")
+
+
+def _before(text: pl.Expr, match: str) -> pl.Expr:
+    """`text` without the tail that the struct column `match` matched."""
+    return text.str.head(text.str.len_chars() - pl.col(match).struct["whole"].str.len_chars())
+
+
 def _state_pattern(region: Region) -> str:
     names = sorted(region.state_lookup(), key=len, reverse=True)
-    return "|".join(re.escape(n).replace(r"\ ", r"\s+") for n in names) or r"(?!)"
+    return "|".join(re.escape(n).replace(r"\ ", r"\s+") for n in names) or _NOTHING
+
+
+_NOTHING = r"[^\s\S]"
 
 
 def _take_postal_and_state(frame: pl.DataFrame, region: Region) -> pl.DataFrame:
-    states = _state_pattern(region) if region.states else "[^\\s\\S]"
-    codes = "|".join(re.escape(c) for c in sorted(region.states, key=len, reverse=True)) or "[^\\s\\S]"
+    states = _state_pattern(region) if region.states else _NOTHING
+    codes = "|".join(re.escape(c) for c in sorted(region.states, key=len, reverse=True)) or _NOTHING
     a = pl.col("a")
-    postal = a.str.extract_groups(rf"(?i)^(?P<rest>.*?)(?P<sep>{_SEP})(?P<zip>{region.postal})$")
-    state_then_postal = postal.struct["rest"].str.extract_groups(rf"(?i)^(?P<rest>.*?){_SEP}(?P<state>{states})\.?$")
-    state_only = a.str.extract_groups(rf"(?i)^(?P<rest>.*?)\s*,\s*(?P<state>{codes})\.?$")
-    bad_postal = a.str.extract_groups(
-        rf"(?i)^(?P<rest>.*?){_SEP}(?P<state>{states})\.?{_SEP}(?P<bad>\d[\dA-Za-z\-]*(?:\s+\d+)?)$"
+    frame = frame.with_columns(postal=_tail(a, rf"(?i)(?P<sep>{_SEP})(?P<zip>{region.postal})"))
+    postal = pl.col("postal").struct
+    frame = frame.with_columns(after_postal=_before(a, "postal"))
+    frame = frame.with_columns(
+        state=_tail(pl.col("after_postal"), rf"(?i){_SEP}(?P<state>{states})\.?"),
+        bad_state=_tail(pl.col("after_postal"), rf"{_SEP}(?P<bad>[A-Z]{{2,3}})"),
+        state_only=_tail(pl.when(postal["zip"].is_null()).then(a), rf"(?i)\s*,\s*(?P<state>{codes})\.?"),
+        bad_postal=_tail(pl.when(postal["zip"].is_null()).then(a),
+                         rf"(?i){_SEP}(?P<state>{states})\.?{_SEP}(?P<bad>\d[\dA-Za-z\-]*(?:\s+\d+)?)"),
     )
-    bad_state = postal.struct["rest"].str.extract_groups(rf"^(?P<rest>.*?){_SEP}(?P<bad>[A-Z]{{2,3}})$")
-    has_postal = postal.struct["zip"].is_not_null()
-    has_state = state_then_postal.struct["state"].is_not_null()
-    may_flag_state = pl.lit(bool(region.states)) & bad_state.struct["bad"].is_not_null()
-    in_context = has_state | may_flag_state | postal.struct["sep"].str.contains(",")
-    postal_ok = has_postal & (in_context | ~pl.lit(region.postal_needs_context))
-    return frame.with_columns(
-        pl.when(postal_ok & has_state).then(state_then_postal.struct["rest"])
-        .when(postal_ok & may_flag_state).then(bad_state.struct["rest"])
-        .when(postal_ok).then(postal.struct["rest"])
-        .when(bad_postal.struct["state"].is_not_null()).then(bad_postal.struct["rest"])
-        .when(state_only.struct["state"].is_not_null()).then(state_only.struct["rest"])
+    state, bad_state, state_only, bad_postal = (pl.col(c).struct for c in
+                                                ("state", "bad_state", "state_only", "bad_postal"))
+    has_state = state["state"].is_not_null()
+    may_flag_state = pl.lit(bool(region.states)) & bad_state["bad"].is_not_null()
+    in_context = has_state | may_flag_state | postal["sep"].str.contains(",")
+    frame = frame.with_columns(
+        postal_ok=postal["zip"].is_not_null() & (in_context | ~pl.lit(region.postal_needs_context)),
+        flag_state=may_flag_state & ~has_state,
+        postal_bad=bad_postal["state"].is_not_null(),
+    )
+    postal_ok, flag_state, postal_bad = pl.col("postal_ok"), pl.col("flag_state"), pl.col("postal_bad")
+    after_postal = pl.col("after_postal")
+    return frame.select(
+        pl.when(postal_ok & has_state).then(_before(after_postal, "state"))
+        .when(postal_ok & flag_state).then(_before(after_postal, "bad_state"))
+        .when(postal_ok).then(after_postal)
+        .when(postal_bad).then(_before(a, "bad_postal"))
+        .when(state_only["state"].is_not_null()).then(_before(a, "state_only"))
         .otherwise(a).alias("rest"),
-        pl.when(postal_ok).then(postal.struct["zip"]).alias("zip_code"),
-        pl.when(postal_ok).then(state_then_postal.struct["state"])
-        .when(bad_postal.struct["state"].is_not_null()).then(bad_postal.struct["state"])
-        .otherwise(state_only.struct["state"]).alias("state"),
-        pl.when(postal_ok & ~has_state & may_flag_state).then(pl.lit("state_invalid"))
-        .when(~postal_ok & bad_postal.struct["state"].is_not_null()).then(pl.lit("postal_code_invalid"))
+        pl.when(postal_ok).then(postal["zip"]).alias("zip_code"),
+        pl.when(postal_ok).then(state["state"])
+        .when(postal_bad).then(bad_postal["state"])
+        .otherwise(state_only["state"]).alias("state"),
+        pl.when(postal_ok & flag_state).then(pl.lit("state_invalid"))
+        .when(~postal_ok & postal_bad).then(pl.lit("postal_code_invalid"))
         .alias("reason"),
     )
 
 
 def _take_city(frame: pl.DataFrame) -> pl.DataFrame:
     located = pl.col("zip_code").is_not_null() | pl.col("state").is_not_null() | (pl.col("reason") == "state_invalid")
-    rest = pl.col("rest")
-    by_comma = rest.str.extract_groups(r"^(?P<street>.*?)\s*,\s*(?P<city>[^,]*)$")
-    by_street = rest.str.extract_groups(_AFTER_STREET)
-    comma_city = by_comma.struct["city"]
-    usable_comma = comma_city.is_not_null() & ~comma_city.str.contains(rf"(?i)^{_UNIT}$") & (comma_city != "")
-    return frame.with_columns(
-        pl.when(located & usable_comma).then(by_comma.struct["street"])
-        .when(located & by_street.struct["city"].is_not_null()).then(by_street.struct["street"])
-        .otherwise(rest).alias("street"),
-        pl.when(located & usable_comma).then(comma_city)
-        .when(located).then(by_street.struct["city"]).alias("city"),
-    ).with_columns(
-        pl.when(located & pl.col("city").is_null() & pl.col("reason").is_null())
-        .then(pl.lit("address_ambiguous")).otherwise(pl.col("reason")).alias("reason")
+    frame = frame.with_columns(located=located)
+    located = pl.col("located")
+    frame = frame.with_columns(by_comma=_tail(pl.when(located).then(pl.col("rest")), r"\s*,\s*(?P<city>[^,]*)"))
+    city = pl.col("by_comma").struct["city"]
+    frame = frame.with_columns(
+        usable_comma=located & city.is_not_null() & (city != "") & ~city.str.contains(rf"(?i)^{_UNIT}$"))
+    usable_comma = pl.col("usable_comma")
+    # Without commas the city starts after the last street type ("... Oak Ave Springfield IL"): rarer, slower.
+    frame = frame.with_columns(
+        by_street=pl.when(located & ~usable_comma).then(pl.col("rest")).str.extract_groups(_AFTER_STREET))
+    by_street = pl.col("by_street").struct
+    return frame.select(
+        pl.when(usable_comma).then(_before(pl.col("rest"), "by_comma"))
+        .when(by_street["city"].is_not_null()).then(by_street["street"])
+        .otherwise(pl.col("rest")).alias("street"),
+        pl.when(usable_comma).then(city).otherwise(by_street["city"]).alias("city"),
+        "state", "zip_code",
+        pl.when(located & ~usable_comma & by_street["city"].is_null() & pl.col("reason").is_null())
+        .then(pl.lit("address_ambiguous")).otherwise(pl.col("reason")).alias("reason"),
     )
 
 
 def _take_unit(frame: pl.DataFrame) -> pl.DataFrame:
     street = pl.col("street")
-    trailing = street.str.extract_groups(rf"(?i)^(?P<line>.*?\S){_SEP}(?P<unit>{_UNIT})$")
-    leading = street.str.extract_groups(rf"(?i)^(?P<unit>{_UNIT}){_SEP}(?P<line>.*\S)$")
-    return frame.with_columns(
-        pl.when(trailing.struct["unit"].is_not_null()).then(trailing.struct["line"])
-        .when(leading.struct["unit"].is_not_null()).then(leading.struct["line"])
+    frame = frame.with_columns(
+        trailing=_tail(street, rf"(?i)(?P<sep>{_SEP})(?P<unit>{_UNIT})"),
+        leading=street.str.extract_groups(rf"(?i)^(?P<whole>(?P<unit>{_UNIT}){_SEP})\S"),
+    )
+    trailing, leading = pl.col("trailing").struct, pl.col("leading").struct
+    trimmed = _before(street, "trailing")
+    return frame.select(
+        pl.when(trailing["unit"].is_not_null() & trimmed.str.contains(r"\S")).then(trimmed)
+        .when(leading["unit"].is_not_null()).then(street.str.slice(leading["whole"].str.len_chars()))
         .otherwise(street).alias("street"),
-        pl.coalesce(trailing.struct["unit"], leading.struct["unit"]).alias("line_2"),
+        pl.when(trailing["unit"].is_not_null() & trimmed.str.contains(r"\S")).then(trailing["unit"])
+        .otherwise(leading["unit"]).alias("line_2"),
+        "city", "state", "zip_code", "reason",
     )
 
 

@@ -1,14 +1,14 @@
 """Full name -> title, first, middle, last, suffix.
 
-Common shapes ("First Last", "First Middle Last" of plain words) are split vectorised; anything with
-a comma, a title, a suffix, a particle or odd punctuation goes to `nameparser`, once per distinct value.
-The fast path only accepts names in which nameparser would find nothing special, so both agree
-(tests/test_names.py checks that). No token is ever dropped: a parse that loses one is refused.
+Common shapes ("[Title] First [Middle] Last[, Suffix]", "Last, First [Middle]" of plain words) are
+split vectorised; anything else (particles, rare titles, odd punctuation) goes to `nameparser`, once
+per distinct value. The fast path refuses names with any word nameparser treats specially, so both
+agree (tests/test_names.py checks that). No token is ever dropped: a parse that loses one is refused.
 """
 
 from __future__ import annotations
 
-import re
+from functools import lru_cache
 
 import polars as pl
 from nameparser import Parser, Policy
@@ -22,8 +22,13 @@ _ROLE = {"title": "title", "first": "given", "middle": "middle", "last": "family
 # Nicknames in quotes or brackets would be moved out of every part and lost; keep them as tokens.
 _PARSER = Parser(policy=Policy(nickname_delimiters=frozenset()))
 
-_PLAIN_TOKEN = r"[A-Za-z][A-Za-z'\-]*"
-_PLAIN_NAME = rf"^{_PLAIN_TOKEN}(?: {_PLAIN_TOKEN}){{1,2}}$"
+_TOKEN = r"[A-Za-z][A-Za-z'\-]*"
+_MIDDLE = rf"(?P<middle>{_TOKEN}|[A-Za-z]\.)"
+_TITLE = r"(?P<title>(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?)"
+_SUFFIX = r"(?P<suffix>(?:Jr|Sr|II|III|IV|PhD|MD)\.?)"
+# The shapes most names come in; anything else (particles, odd punctuation, rare titles) goes to the library.
+_GIVEN_FIRST = rf"(?i)^(?:{_TITLE} )?(?P<first>{_TOKEN})(?: {_MIDDLE})?? (?P<last>{_TOKEN})(?:,? {_SUFFIX})?$"
+_FAMILY_FIRST = rf"(?i)^(?P<last>{_TOKEN}), (?P<first>{_TOKEN})(?: {_MIDDLE})?$"
 
 
 def _special_words() -> list[str]:
@@ -42,31 +47,30 @@ _SPECIAL = _special_words()
 def split_names(names: pl.Series) -> pl.DataFrame:
     """Split a column of full names into the PARTS columns (null where absent)."""
     cleaned = names.to_frame("name").select(clean(pl.col("name")).alias("name"))["name"]
-    tokens = cleaned.str.to_lowercase().str.split(" ")
-    plain = cleaned.str.contains(_PLAIN_NAME) & ~tokens.list.eval(pl.element().is_in(_SPECIAL)).list.any()
-    fast = _split_plain(cleaned)
-    slow_input = pl.when(~plain.fill_null(True)).then(cleaned)
-    slow = by_unique(cleaned.to_frame().select(slow_input)["name"], parse_one, PART_DTYPE).struct.unnest()
-    parts = pl.DataFrame(
-        {p: pl.select(pl.when(plain.fill_null(False)).then(fast[p]).otherwise(slow[p])).to_series() for p in PARTS}
-    )
+    fast = _split_common_shapes(cleaned)
+    slow_input = cleaned.to_frame().select(pl.when(fast["first"].is_null()).then(pl.col("name")))["name"]
+    slow = by_unique(slow_input, parse_one, PART_DTYPE).struct.unnest()
+    decided = fast["first"].is_not_null()
+    parts = pl.DataFrame({p: pl.select(pl.when(decided).then(fast[p]).otherwise(slow[p])).to_series() for p in PARTS})
     return _fix_case(parts, cleaned)
 
 
-def _split_plain(cleaned: pl.Series) -> pl.DataFrame:
-    tokens = cleaned.str.split(" ")
-    count = tokens.list.len()
-    return pl.DataFrame(
-        {
-            "title": pl.Series([None] * len(cleaned), dtype=pl.String),
-            "first": tokens.list.first(),
-            "middle": pl.select(pl.when(count == 3).then(tokens.list.get(1, null_on_oob=True))).to_series(),
-            "last": tokens.list.last(),
-            "suffix": pl.Series([None] * len(cleaned), dtype=pl.String),
-        }
+def _split_common_shapes(cleaned: pl.Series) -> pl.DataFrame:
+    """Vectorised split of the common shapes; all-null rows where the library must decide."""
+    frame = cleaned.to_frame("name").with_columns(
+        given=pl.col("name").str.extract_groups(_GIVEN_FIRST),
+        family=pl.col("name").str.extract_groups(_FAMILY_FIRST),
     )
+    parts = frame.select(
+        pl.coalesce(pl.col("given").struct[p], pl.col("family").struct[p]).alias(p) if p in ("first", "middle", "last")
+        else pl.col("given").struct[p] for p in PARTS)
+    plain = ~pl.any_horizontal(
+        pl.col(p).str.to_lowercase().str.strip_chars(".").is_in(_SPECIAL).fill_null(False)
+        for p in ("first", "middle", "last"))
+    return parts.select(pl.when(plain & pl.col("first").is_not_null()).then(pl.col(p)).alias(p) for p in PARTS)
 
 
+@lru_cache(maxsize=100_000)  # a pure function; names repeat across batches
 def parse_one(name: str) -> dict[str, str | None]:
     """The library path for one name; refuses (all None) a parse that would lose a token."""
     parsed = _PARSER.parse(name).as_dict()

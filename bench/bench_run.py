@@ -1,0 +1,108 @@
+"""Benchmark: a full `smart360-etl run` against the raw COPY pipe of the same rows, on one PostgreSQL.
+
+    python bench/bench_run.py [--rows 1000000]
+
+Uses the server in SMART360_BENCH_DATABASE_URL when set, otherwise an embedded one. The last line reads
+    bench: rows=<N> copy_s=<a> run_s=<b> ratio=<b/a> peak_rss_mb=<peak RSS of b>
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+import yaml
+
+from smart360_etl.demo import SOURCE_DDL
+from smart360_etl.demo_data import generate
+from smart360_etl.embedded import embedded_postgres, with_database
+
+CHUNK = 100_000
+
+
+@contextmanager
+def server():
+    named = os.environ.get("SMART360_BENCH_DATABASE_URL")
+    if named:
+        yield named
+    else:
+        with embedded_postgres() as url:
+            yield url
+
+
+def create_source(url: str, rows: int) -> None:
+    with psycopg.connect(url) as conn:
+        conn.execute(SOURCE_DDL)
+        for start in range(0, rows, CHUNK):
+            frame = generate(min(CHUNK, rows - start), seed=start)
+            frame = frame.with_columns((frame["consumer_id"] + start).alias("consumer_id"))
+            buffer = io.BytesIO()
+            frame.write_csv(buffer, include_header=False)
+            with conn.cursor().copy("COPY consumer_data FROM STDIN (FORMAT csv)") as copy:
+                copy.write(buffer.getbuffer())
+            print(f"  generated {min(start + CHUNK, rows)} rows", file=sys.stderr)
+        conn.execute("ANALYZE consumer_data")
+
+
+def time_raw_copy(source_url: str, target_url: str) -> float:
+    """The physical reference: COPY out of the source piped into COPY into a plain table."""
+    with psycopg.connect(source_url) as src, psycopg.connect(target_url) as dst:
+        dst.execute(SOURCE_DDL.replace("consumer_data", "copy_reference"))
+        dst.commit()
+        started = time.perf_counter()
+        with src.cursor().copy("COPY consumer_data TO STDOUT") as out, \
+                dst.cursor().copy("COPY copy_reference FROM STDIN") as into:
+            for block in out:
+                into.write(block)
+        dst.commit()
+        return time.perf_counter() - started
+
+
+def time_run(job_path: Path) -> tuple[float, float]:
+    """Wall time and peak RSS (MB) of one `smart360-etl run` process."""
+    cli = [sys.executable, "-m", "smart360_etl.cli"]
+    subprocess.run([*cli, "init", "-c", str(job_path)], check=True, capture_output=True)
+    started = time.perf_counter()
+    process = subprocess.Popen([*cli, "run", "-c", str(job_path)], stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"smart360-etl run failed with exit code {os.waitstatus_to_exitcode(status)}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    rows = parser.parse_args().rows
+    with server() as url, tempfile.TemporaryDirectory() as work:
+        names = [f"bench_{uuid.uuid4().hex[:8]}_{kind}" for kind in ("source", "target")]
+        with psycopg.connect(url, autocommit=True) as admin:
+            for name in names:
+                admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            source_url, target_url = (with_database(url, name) for name in names)
+            create_source(source_url, rows)
+            copy_s = time_raw_copy(source_url, target_url)
+            job = Path(work) / "bench.yaml"
+            job.write_text(yaml.safe_dump({"source": {"url": source_url, "table": "consumer_data"},
+                                           "target": {"url": target_url}, "report_dir": str(Path(work) / "reports")}))
+            run_s, peak_mb = time_run(job)
+        finally:
+            with psycopg.connect(url, autocommit=True) as admin:
+                for name in names:
+                    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    print(f"bench: rows={rows} copy_s={copy_s:.2f} run_s={run_s:.2f} ratio={run_s / copy_s:.2f} peak_rss_mb={peak_mb:.0f}")
+
+
+if __name__ == "__main__":
+    main()
