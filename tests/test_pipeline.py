@@ -131,21 +131,24 @@ def test_dry_run_leaves_the_target_unchanged(demo_job, target_url):
         assert conn.execute("SELECT count(*) FROM smart360_etl.run").fetchone()[0] == 0
 
 
-def test_a_failure_mid_load_rolls_everything_back(demo_job, target_url):
+def test_a_failure_mid_load_rolls_everything_back(demo_job, source_url, target_url):
     run(demo_job)
     before = consumers(target_url)
-    with psycopg.connect(target_url) as conn:  # a target rule the data breaks, as a real SMART360 might have
+    with psycopg.connect(source_url) as conn:  # changes to existing rows, and a new row the target refuses
+        conn.execute("UPDATE consumer_data SET email_address = 'new' || consumer_id || '@example.org' "
+                     "WHERE consumer_id < 100100")
+        conn.execute("INSERT INTO consumer_data (consumer_id, name, address) "
+                     "VALUES (999999, 'Ann Lee', '1 Oak St, Austin, TX 78701')")
+    with psycopg.connect(target_url) as conn:  # a rule of the target, as a real SMART360 might have
         conn.execute("ALTER TABLE smart360.consumer ADD CONSTRAINT no_austin CHECK (city <> 'Austin') NOT VALID")
-        conn.execute("UPDATE smart360.consumer SET first_name = 'X' WHERE consumer_id = (SELECT min(consumer_id) FROM smart360.consumer "
-                     "WHERE city IS DISTINCT FROM 'Austin')")
     with pytest.raises(StageFailed) as failure:
         run(demo_job)
     assert failure.value.stage == "load" and "no_austin" in str(failure.value)
-    after = consumers(target_url)
-    assert sum(after[k] != before[k] for k in before) == 1  # only the row changed by hand above
+    assert consumers(target_url) == before
     with psycopg.connect(target_url) as conn:
         status, error = conn.execute("SELECT status, error FROM smart360_etl.run ORDER BY started_at DESC LIMIT 1").fetchone()
-    assert status == "failed" and "no_austin" in error
+        rejects = conn.execute("SELECT count(DISTINCT run_id) FROM smart360_etl.reject").fetchone()[0]
+    assert status == "failed" and "no_austin" in error and rejects == 1
 
 
 def test_second_concurrent_run_refuses_at_once(demo_job, target_url):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 
@@ -15,26 +16,23 @@ from .phones import normalise_phones
 from .text import clean
 
 # Fields SMART360 cannot do without, and the reason a row gets when one is missing.
-REQUIRED = {"consumer_id": "consumer_id_missing", "first_name": "name_incomplete",
-            "last_name": "name_incomplete", "address_line_1": "address_unparsed"}
+REQUIRED = {"consumer_id_missing": ("consumer_id",), "name_incomplete": ("first_name", "last_name"),
+            "address_unparsed": ("address_line_1",)}
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="smart360-etl-map")
 BOOKKEEPING = ("source_row_number", "reject_reasons", "warn_reasons", "source_row")
 
 
 def map_batch(batch: pl.DataFrame, rules: list[FieldRule], region: Region,
               disposition: Callable[[str], str], first_row_number: int = 1) -> pl.DataFrame:
     """Map a batch of source rows (all text) to CONSUMER_FIELDS and BOOKKEEPING columns."""
-    parsed: dict[tuple[str, str], pl.DataFrame] = {}
-    columns: dict[str, pl.Series] = {}
-    reasons: list[pl.Series] = []
-    for rule in rules:
-        key = (rule.column, rule.family)
-        if key not in parsed:
-            parsed[key] = _parse(batch[rule.column], rule.family, region)
-            if "reason" in parsed[key].columns:
-                reasons.append(parsed[key]["reason"])
-        columns[rule.target] = _field(parsed[key], batch[rule.column], rule)
+    groups = list(dict.fromkeys((rule.column, rule.family) for rule in rules))
+    # The normalisers spend their time in polars (no GIL): run them side by side.
+    parsed = dict(zip(groups, _POOL.map(lambda g: _parse(batch[g[0]], g[1], region), groups)))
+    columns = {rule.target: _field(parsed[(rule.column, rule.family)], batch[rule.column], rule) for rule in rules}
     out = pl.DataFrame([columns.get(f, pl.Series(f, [None] * batch.height, dtype=pl.String)) for f in CONSUMER_FIELDS])
-    reasons += [out.select(pl.when(pl.col(f).is_null()).then(pl.lit(r))).to_series() for f, r in REQUIRED.items()]
+    reasons = [frame["reason"] for frame in parsed.values() if "reason" in frame.columns]
+    reasons += [out.select(pl.when(pl.any_horizontal(pl.col(f).is_null() for f in fields)).then(pl.lit(reason)))
+                .to_series() for reason, fields in REQUIRED.items()]
     return out.with_columns(
         pl.int_range(first_row_number, first_row_number + batch.height, dtype=pl.Int64).alias("source_row_number"),
         *_split_reasons(reasons, disposition),
@@ -68,14 +66,14 @@ def _field(parsed: pl.DataFrame, source: pl.Series, rule: FieldRule) -> pl.Serie
 
 
 def _split_reasons(reasons: list[pl.Series], disposition: Callable[[str], str]) -> list[pl.Expr]:
-    """Two comma-joined lists per row: reasons that reject it, and reasons that only warn."""
-    frame = pl.DataFrame([r.alias(f"r{i}") for i, r in enumerate(reasons)])
-    distinct = {v for col in frame.columns for v in frame[col].drop_nulls().unique().to_list()}
+    """Two comma-joined lists per row (null when empty): reasons that reject it, and those that only warn."""
+    distinct = {v for r in reasons for v in r.drop_nulls().unique().to_list()}
     rejecting = [r for r in distinct if disposition(r) == "reject"]
-    every = pl.concat_list(pl.lit(frame[c]) for c in frame.columns).list.drop_nulls().list.unique(maintain_order=True)
-    rejects = every.list.eval(pl.element().filter(pl.element().is_in(rejecting))).list.join(",")
-    warnings = every.list.eval(pl.element().filter(~pl.element().is_in(rejecting))).list.join(",")
-    return [
-        pl.when(rejects != "").then(rejects).alias("reject_reasons"),
-        pl.when(warnings != "").then(warnings).alias("warn_reasons"),
-    ]
+    rejects = [pl.when(pl.lit(r).is_in(rejecting)).then(pl.lit(r)) for r in reasons]
+    warnings = [pl.when(~pl.lit(r).is_in(rejecting)).then(pl.lit(r)) for r in reasons]
+    return [_joined(rejects).alias("reject_reasons"), _joined(warnings).alias("warn_reasons")]
+
+
+def _joined(parts: list[pl.Expr]) -> pl.Expr:
+    text = pl.concat_str(parts, separator=",", ignore_nulls=True)
+    return pl.when(text != "").then(text)
