@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smart360_etl.mapping.phones import fast_e164, normalise_phones, parse_one
+from smart360_etl.mapping.phones import fast_path, normalise_phones, parse_one
 
 
 def normalise(region, *raw):
@@ -44,17 +44,25 @@ def test_missing_number_is_not_a_problem():
 
 
 DIGITS = st.text(alphabet="0123456789", min_size=6, max_size=13)
-DECOR = st.sampled_from(["{}", "+{}", "+1 {}", "1-{}", "({}", "{} ", "0{}", "+44{}", "+91 {}", "+61{}"])
+DECOR = st.sampled_from(["{}", "+{}", "+1 {}", "1-{}", "({}", "{} ", "0{}", "+44{}", "+91 {}", "+61{}", "011{}",
+                         "{} x12", "{}ext. 7", "1 {} EXTENSION 123456", "+1{} x1"])
+NANP = st.from_regex(r"[2-9]\d{2}[2-9]\d{6}", fullmatch=True)
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.lists(st.tuples(DIGITS, DECOR), min_size=1, max_size=30), st.sampled_from(["US", "CA", "IN", "GB", "AU"]))
+@given(st.lists(st.tuples(st.one_of(DIGITS, NANP), DECOR), min_size=1, max_size=30),
+       st.sampled_from(["US", "CA", "IN", "GB", "AU"]))
 def test_fast_path_agrees_with_phonenumbers(samples, region):
     raw = [decor.format(digits) for digits, decor in samples]
-    fast = fast_e164(pl.Series(raw, dtype=pl.String), region).to_list()
+    fast = fast_path(pl.Series(raw, dtype=pl.String), region).to_dicts()
     for value, got in zip(raw, fast):
-        if got is not None:
-            assert got == parse_one(value, region)["e164"], value
+        if got["decided"]:
+            assert {"e164": got["e164"], "extension": got["extension"]} == parse_one(value, region), value
+
+
+def test_fast_path_decides_the_common_shapes():
+    raw = ["(212) 456-7890", "212-456-7890 x12", "555-123-4567", "+1 212 456 7890"]
+    assert fast_path(pl.Series(raw), "US")["decided"].to_list() == [True] * 4
 
 
 @settings(max_examples=300, deadline=None)

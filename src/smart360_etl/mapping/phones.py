@@ -8,6 +8,8 @@ once per distinct value. tests/test_phones.py checks that both paths agree.
 
 from __future__ import annotations
 
+from functools import cache, lru_cache
+
 import phonenumbers
 import polars as pl
 from phonenumbers import PhoneMetadata
@@ -24,17 +26,18 @@ _TYPE_DESCS = (
 def normalise_phones(values: pl.Series, phone_region: str) -> pl.DataFrame:
     """Returns phone_number (E.164), phone_extension and reason (`phone_invalid` or null)."""
     cleaned = values.to_frame("raw").select(clean(pl.col("raw")).alias("raw"))["raw"]
-    fast = fast_e164(cleaned, phone_region)
-    slow_input = cleaned.to_frame().select(pl.when(fast.is_null()).then(pl.col("raw")))["raw"]
+    fast = fast_path(cleaned, phone_region)
+    slow_input = cleaned.to_frame().select(pl.when(~fast["decided"]).then(pl.col("raw")))["raw"]
     slow = by_unique(slow_input, lambda v: parse_one(v, phone_region), RESULT).struct.unnest()
-    e164 = pl.select(pl.coalesce(fast, slow["e164"])).to_series()
+    e164 = pl.select(pl.coalesce(fast["e164"], slow["e164"])).to_series()
     return pl.DataFrame({
         "phone_number": e164,
-        "phone_extension": slow["extension"],
+        "phone_extension": pl.select(pl.coalesce(fast["extension"], slow["extension"])).to_series(),
         "reason": pl.select(pl.when(cleaned.is_not_null() & e164.is_null()).then(pl.lit("phone_invalid"))).to_series(),
     })
 
 
+@lru_cache(maxsize=100_000)
 def parse_one(value: str, phone_region: str) -> dict[str, str | None]:
     """The library path for one number: E.164 and extension, or both None when invalid."""
     try:
@@ -49,24 +52,61 @@ def parse_one(value: str, phone_region: str) -> dict[str, str | None]:
     }
 
 
-def fast_e164(cleaned: pl.Series, phone_region: str) -> pl.Series:
-    """E.164 for numbers the region's own patterns accept as they stand; null means 'ask the library'."""
+_SHAPE = r"(?i)^(?P<number>\+?[0-9 ().\-/]*[0-9)])(?:\s*(?:x|ext\.?|extension)\s*(?P<ext>\d{1,7}))?$"
+
+
+def fast_path(cleaned: pl.Series, phone_region: str) -> pl.DataFrame:
+    """Columns e164, extension and decided: where decided, `phonenumbers` would say the same.
+
+    Decided are numbers (with an optional "x123" / "ext. 123") that the region's own patterns accept as
+    they stand, and, in the NANP, ten-digit national numbers that no NANP country's patterns accept.
+    """
     meta = PhoneMetadata.metadata_for_region(phone_region)
-    none = pl.Series(cleaned.name, [None] * len(cleaned), dtype=pl.String)
     if meta is None or meta.national_prefix_for_parsing not in (None, meta.national_prefix):
-        return none
+        return pl.DataFrame({"e164": cleaned.cast(pl.String).clear(len(cleaned)),
+                             "extension": cleaned.cast(pl.String).clear(len(cleaned)),
+                             "decided": pl.Series([False] * len(cleaned))})
     cc = str(meta.country_code)
-    frame = cleaned.to_frame("raw").with_columns(
-        eligible=pl.col("raw").str.contains(r"^\+?[0-9 ().\-/]+$"),
-        digits=pl.col("raw").str.replace_all(r"[^0-9]", ""),
-        international=pl.col("raw").str.starts_with("+"),
+    frame = cleaned.to_frame("raw").with_columns(shape=pl.col("raw").str.extract_groups(_SHAPE))
+    number = pl.col("shape").struct["number"]
+    frame = frame.with_columns(
+        digits=number.str.replace_all(r"[^0-9]", ""),
+        international=number.str.starts_with("+"),
+        extension=pl.col("shape").struct["ext"],
     )
     national = pl.when(pl.col("international")).then(
         pl.when(pl.col("digits").str.starts_with(cc)).then(pl.col("digits").str.slice(len(cc)))
     ).otherwise(_strip_national_prefix(pl.col("digits"), meta))
     frame = frame.with_columns(national=national)
-    valid = pl.col("eligible") & _matches_general(pl.col("national"), meta) & _matches_any_type(pl.col("national"), meta)
-    return frame.select(pl.when(valid).then(pl.lit("+" + cc) + pl.col("national")).alias(cleaned.name)).to_series()
+    valid = _matches_general(pl.col("national"), meta) & _matches_any_type(pl.col("national"), meta)
+    frame = frame.with_columns(valid=valid.fill_null(False))
+    invalid = _surely_invalid_nanp(frame, cc)
+    return frame.select(
+        pl.when("valid").then(pl.lit("+" + cc) + pl.col("national")).alias("e164"),
+        pl.when("valid").then(pl.col("extension")).alias("extension"),
+        (pl.col("valid") | invalid).alias("decided"),
+    )
+
+
+def _surely_invalid_nanp(frame: pl.DataFrame, cc: str) -> pl.Expr:
+    # A ten-digit national number starting 2-9 can only be read one way in the NANP: if no NANP
+    # country's patterns accept it, the library rejects it too (most invalid numbers look like this).
+    if cc != "1":
+        return pl.lit(False)
+    candidate = pl.col("national").str.contains(r"^[2-9]\d{9}$") & ~pl.col("valid") & ~pl.col("international")
+    invalid = candidate.fill_null(False) & ~pl.col("national").str.contains(_nanp_pattern())
+    return pl.lit(frame.select(invalid.fill_null(False)).to_series())
+
+
+@cache
+def _nanp_pattern() -> str:
+    """Every number type of every NANP country, as one pattern (all NANP national numbers have ten digits)."""
+    patterns = []
+    for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1]:
+        meta = PhoneMetadata.metadata_for_region(region)
+        patterns += [desc.national_number_pattern for desc in (getattr(meta, n) for n in _TYPE_DESCS)
+                     if desc is not None and desc.national_number_pattern]
+    return "^(?:" + "|".join(f"(?:{p})" for p in patterns) + ")$"
 
 
 def _strip_national_prefix(digits: pl.Expr, meta) -> pl.Expr:
