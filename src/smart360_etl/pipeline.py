@@ -21,7 +21,7 @@ from .load.consumers import ConsumerLoader, LoadCounts
 from .load.schema import require_migrated
 from .mapping.fields import build_rules
 from .mapping.mapper import map_batch
-from .overlap import Behind, read_ahead
+from .overlap import Behind
 from .sources import open_source
 
 log = logging.getLogger("smart360_etl")
@@ -129,12 +129,12 @@ def _take_run_lock(conn: psycopg.Connection, job: str) -> None:
 def _stream(job: JobConfig, source, rules, loader: ConsumerLoader, on_batch: OnBatch | None) -> int:
     region, total, done = job.region_config(), source.total_rows(), 0
     with Behind(loader.stage) as staging:
-        for batch in read_ahead(source.batches(job.source.batch_size)):
+        for batch in source.batches(job.source.batch_size):
             staging.submit(map_batch(batch, rules, region, job.disposition, first_row_number=done + 1))
             done += batch.height
-        log.info("staged %d rows", done, extra={"stage": "extract", "rows": done})
-        if on_batch:
-            on_batch(done, total)
+            log.info("mapped %d rows", done, extra={"stage": "extract", "rows": done})
+            if on_batch:
+                on_batch(done, total)
     return done
 
 

@@ -18,6 +18,7 @@ from ..mapping.fields import CONSUMER_FIELDS
 from ..mapping.mapper import BOOKKEEPING
 
 STAGING = sql.Identifier("smart360_etl_staging")
+COPY_SLICE_ROWS = 10_000
 
 
 @dataclass
@@ -46,13 +47,14 @@ class ConsumerLoader:
             "warn_reasons text, source_row text) ON COMMIT DROP").format(STAGING))
 
     def stage(self, mapped: pl.DataFrame) -> None:
-        """COPY one mapped batch into staging."""
-        buffer = io.BytesIO()
-        mapped.select(*CONSUMER_FIELDS, *BOOKKEEPING).write_csv(buffer, include_header=False)
+        """COPY one mapped batch into staging, encoded a slice at a time to keep memory flat."""
         columns = sql.SQL(", ").join(map(sql.Identifier, (*CONSUMER_FIELDS, *BOOKKEEPING)))
         with self.conn.cursor() as cursor:
             with cursor.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(STAGING, columns)) as copy:
-                copy.write(buffer.getbuffer())
+                for piece in mapped.select(*CONSUMER_FIELDS, *BOOKKEEPING).iter_slices(COPY_SLICE_ROWS):
+                    buffer = io.BytesIO()
+                    piece.write_csv(buffer, include_header=False)
+                    copy.write(buffer.getbuffer())
             self.staged += cursor.rowcount
 
     def finish(self) -> LoadCounts:

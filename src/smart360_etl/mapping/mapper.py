@@ -18,7 +18,7 @@ from .text import clean
 # Fields SMART360 cannot do without, and the reason a row gets when one is missing.
 REQUIRED = {"consumer_id_missing": ("consumer_id",), "name_incomplete": ("first_name", "last_name"),
             "address_unparsed": ("address_line_1",)}
-_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="smart360-etl-map")
+_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="smart360-etl-map")
 BOOKKEEPING = ("source_row_number", "reject_reasons", "warn_reasons", "source_row")
 
 

@@ -8,7 +8,7 @@ import polars as pl
 
 from ..errors import SourceError
 
-READ_BYTES = 16 * 1024 * 1024
+READ_BYTES = 4 * 1024 * 1024
 
 
 def frames_from_csv_bytes(chunks: Iterable[bytes], batch_size: int, separator: str = ",",
