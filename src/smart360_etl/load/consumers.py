@@ -41,7 +41,8 @@ class ConsumerLoader:
         self.reject = sql.Identifier(target.etl_schema, "reject")
         columns = ", ".join(f"{c} text" for c in CONSUMER_FIELDS)
         # Staging lives in session memory while it fits: the default 8 MB spills a large run to disk.
-        conn.execute("SET LOCAL temp_buffers = '256MB'")
+        conn.execute("SET LOCAL temp_buffers = '1GB'")
+        conn.execute("SET LOCAL work_mem = '256MB'")  # the set-based steps hash whole runs
         conn.execute(sql.SQL(
             "CREATE TEMP TABLE {} (" + columns + ", source_row_number bigint, reject_reasons text, "
             "warn_reasons text, source_row text) ON COMMIT DROP").format(STAGING))
