@@ -10,7 +10,9 @@ import pytest
 
 from smart360_etl.config import load_job
 from smart360_etl.demo import create_demo_source
-from smart360_etl.errors import ConfigError, RunLocked, SourceError, StageFailed, TargetNotInitialised
+from smart360_etl.errors import (ConfigError, ReconciliationError, RunLocked, SourceError, StageFailed,
+                                 TargetNotInitialised)
+from smart360_etl.load.consumers import STAGING, ConsumerLoader
 from smart360_etl.load.schema import migrate, pending_migrations
 from smart360_etl.pipeline import run, target_connection
 
@@ -149,6 +151,21 @@ def test_a_failure_mid_load_rolls_everything_back(demo_job, source_url, target_u
         status, error = conn.execute("SELECT status, error FROM smart360_etl.run ORDER BY started_at DESC LIMIT 1").fetchone()
         rejects = conn.execute("SELECT count(DISTINCT run_id) FROM smart360_etl.reject").fetchone()[0]
     assert status == "failed" and "no_austin" in error and rejects == 1
+
+
+def test_a_lost_row_fails_the_reconciliation_and_nothing_is_kept(demo_job, target_url, monkeypatch):
+    copy = ConsumerLoader._copy
+
+    def lose_one_row(self, table, frame):  # a fault: one clean row never reaches the database
+        return copy(self, table, frame.head(-1) if table is STAGING and frame.height else frame)
+
+    monkeypatch.setattr(ConsumerLoader, "_copy", lose_one_row)
+    with pytest.raises(StageFailed) as failure:
+        run(demo_job)
+    assert failure.value.stage == "reconcile" and isinstance(failure.value.cause, ReconciliationError)
+    assert consumers(target_url) == {}
+    report = json.loads(next((demo_job.report_dir).glob("*.json")).read_text())
+    assert report["status"] == "failed" and "do not reconcile" in report["error"]
 
 
 def test_second_concurrent_run_refuses_at_once(demo_job, target_url):

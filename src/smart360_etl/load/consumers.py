@@ -1,12 +1,15 @@
-"""Load mapped consumers: COPY each batch into a staging table, then set-based SQL does the rest.
+"""Load mapped consumers batch by batch: rejects COPY straight into the reject table; clean rows COPY
+into a small staging table, then one set-based UPDATE of changed rows and one INSERT of new ones.
 
-Everything of one run shares the caller's transaction: duplicates across batches are found in the
-staging table, rejects and the upsert happen once at the end, and a rollback leaves the target as it was.
+Every batch shares the caller's transaction, so a failure anywhere leaves the target as it was.
+Duplicate ids are known before the first batch (mapping/keys.py), so a batch never has to wait for
+later ones: the work of loading it overlaps with mapping the next.
 """
 
 from __future__ import annotations
 
 import io
+from collections import Counter
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -15,10 +18,10 @@ from psycopg import sql
 
 from ..config import TargetConfig
 from ..mapping.fields import CONSUMER_FIELDS
-from ..mapping.mapper import BOOKKEEPING
 
 STAGING = sql.Identifier("smart360_etl_staging")
 COPY_SLICE_ROWS = 10_000
+REJECT_COLUMNS = ("run_id", "source_row_number", "consumer_id", "reasons", "source_row")
 
 
 @dataclass
@@ -26,73 +29,76 @@ class LoadCounts:
     staged: int = 0
     inserted: int = 0
     updated: int = 0
-    unchanged: int = 0
     rejected: int = 0
-    rejects_by_reason: dict[str, int] = field(default_factory=dict)
-    warnings_by_reason: dict[str, int] = field(default_factory=dict)
+    rejects_by_reason: Counter = field(default_factory=Counter)
+    warnings_by_reason: Counter = field(default_factory=Counter)
+
+    @property
+    def unchanged(self) -> int:
+        return self.staged - self.inserted - self.updated
 
 
 class ConsumerLoader:
     """One run's load into `<schema>.consumer`, inside a transaction the caller owns."""
 
     def __init__(self, conn: psycopg.Connection, target: TargetConfig, run_id: str) -> None:
-        self.conn, self.run_id, self.staged = conn, run_id, 0
+        self.conn, self.run_id, self.counts = conn, run_id, LoadCounts()
         self.consumer = sql.Identifier(target.schema_, "consumer")
         self.reject = sql.Identifier(target.etl_schema, "reject")
+        # Per-batch joins probe the consumer key: whatever the (stale) statistics say, a hash join
+        # that re-reads the whole growing table for every batch would make a big run quadratic.
+        conn.execute("SET LOCAL enable_hashjoin = off")
+        conn.execute("SET LOCAL enable_mergejoin = off")
         columns = ", ".join(f"{c} text" for c in CONSUMER_FIELDS)
-        # Staging lives in session memory while it fits: the default 8 MB spills a large run to disk.
-        conn.execute("SET LOCAL temp_buffers = '1GB'")
-        conn.execute("SET LOCAL work_mem = '256MB'")  # the set-based steps hash whole runs
-        conn.execute(sql.SQL(
-            "CREATE TEMP TABLE {} (" + columns + ", source_row_number bigint, reject_reasons text, "
-            "warn_reasons text, source_row text) ON COMMIT DROP").format(STAGING))
+        conn.execute(sql.SQL("CREATE TEMP TABLE {} (" + columns + ") ON COMMIT DROP").format(STAGING))
 
-    def stage(self, mapped: pl.DataFrame) -> None:
-        """COPY one mapped batch into staging, encoded a slice at a time to keep memory flat."""
-        columns = sql.SQL(", ").join(map(sql.Identifier, (*CONSUMER_FIELDS, *BOOKKEEPING)))
+    def load(self, mapped: pl.DataFrame) -> None:
+        """Load one mapped batch; adds what happened to each of its rows to `counts`."""
+        rejected = mapped.filter(pl.col("reject_reasons").is_not_null())
+        clean = mapped.filter(pl.col("reject_reasons").is_null())
+        self._count_reasons(rejected, clean)
+        self.counts.rejected += self._copy_rejects(rejected)
+        self._execute(sql.SQL("TRUNCATE {}").format(STAGING))
+        self.counts.staged += self._copy(STAGING, clean.select(CONSUMER_FIELDS))
+        self.counts.updated += self._update_changed()
+        self.counts.inserted += self._insert_new()
+
+    def _count_reasons(self, rejected: pl.DataFrame, clean: pl.DataFrame) -> None:
+        for column, frame, counter in (("reject_reasons", rejected, self.counts.rejects_by_reason),
+                                       ("warn_reasons", clean, self.counts.warnings_by_reason)):
+            reasons = frame[column].drop_nulls().str.split(",").explode()
+            counter.update(dict(reasons.value_counts().iter_rows()))
+
+    def _copy_rejects(self, rejected: pl.DataFrame) -> int:
+        rows = rejected.select(
+            pl.lit(self.run_id).alias("run_id"), "source_row_number", "consumer_id",
+            ("{" + pl.col("reject_reasons") + "}").alias("reasons"), "source_row")
+        return self._copy(self.reject, rows)
+
+    def _copy(self, table: sql.Identifier, frame: pl.DataFrame) -> int:
+        """COPY a frame, encoded a slice at a time to keep memory flat; returns the rows written."""
+        if frame.is_empty():
+            return 0
+        columns = sql.SQL(", ").join(map(sql.Identifier, frame.columns))
         with self.conn.cursor() as cursor:
-            with cursor.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(STAGING, columns)) as copy:
-                for piece in mapped.select(*CONSUMER_FIELDS, *BOOKKEEPING).iter_slices(COPY_SLICE_ROWS):
+            with cursor.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(table, columns)) as copy:
+                for piece in frame.iter_slices(COPY_SLICE_ROWS):
                     buffer = io.BytesIO()
                     piece.write_csv(buffer, include_header=False)
                     copy.write(buffer.getbuffer())
-            self.staged += cursor.rowcount
-
-    def finish(self) -> LoadCounts:
-        """Flag duplicate ids, store rejects, upsert the rest; returns what happened to every staged row."""
-        self._flag_duplicates()
-        counts = LoadCounts(staged=self.staged)
-        counts.rejected = self._store_rejects()
-        counts.updated = self._update_changed()
-        counts.inserted = self._insert_new()
-        counts.unchanged = counts.staged - counts.rejected - counts.inserted - counts.updated
-        counts.rejects_by_reason, counts.warnings_by_reason = self._by_reason()
-        return counts
-
-    def _execute(self, query: sql.Composable, params: list | None = None) -> int:
-        with self.conn.cursor() as cursor:
-            cursor.execute(query, params)
             return cursor.rowcount
 
-    def _flag_duplicates(self) -> None:
-        # Which copy of a duplicated id is right cannot be known here: all copies go to review.
-        self._execute(sql.SQL(
-            "UPDATE {stg} SET reject_reasons = concat_ws(',', reject_reasons, 'consumer_id_duplicate') "
-            "WHERE consumer_id IN (SELECT consumer_id FROM {stg} WHERE consumer_id IS NOT NULL "
-            "GROUP BY consumer_id HAVING count(*) > 1)").format(stg=STAGING))
-
-    def _store_rejects(self) -> int:
-        return self._execute(sql.SQL(
-            "INSERT INTO {reject} (run_id, source_row_number, consumer_id, reasons, source_row) "
-            "SELECT %s, source_row_number, consumer_id, string_to_array(reject_reasons, ','), source_row::jsonb "
-            "FROM {stg} WHERE reject_reasons IS NOT NULL").format(reject=self.reject, stg=STAGING), [self.run_id])
+    def _execute(self, query: sql.Composable) -> int:
+        with self.conn.cursor() as cursor:
+            cursor.execute(query)
+            return cursor.rowcount
 
     # Update, then insert what is new: joins instead of ON CONFLICT's row-by-row speculative inserts.
     def _update_changed(self) -> int:
         updatable = [sql.Identifier(c) for c in CONSUMER_FIELDS if c != "consumer_id"]
         return self._execute(sql.SQL(
             "UPDATE {consumer} AS t SET ({cols}, updated_at) = ({new}, now()) FROM {stg} AS s "
-            "WHERE s.reject_reasons IS NULL AND t.consumer_id = s.consumer_id AND ({old}) IS DISTINCT FROM ({new})"
+            "WHERE t.consumer_id = s.consumer_id AND ({old}) IS DISTINCT FROM ({new})"
         ).format(consumer=self.consumer, stg=STAGING, cols=sql.SQL(", ").join(updatable),
                  old=sql.SQL(", ").join(sql.SQL("t.{}").format(c) for c in updatable),
                  new=sql.SQL(", ").join(sql.SQL("s.{}").format(c) for c in updatable)))
@@ -100,18 +106,6 @@ class ConsumerLoader:
     def _insert_new(self) -> int:
         fields = sql.SQL(", ").join(map(sql.Identifier, CONSUMER_FIELDS))
         return self._execute(sql.SQL(
-            "INSERT INTO {consumer} ({fields}) SELECT {fields} FROM {stg} AS s WHERE s.reject_reasons IS NULL "
-            "AND NOT EXISTS (SELECT 1 FROM {consumer} AS t WHERE t.consumer_id = s.consumer_id)"
+            "INSERT INTO {consumer} ({fields}) SELECT {fields} FROM {stg} AS s "
+            "WHERE NOT EXISTS (SELECT 1 FROM {consumer} AS t WHERE t.consumer_id = s.consumer_id)"
         ).format(consumer=self.consumer, stg=STAGING, fields=fields))
-
-    def _by_reason(self) -> tuple[dict[str, int], dict[str, int]]:
-        rows = self.conn.execute(sql.SQL(
-            "SELECT r.kind, r.reason, count(*) FROM {stg}, LATERAL ("
-            "  SELECT 'reject', unnest(string_to_array(reject_reasons, ','))"
-            "  UNION ALL SELECT 'warn', unnest(string_to_array(warn_reasons, ',')) WHERE reject_reasons IS NULL"
-            ") AS r (kind, reason) WHERE reject_reasons IS NOT NULL OR warn_reasons IS NOT NULL "
-            "GROUP BY 1, 2 ORDER BY 3 DESC, 2").format(stg=STAGING)).fetchall()
-        by_kind: dict[str, dict[str, int]] = {"reject": {}, "warn": {}}
-        for kind, reason, count in rows:
-            by_kind[kind][reason] = count
-        return by_kind["reject"], by_kind["warn"]

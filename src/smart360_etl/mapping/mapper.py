@@ -22,9 +22,13 @@ _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="smart360-etl-map")
 BOOKKEEPING = ("source_row_number", "reject_reasons", "warn_reasons", "source_row")
 
 
-def map_batch(batch: pl.DataFrame, rules: list[FieldRule], region: Region,
-              disposition: Callable[[str], str], first_row_number: int = 1) -> pl.DataFrame:
-    """Map a batch of source rows (all text) to CONSUMER_FIELDS and BOOKKEEPING columns."""
+def map_batch(batch: pl.DataFrame, rules: list[FieldRule], region: Region, disposition: Callable[[str], str],
+              first_row_number: int = 1, duplicate_ids: pl.Series | None = None) -> pl.DataFrame:
+    """Map a batch of source rows (all text) to CONSUMER_FIELDS and BOOKKEEPING columns.
+
+    `duplicate_ids` are consumer ids that occur more than once in the whole source (see keys.py):
+    every copy is rejected, since which one is right cannot be known here.
+    """
     groups = list(dict.fromkeys((rule.column, rule.family) for rule in rules))
     # The normalisers spend their time in polars (no GIL): run them side by side.
     parsed = dict(zip(groups, _POOL.map(lambda g: _parse(batch[g[0]], g[1], region), groups)))
@@ -33,11 +37,19 @@ def map_batch(batch: pl.DataFrame, rules: list[FieldRule], region: Region,
     reasons = [frame["reason"] for frame in parsed.values() if "reason" in frame.columns]
     reasons += [out.select(pl.when(pl.any_horizontal(pl.col(f).is_null() for f in fields)).then(pl.lit(reason)))
                 .to_series() for reason, fields in REQUIRED.items()]
+    if duplicate_ids is not None and len(duplicate_ids):
+        duplicated = pl.col("consumer_id").is_in(duplicate_ids.implode())
+        reasons.append(out.select(pl.when(duplicated).then(pl.lit("consumer_id_duplicate"))).to_series())
     return out.with_columns(
         pl.int_range(first_row_number, first_row_number + batch.height, dtype=pl.Int64).alias("source_row_number"),
         *_split_reasons(reasons, disposition),
         batch.select(pl.struct(pl.all()).struct.json_encode()).to_series().alias("source_row"),
     )
+
+
+def map_field(batch: pl.DataFrame, rule: FieldRule, region: Region) -> pl.Series:
+    """One target field of a batch, through its rule's transform."""
+    return _field(_parse(batch[rule.column], rule.family, region), batch[rule.column], rule)
 
 
 def _parse(values: pl.Series, family: str, region: Region) -> pl.DataFrame:

@@ -22,6 +22,17 @@ class CsvSource:
             raise SourceError(f"unknown encoding `{encoding}` in `source.encoding`; try utf-8, latin-1 or cp1252") from None
         self.path, self.delimiter, self.encoding, self.limit = path, delimiter, encoding, limit
 
+    def __enter__(self) -> CsvSource:
+        self._stamp = self._file_stamp()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        pass
+
+    def _file_stamp(self) -> tuple[int, int]:
+        stat = self.path.stat()
+        return stat.st_size, stat.st_mtime_ns
+
     def describe(self) -> str:
         return f"CSV file {self.path}"
 
@@ -31,9 +42,12 @@ class CsvSource:
     def total_rows(self) -> int | None:
         return None
 
-    def batches(self, batch_size: int) -> Iterator[pl.DataFrame]:
+    def batches(self, batch_size: int, columns: list[str] | None = None) -> Iterator[pl.DataFrame]:
+        if getattr(self, "_stamp", None) not in (None, self._file_stamp()):
+            raise SourceError(f"{self.path} changed while it was being read; run again on a stable copy")
         remaining = self.limit
         for frame in frames_from_csv_bytes(self._utf8_chunks(), batch_size, self.delimiter, self.describe()):
+            frame = frame.select(columns) if columns else frame
             if remaining is not None:
                 frame = frame.head(remaining)
                 remaining -= frame.height

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import polars as pl
 import psycopg
@@ -16,6 +17,27 @@ from .chunks import frames_from_csv_bytes
 class PostgresSource:
     def __init__(self, url: str, table: str | None, query: str | None, limit: int | None = None) -> None:
         self.url, self.table, self.query, self.limit = url, table, query, limit
+        self._snapshot: psycopg.Connection | None = None
+
+    def __enter__(self) -> PostgresSource:
+        # One read-only REPEATABLE READ transaction: every read of the run sees the same rows.
+        self._snapshot = self._connect()
+        self._snapshot.read_only = True
+        self._snapshot.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._snapshot is not None:
+            self._snapshot.close()
+            self._snapshot = None
+
+    @contextmanager
+    def _session(self) -> Iterator[psycopg.Connection]:
+        if self._snapshot is not None:
+            yield self._snapshot
+        else:
+            with self._connect() as conn:
+                yield conn
 
     def describe(self) -> str:
         return f"PostgreSQL {redact_url(self.url)} ({self.table or 'query'})"
@@ -31,12 +53,14 @@ class PostgresSource:
 
     def _connect(self) -> psycopg.Connection:
         try:
-            return psycopg.connect(self.url, autocommit=False)
+            conn = psycopg.connect(self.url, autocommit=False)
         except psycopg.OperationalError as exc:
             raise SourceError(f"cannot connect to the source {self.describe()}: {exc}".strip()) from None
+        conn.read_only = True  # the source is only ever read
+        return conn
 
     def columns(self) -> list[str]:
-        with self._connect() as conn:
+        with self._session() as conn:
             try:
                 cursor = conn.execute(sql.SQL("SELECT * FROM ({}) AS q LIMIT 0").format(self._relation()))
             except psycopg.Error as exc:
@@ -44,13 +68,16 @@ class PostgresSource:
             return [column.name for column in cursor.description]
 
     def total_rows(self) -> int | None:
-        with self._connect() as conn:
+        with self._session() as conn:
             return conn.execute(sql.SQL("SELECT count(*) FROM ({}) AS q").format(self._relation())).fetchone()[0]
 
-    def batches(self, batch_size: int) -> Iterator[pl.DataFrame]:
-        copy_out = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, HEADER true)").format(self._relation())
-        with self._connect() as conn, conn.cursor() as cursor:
-            conn.read_only = True
+    def batches(self, batch_size: int, columns: list[str] | None = None) -> Iterator[pl.DataFrame]:
+        relation = self._relation()
+        if columns:
+            picked = sql.SQL(", ").join(map(sql.Identifier, columns))
+            relation = sql.SQL("SELECT {} FROM ({}) AS q").format(picked, relation)
+        copy_out = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, HEADER true)").format(relation)
+        with self._session() as conn, conn.cursor() as cursor:
             try:
                 with cursor.copy(copy_out) as copy:
                     yield from frames_from_csv_bytes((bytes(b) for b in copy), batch_size, ",", self.describe())
