@@ -86,8 +86,7 @@ def _tokens(text: str) -> list[str]:
 
 def _fix_case(parts: pl.DataFrame, cleaned: pl.Series) -> pl.DataFrame:
     """Re-case only names written all upper or all lower; 'McDonald' and 'van der Berg' stay as written."""
-    letters = cleaned.str.replace_all(r"[^A-Za-z]", "")
-    shouting = (letters == letters.str.to_uppercase()) | (letters == letters.str.to_lowercase())
+    shouting = ~cleaned.str.contains("[a-z]") | ~cleaned.str.contains("[A-Z]")
     recased = parts.with_columns(
         pl.when(pl.lit(shouting).fill_null(False)).then(pl.col(p).str.to_titlecase()).otherwise(pl.col(p)).alias(p)
         for p in PARTS
