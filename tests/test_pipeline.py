@@ -12,7 +12,7 @@ from smart360_etl.config import load_job
 from smart360_etl.demo import create_demo_source
 from smart360_etl.errors import (ConfigError, ReconciliationError, RunLocked, SourceError, StageFailed,
                                  TargetNotInitialised)
-from smart360_etl.load.consumers import STAGING, ConsumerLoader
+from smart360_etl.load.consumers import ConsumerLoader
 from smart360_etl.load.schema import migrate, pending_migrations
 from smart360_etl.pipeline import run, target_connection
 
@@ -157,7 +157,7 @@ def test_a_lost_row_fails_the_reconciliation_and_nothing_is_kept(demo_job, targe
     copy = ConsumerLoader._copy
 
     def lose_one_row(self, table, frame):  # a fault: one clean row never reaches the database
-        return copy(self, table, frame.head(-1) if table is STAGING and frame.height else frame)
+        return copy(self, table, frame.head(-1) if table != self.reject and frame.height else frame)
 
     monkeypatch.setattr(ConsumerLoader, "_copy", lose_one_row)
     with pytest.raises(StageFailed) as failure:

@@ -1,5 +1,6 @@
 """Load mapped consumers batch by batch: rejects COPY straight into the reject table; clean rows COPY
-into a small staging table, then one set-based UPDATE of changed rows and one INSERT of new ones.
+into a small staging table, then one set-based UPDATE of changed rows and one INSERT of new ones
+(or, into an empty consumer table, COPY straight in).
 
 Every batch shares the caller's transaction, so a failure anywhere leaves the target as it was.
 Duplicate ids are known before the first batch (mapping/keys.py), so a batch never has to wait for
@@ -51,23 +52,41 @@ class ConsumerLoader:
         conn.execute("SET LOCAL enable_mergejoin = off")
         columns = ", ".join(f"{c} text" for c in CONSUMER_FIELDS)
         conn.execute(sql.SQL("CREATE TEMP TABLE {} (" + columns + ") ON COMMIT DROP").format(STAGING))
+        self.straight = self._claim_if_empty()
+
+    def _claim_if_empty(self) -> bool:
+        """An empty consumer table (a first or mock load) takes clean rows straight by COPY.
+
+        Every clean row is then new (duplicate ids are already rejected), so staging and merging would
+        be wasted work. The table is locked against other writers for the run so that it stays true.
+        """
+        empty = sql.SQL("SELECT NOT EXISTS (SELECT FROM {})").format(self.consumer)
+        if not self.conn.execute(empty).fetchone()[0]:
+            return False
+        self._execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(self.consumer))
+        return self.conn.execute(empty).fetchone()[0]
 
     def load(self, mapped: pl.DataFrame) -> None:
         """Load one mapped batch; adds what happened to each of its rows to `counts`."""
         rejected = mapped.filter(pl.col("reject_reasons").is_not_null())
-        clean = mapped.filter(pl.col("reject_reasons").is_null())
-        self._count_reasons(rejected, clean)
+        loaded = mapped.filter(pl.col("reject_reasons").is_null())
+        self._count_reasons(rejected, loaded)
+        clean = loaded.select(CONSUMER_FIELDS)
         self.counts.rejected += self._copy_rejects(rejected)
+        if self.straight:
+            copied = self._copy(self.consumer, clean)
+            self.counts.staged += copied
+            self.counts.inserted += copied
+            return
         self._execute(sql.SQL("TRUNCATE {}").format(STAGING))
-        self.counts.staged += self._copy(STAGING, clean.select(CONSUMER_FIELDS))
+        self.counts.staged += self._copy(STAGING, clean)
         self.counts.updated += self._update_changed()
         self.counts.inserted += self._insert_new()
 
-    def _count_reasons(self, rejected: pl.DataFrame, clean: pl.DataFrame) -> None:
-        for column, frame, counter in (("reject_reasons", rejected, self.counts.rejects_by_reason),
-                                       ("warn_reasons", clean, self.counts.warnings_by_reason)):
-            reasons = frame[column].drop_nulls().str.split(",").explode()
-            counter.update(dict(reasons.value_counts().iter_rows()))
+    def _count_reasons(self, rejected: pl.DataFrame, loaded: pl.DataFrame) -> None:
+        for reasons, counter in ((rejected["reject_reasons"], self.counts.rejects_by_reason),
+                                 (loaded["warn_reasons"], self.counts.warnings_by_reason)):
+            counter.update(dict(reasons.drop_nulls().str.split(",").explode().value_counts().iter_rows()))
 
     def _copy_rejects(self, rejected: pl.DataFrame) -> int:
         rows = rejected.select(

@@ -40,11 +40,19 @@ def map_batch(batch: pl.DataFrame, rules: list[FieldRule], region: Region, dispo
     if duplicate_ids is not None and len(duplicate_ids):
         duplicated = pl.col("consumer_id").is_in(duplicate_ids.implode())
         reasons.append(out.select(pl.when(duplicated).then(pl.lit("consumer_id_duplicate"))).to_series())
-    return out.with_columns(
+    out = out.with_columns(
         pl.int_range(first_row_number, first_row_number + batch.height, dtype=pl.Int64).alias("source_row_number"),
         *_split_reasons(reasons, disposition),
-        batch.select(pl.struct(pl.all()).struct.json_encode()).to_series().alias("source_row"),
     )
+    return out.with_columns(_source_json(batch, out))
+
+
+def _source_json(batch: pl.DataFrame, out: pl.DataFrame) -> pl.Series:
+    """The source row as JSON, only for rows with a reason: the few that a person will look at."""
+    flagged = out.select(pl.col("reject_reasons").is_not_null() | pl.col("warn_reasons").is_not_null()).to_series()
+    positions = flagged.arg_true()
+    encoded = batch[positions].select(pl.struct(pl.all()).struct.json_encode()).to_series()
+    return pl.Series("source_row", [None] * batch.height, dtype=pl.String).scatter(positions, encoded)
 
 
 def map_field(batch: pl.DataFrame, rule: FieldRule, region: Region) -> pl.Series:
