@@ -33,6 +33,15 @@ def job_file(source_url, target_url, write_job):
     return write_job(source={"url": source_url, "table": "consumer_data"}, target={"url": target_url})
 
 
+def test_run_logs_progress_per_batch_when_not_on_a_terminal(source_url, target_url, write_job):
+    create_demo_source(source_url, 250)
+    job = write_job(source={"url": source_url, "table": "consumer_data", "batch_size": 100}, target={"url": target_url})
+    invoke("init", "-c", job)
+    result = CliRunner().invoke(main, ["run", "-c", str(job)])
+    assert result.exit_code == 0
+    assert all(f"mapped {n} rows" in result.output for n in (100, 200, 250))
+
+
 def test_init_run_history(job_file, target_url):
     first = invoke("init", "-c", job_file)
     assert first.exit_code == 0 and "applied migrations [1]" in first.output

@@ -25,8 +25,8 @@ def print_summary(result: RunResult, console: Console) -> None:
         counts.add_column(name, justify="right")
     counts.add_row(*(str(result.counts[n]) for n in ("extracted", "inserted", "updated", "unchanged", "rejected")))
     console.print(counts)
-    for title, reasons in (("rejected rows by reason", result.rejects_by_reason),
-                           ("warnings (field nulled, row loaded) by reason", result.warnings_by_reason)):
+    for title, reasons in (("rejects by reason (a row may have several)", result.rejects_by_reason),
+                           ("warnings by reason (field nulled, row loaded)", result.warnings_by_reason)):
         if reasons:
             table = Table(title=title)
             table.add_column("reason")
