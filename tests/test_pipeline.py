@@ -197,7 +197,7 @@ def test_init_is_idempotent(target_url, write_job, tmp_path):
     (tmp_path / "x.csv").write_text("a\n1\n")
     job = load_job(write_job(source={"csv": "x.csv"}, target={"url": target_url}))
     with target_connection(job.target) as conn:
-        assert migrate(conn, job.target) == [1]
+        assert migrate(conn, job.target) == [1, 2]
         with conn.cursor() as cur:
             cur.execute("SELECT md5(string_agg(table_name || column_name || data_type, ',' ORDER BY 1)) "
                         "FROM information_schema.columns WHERE table_schema IN ('smart360', 'smart360_etl')")

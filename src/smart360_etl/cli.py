@@ -3,6 +3,7 @@
 Exit codes: 0 ok; 1 error (nothing half-written); 2 loaded, but a check with severity `fail` failed.
 """
 
+
 from __future__ import annotations
 
 import logging
@@ -23,6 +24,13 @@ from .errors import EtlError
 console = Console(stderr=False)
 err_console = Console(stderr=True)
 log = logging.getLogger("smart360_etl")
+
+EXIT_CODES = """\b
+Exit codes:
+  0  ok
+  1  error: nothing was written (the run is rolled back)
+  2  loaded, but a check with severity `fail` failed: see the report
+"""
 
 CONFIG_OPTION = click.option("-c", "--config", "config_path", required=True, type=click.Path(path_type=Path),
                              help="job file (YAML), e.g. job.yaml")
@@ -115,6 +123,7 @@ def demo(rows: int, report_dir: Path) -> None:
     with _errors_to_exit_codes(), _progress("migrating consumers") as on_batch:
         result = run_demo(rows, report_dir, on_batch)
     print_summary(result, console)
+    sys.exit(2 if result.status == "checks_failed" else 0)
 
 
 @main.command()
@@ -141,9 +150,7 @@ def init(config_path: Path) -> None:
 @CONFIG_OPTION
 @click.option("--dry-run", is_flag=True, help="do everything, then roll back: the target stays unchanged")
 def run_command(config_path: Path, dry_run: bool) -> None:
-    """Run the job once: extract, map, load, reconcile, report.
-
-    Exit 0: ok. Exit 1: error, the target was left as it was.
+    """Run the job once: extract, map, load, reconcile, check, report.
 
     \b
     Example:
@@ -157,6 +164,42 @@ def run_command(config_path: Path, dry_run: bool) -> None:
         with _progress("migrating consumers") as on_batch:
             result = run(job, dry_run=dry_run, on_batch=on_batch)
     print_summary(result, console)
+    sys.exit(2 if result.status == "checks_failed" else 0)
+
+
+run_command.help += "\n" + EXIT_CODES
+
+
+@main.command()
+@CONFIG_OPTION
+def validate(config_path: Path) -> None:
+    """Run the checks on the SMART360 target alone: integrity, formats, shared contacts, duplicates.
+
+    The checks that compare with a run's source (record counts, source keys, reject rate) run only
+    inside `run`. Thresholds and severities come from the job file's `checks:` section.
+
+    \b
+    Example:
+      smart360-etl validate -c job.yaml
+    """
+    from .checks.runner import validate_target
+    from .load.schema import require_migrated
+    from .pipeline import new_run_id, target_connection
+    from .report import print_checks
+
+    with _errors_to_exit_codes():
+        job = _job(config_path)
+        with target_connection(job.target) as conn:
+            require_migrated(conn, job.target)
+            with conn.transaction():
+                outcomes = validate_target(conn, job, "validate-" + new_run_id())
+    print_checks([o.to_json() for o in outcomes], console)
+    failed = [o.name for o in outcomes if o.status == "fail"]
+    console.print(f"[red]failed:[/red] {', '.join(failed)}" if failed else "no check with severity `fail` failed")
+    sys.exit(2 if failed else 0)
+
+
+validate.help += "\n" + EXIT_CODES
 
 
 @main.command()

@@ -64,6 +64,19 @@ class FieldSpec(StrictModel):
     default: str | None = Field(None, description="value used when the source is empty")
 
 
+class CheckSetting(StrictModel):
+    """Overrides for one post-load check (see `smart360-etl validate --help` for the names)."""
+
+    enabled: bool = Field(True, description="false switches the check off")
+    severity: Literal["warn", "fail"] | None = Field(None, description="warn: reported; fail: exit code 2")
+    threshold: float | None = Field(None, ge=0, description="failures allowed: a count (>= 1) or a rate (< 1)")
+    limit: int | None = Field(None, ge=1, description="check-specific limit, e.g. consumers per phone")
+
+
+class ReportConfig(StrictModel):
+    mask_personal_data: bool = Field(True, description="mask names, phones, e-mails in reports and samples")
+
+
 class JobConfig(StrictModel):
     name: str = Field("consumers", description="job name: the run lock and ledger key")
     source: SourceConfig
@@ -74,6 +87,8 @@ class JobConfig(StrictModel):
     mapping: dict[str, FieldSpec | None] = Field(
         default_factory=dict, description="overrides per target field; null leaves the field empty")
     reasons: dict[str, Disposition] = Field(default_factory=dict, description="reason -> reject | warn")
+    checks: dict[str, CheckSetting] = Field(default_factory=dict, description="check name -> overrides")
+    report: ReportConfig = Field(default_factory=ReportConfig, description="report options")
 
     @model_validator(mode="after")
     def _known_reasons(self) -> JobConfig:

@@ -20,7 +20,9 @@ from .load import ledger
 from .load.consumers import ConsumerLoader, LoadCounts
 from .load.schema import require_migrated
 from .mapping.fields import build_rules
-from .mapping.keys import duplicate_ids
+from .checks.context import CheckContext, RunFacts
+from .checks.runner import configured_checks, run_checks
+from .mapping.keys import duplicate_ids, source_ids
 from .mapping.mapper import map_batch
 from .overlap import Behind
 from .sources import open_source
@@ -35,7 +37,7 @@ class RunResult:
 
     run_id: str
     job: str
-    status: str  # ok | dry_run | failed
+    status: str  # ok | dry_run | checks_failed (loaded; exit code 2) | failed (rolled back)
     dry_run: bool
     started_at: str
     source: str
@@ -80,11 +82,12 @@ def run(job: JobConfig, *, dry_run: bool = False, on_batch: OnBatch | None = Non
     with open_source(job.source) as source:
         result = RunResult(new_run_id(), job.name, "dry_run" if dry_run else "ok", dry_run,
                            started.isoformat(), source.describe())
-        rules = build_rules(job.mapping, source.columns())  # a mapping error stops us before any write
+        rules = build_rules(job.mapping, source.columns())  # a mapping or check error stops us before any write
+        checks = configured_checks(job.checks)
         try:
             with target_connection(job.target) as conn:
                 require_migrated(conn, job.target)
-                _run_in_transaction(conn, job, source, rules, result, started, on_batch)
+                _run_in_transaction(conn, job, source, rules, checks, result, started, on_batch)
         except StageFailed as exc:
             result.status, result.error = "failed", str(exc)
             if not dry_run:  # after the rollback, so the ledger row is free to update
@@ -98,7 +101,7 @@ def run(job: JobConfig, *, dry_run: bool = False, on_batch: OnBatch | None = Non
     return result
 
 
-def _run_in_transaction(conn, job, source, rules, result, started, on_batch) -> None:
+def _run_in_transaction(conn, job, source, rules, checks, result, started, on_batch) -> None:
     with conn.transaction(force_rollback=result.dry_run):
         _take_run_lock(conn, job.name)
         if result.dry_run:  # on record only inside the transaction that is rolled back
@@ -107,15 +110,16 @@ def _run_in_transaction(conn, job, source, rules, result, started, on_batch) -> 
             ledger.record_start_apart(job.target.url, job.target, result.run_id, job.name, started)
         stage = "extract"
         try:
-            duplicates = _duplicate_ids(job, source, rules)
+            ids = _source_ids(job, source, rules)
             stage = "load"
             loader = ConsumerLoader(conn, job.target, result.run_id)
-            extracted = _stream(job, source, rules, duplicates, loader, on_batch)
+            extracted = _stream(job, source, rules, duplicate_ids(ids), loader, on_batch)
             stage = "reconcile"
             _reconcile(result, extracted, loader.counts)
+            stage = "check"
+            _check(conn, job, checks, result, ids)
             if not result.dry_run:
-                ledger.record_success(conn, job.target, result.run_id, result.status, result.counts,
-                                      result.rejects_by_reason, result.warnings_by_reason)
+                ledger.record_success(conn, job.target, result.run_id, result)
         except Exception as exc:
             raise StageFailed(stage, result.run_id, exc, result.dry_run) from exc
 
@@ -127,13 +131,22 @@ def _take_run_lock(conn: psycopg.Connection, job: str) -> None:
         raise RunLocked(job)
 
 
-def _duplicate_ids(job: JobConfig, source, rules) -> pl.Series:
+def _source_ids(job: JobConfig, source, rules) -> pl.Series:
     """A first, narrow pass over the source's id column (same snapshot as the main pass)."""
     id_rule = next(rule for rule in rules if rule.target == "consumer_id")
     batches = source.batches(job.source.batch_size, columns=[id_rule.column])
-    duplicates = duplicate_ids(batches, id_rule, job.region_config())
-    log.info("%d consumer ids occur more than once in the source", len(duplicates), extra={"stage": "extract"})
-    return duplicates
+    ids = source_ids(batches, id_rule, job.region_config())
+    log.info("%d consumer ids read; %d occur more than once", len(ids), len(duplicate_ids(ids)),
+             extra={"stage": "extract"})
+    return ids
+
+
+def _check(conn, job: JobConfig, checks, result: RunResult, ids: pl.Series) -> None:
+    facts = RunFacts(result.run_id, result.counts, result.rejects_by_reason, ids)
+    outcomes = run_checks(CheckContext(conn, job.target, job.region_config(), result.run_id, facts), checks)
+    result.checks = [outcome.to_json() for outcome in outcomes]
+    if any(outcome.status == "fail" for outcome in outcomes) and not result.dry_run:
+        result.status = "checks_failed"
 
 
 def _stream(job: JobConfig, source, rules, duplicates: pl.Series, loader: ConsumerLoader,
@@ -155,10 +168,7 @@ def _reconcile(result: RunResult, extracted: int, counts: LoadCounts) -> None:
     result.rejects_by_reason = dict(counts.rejects_by_reason.most_common())
     result.warnings_by_reason = dict(counts.warnings_by_reason.most_common())
     # Rows the database acknowledged (COPY row counts) against rows read from the source.
-    accounted = counts.staged + counts.rejected
-    balanced = extracted == accounted and counts.unchanged >= 0
-    result.checks.append({"name": "record_count_reconciles", "severity": "fail",
-                          "status": "pass" if balanced else "fail", "failing": abs(extracted - accounted)})
+    balanced = extracted == counts.staged + counts.rejected and counts.unchanged >= 0
     log.info(result.reconciliation, extra={"stage": "reconcile"})
     if not balanced:
         raise ReconciliationError(result.counts)
@@ -175,7 +185,7 @@ def preview(job: JobConfig, limit: int = 20) -> pl.DataFrame:
     """The first `limit` source rows mapped, with the reasons they would be rejected or warned; no writes."""
     with open_source(job.source, limit=limit) as source:
         rules = build_rules(job.mapping, source.columns())
-        duplicates = _duplicate_ids(job, source, rules)
+        duplicates = duplicate_ids(_source_ids(job, source, rules))
         frames = [map_batch(b, rules, job.region_config(), job.disposition, duplicate_ids=duplicates)
                   for b in source.batches(limit)]
     return pl.concat(frames) if frames else pl.DataFrame()

@@ -11,6 +11,23 @@ from rich.table import Table
 from .pipeline import RunResult
 
 
+STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "red"}
+
+
+def print_checks(checks: list[dict], console: Console) -> None:
+    if not checks:
+        return
+    table = Table(title="checks")
+    for name, justify in (("check", "left"), ("severity", "left"), ("status", "left"), ("failing", "right"),
+                          ("sample", "left")):
+        table.add_column(name, justify=justify, overflow="fold")
+    for check in checks:
+        style = STATUS_STYLE[check["status"]]
+        table.add_row(check["name"], check["severity"], f"[{style}]{check['status']}[/{style}]",
+                      f"{check['failing']} of {check['total']}", ", ".join(check["sample"][:3]))
+    console.print(table)
+
+
 def write_json_report(result: RunResult, report_dir: Path) -> Path:
     report_dir.mkdir(parents=True, exist_ok=True)
     path = report_dir / f"{result.run_id}.json"
@@ -34,8 +51,12 @@ def print_summary(result: RunResult, console: Console) -> None:
             for reason, count in reasons.items():
                 table.add_row(reason, str(count))
             console.print(table)
+    print_checks(result.checks, console)
     balanced = all(c["status"] == "pass" for c in result.checks if c["name"] == "record_count_reconciles")
     console.print(("reconciled: " if balanced else "NOT reconciled: ") + result.reconciliation)
+    if result.status == "checks_failed":
+        console.print("[red]a check with severity `fail` failed[/red]: the data is loaded; see the checks above "
+                      "and the report, fix the source or the mapping, and run again (exit code 2)")
     if result.dry_run:
         console.print("dry run: everything was rolled back, the target is unchanged")
     console.print(f"report: {result.report_path}")

@@ -27,13 +27,15 @@ def record_start_apart(url: str, target: TargetConfig, run_id: str, job: str, st
         record_start(conn, target, run_id, job, started)
 
 
-def record_success(conn: psycopg.Connection, target: TargetConfig, run_id: str, status: str,
-                   counts: dict[str, int], rejects: dict[str, int], warnings: dict[str, int]) -> None:
+def record_success(conn: psycopg.Connection, target: TargetConfig, run_id: str, result) -> None:
+    """Counts, reasons and check outcomes of a run that is about to commit (in its own transaction)."""
+    counts = result.counts
     conn.execute(sql.SQL(
         "UPDATE {} SET finished_at = clock_timestamp(), status = %s, extracted = %s, inserted = %s, updated = %s, "
-        "unchanged = %s, rejected = %s, rejects_by_reason = %s, warnings_by_reason = %s WHERE run_id = %s"
-    ).format(_table(target)), [status, counts["extracted"], counts["inserted"], counts["updated"],
-                               counts["unchanged"], counts["rejected"], json.dumps(rejects), json.dumps(warnings), run_id])
+        "unchanged = %s, rejected = %s, rejects_by_reason = %s, warnings_by_reason = %s, checks = %s WHERE run_id = %s"
+    ).format(_table(target)), [result.status, counts["extracted"], counts["inserted"], counts["updated"],
+                               counts["unchanged"], counts["rejected"], json.dumps(result.rejects_by_reason),
+                               json.dumps(result.warnings_by_reason), json.dumps(result.checks), run_id])
 
 
 def record_failure(url: str, target: TargetConfig, run_id: str, error: str) -> None:

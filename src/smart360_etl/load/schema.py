@@ -58,6 +58,18 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         CREATE INDEX IF NOT EXISTS reject_consumer_id ON {etl}.reject (consumer_id);
     """),
+    (2, "duplicate candidates, check results", """
+        CREATE TABLE IF NOT EXISTS {etl}.duplicate_candidate (
+            run_id        text NOT NULL,
+            consumer_id_a text NOT NULL,
+            consumer_id_b text NOT NULL,
+            score         real NOT NULL,
+            rule          text NOT NULL,
+            PRIMARY KEY (run_id, consumer_id_a, consumer_id_b),
+            CHECK (consumer_id_a < consumer_id_b)
+        );
+        ALTER TABLE {etl}.run ADD COLUMN IF NOT EXISTS checks jsonb;
+    """),
 ]
 
 _LEDGER = """

@@ -15,10 +15,12 @@ from .fields import FieldRule
 from .mapper import map_field
 
 
-def duplicate_ids(id_batches: Iterable[pl.DataFrame], rule: FieldRule, region: Region) -> pl.Series:
-    """The ids (after the id field's own transform) seen more than once; nulls are not ids."""
+def source_ids(id_batches: Iterable[pl.DataFrame], rule: FieldRule, region: Region) -> pl.Series:
+    """Every consumer id of the source, after the id field's own transform; nulls are not ids."""
     ids = [map_field(batch, rule, region).drop_nulls() for batch in id_batches]
-    if not ids:
-        return pl.Series("consumer_id", [], dtype=pl.String)
-    every = pl.concat(ids)
-    return every.filter(every.is_duplicated()).unique().alias("consumer_id")
+    return pl.concat(ids).alias("consumer_id") if ids else pl.Series("consumer_id", [], dtype=pl.String)
+
+
+def duplicate_ids(ids: pl.Series) -> pl.Series:
+    """The ids seen more than once."""
+    return ids.filter(ids.is_duplicated()).unique()

@@ -1,0 +1,53 @@
+"""Post-load checks as data: each has a name, a severity and a threshold; all run, then one list of
+outcomes says what passed, what warned and what failed. Work is set-based SQL in the target; only a
+few failing keys come back as a sample."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Literal
+
+Severity = Literal["warn", "fail"]
+
+
+@dataclass(frozen=True)
+class Measure:
+    """What a check found: how many things fail, out of how many, and a few of their keys."""
+
+    failing: int
+    total: int
+    sample: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    description: str
+    severity: Severity
+    measure: Callable[..., Measure]
+    threshold: float = 0  # failures allowed: a count when >= 1, a rate of `total` when below 1
+    needs_run: bool = False  # compares with a run's source, so `validate` alone cannot run it
+    limit: int | None = None
+    predicate: str | None = None  # a row check: the name of its condition (skipped where the region has none)
+
+
+@dataclass
+class Outcome:
+    name: str
+    description: str
+    severity: Severity
+    status: Literal["pass", "warn", "fail"]
+    failing: int
+    total: int
+    threshold: float
+    sample: list[str]
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def judge(check: Check, measure: Measure) -> Outcome:
+    allowed = check.threshold if check.threshold >= 1 else check.threshold * measure.total
+    status = "pass" if measure.failing <= allowed else check.severity
+    return Outcome(check.name, check.description, check.severity, status, measure.failing, measure.total,
+                   check.threshold, measure.sample)

@@ -1,0 +1,163 @@
+"""The built-in checks: record counts, integrity, formats, shared contacts, reject rates, duplicates.
+
+Defaults: record-count and integrity checks `fail`; formats, quality and anomalies `warn`. A job's
+`checks:` section changes severity, threshold or limit, or switches a check off.
+"""
+
+from __future__ import annotations
+
+from psycopg import sql
+
+from . import Check, Measure
+from .context import CheckContext
+
+PHONE_E164 = r"^\+[1-9][0-9]{6,14}$"
+EMAIL_SYNTAX = r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$"
+
+
+def _blank(column: str) -> sql.Composable:
+    return sql.SQL("({0} IS NULL OR btrim({0}) = '')").format(sql.Identifier(column))
+
+
+def row_predicates(ctx: CheckContext) -> dict[str, sql.Composable]:
+    """Check name -> the condition a failing consumer row meets."""
+    region, col = ctx.region, sql.Identifier
+    states = [code for code in region.states]
+    predicates = {
+        "consumer_id_not_null": _blank("consumer_id"),
+        "first_name_present": _blank("first_name"),
+        "last_name_present": _blank("last_name"),
+        "address_line_1_present": _blank("address_line_1"),
+        "phone_number_format": sql.SQL("({p} IS NOT NULL AND NOT ({p} ~ {e164} AND {plan}))").format(
+            p=col("phone_number"), e164=sql.Literal(PHONE_E164), plan=_numbering_plan(region)),
+        "email_address_format": sql.SQL(
+            "({e} IS NOT NULL AND ({e} !~ {syntax} OR {e} ~ '\\.\\.' OR split_part({e}, '@', 2) <> lower(split_part({e}, '@', 2))))"
+        ).format(e=col("email_address"), syntax=sql.Literal(EMAIL_SYNTAX)),
+        "zip_code_format": sql.SQL("({z} IS NOT NULL AND {z} !~* {shape})").format(
+            z=col("zip_code"), shape=sql.Literal(f"^(?:{region.postal})$")),
+    }
+    if states:
+        predicates["state_known"] = sql.SQL("({s} IS NOT NULL AND NOT ({s} = ANY({codes})))").format(
+            s=col("state"), codes=sql.Literal(states))
+    if region.postal_prefixes:
+        predicates["zip_code_matches_state"] = _zip_state_mismatch(region.postal_prefixes)
+    return predicates
+
+
+def _numbering_plan(region) -> sql.Composable:
+    """Numbers in the region's country code must fit its plan's national pattern; others need only E.164."""
+    from phonenumbers import PhoneMetadata
+
+    meta = PhoneMetadata.metadata_for_region(region.phone_region)
+    if meta is None:
+        return sql.SQL("true")
+    cc = str(meta.country_code)
+    national = meta.general_desc.national_number_pattern
+    return sql.SQL("(left(phone_number, {n}) <> {cc} OR substr(phone_number, {start}) ~ {pattern})").format(
+        n=sql.Literal(len(cc) + 1), cc=sql.Literal("+" + cc), start=sql.Literal(len(cc) + 2),
+        pattern=sql.Literal(f"^(?:{national})$"))
+
+
+def _zip_state_mismatch(prefixes: dict[str, list[str]]) -> sql.Composable:
+    ranges = [(state, *span.split("-")) if "-" in span else (state, span, span)
+              for state, spans in prefixes.items() for span in spans]
+    values = sql.SQL(", ").join(sql.SQL("({}, {}, {})").format(*map(sql.Literal, r)) for r in ranges)
+    return sql.SQL(
+        "(zip_code ~ '^[0-9]{{3}}' AND state = ANY({states}) AND NOT EXISTS (SELECT FROM (VALUES {values}) "
+        "AS p (state, lo, hi) WHERE p.state = consumer.state AND left(zip_code, 3) BETWEEN p.lo AND p.hi))"
+    ).format(states=sql.Literal(sorted(prefixes)), values=values)
+
+
+def failing_rows(ctx: CheckContext, check: Check) -> Measure:
+    failing = ctx.predicate_counts[check.predicate]
+    sample = ctx.sample(ctx.predicates[check.predicate]) if failing else []
+    return Measure(failing, ctx.predicate_counts["total"], sample)
+
+
+def consumer_id_unique(ctx: CheckContext, check: Check) -> Measure:
+    rows = ctx.conn.execute(sql.SQL(
+        "SELECT consumer_id, count(*) OVER () FROM {} WHERE consumer_id IS NOT NULL GROUP BY consumer_id "
+        "HAVING count(*) > 1 ORDER BY consumer_id LIMIT 5").format(ctx.consumer)).fetchall()
+    return Measure(rows[0][1] if rows else 0, ctx.predicate_counts["total"], [r[0] for r in rows])
+
+
+def shared_contact(column: str):
+    def measure(ctx: CheckContext, check: Check) -> Measure:
+        rows = ctx.conn.execute(sql.SQL(
+            "SELECT min(consumer_id), count(*) OVER () FROM {t} WHERE {c} IS NOT NULL GROUP BY {c} "
+            "HAVING count(*) > {limit} ORDER BY 1 LIMIT 5").format(
+                t=ctx.consumer, c=sql.Identifier(column), limit=sql.Literal(check.limit))).fetchall()
+        distinct = ctx.conn.execute(sql.SQL("SELECT count(DISTINCT {}) FROM {}").format(
+            sql.Identifier(column), ctx.consumer)).fetchone()[0]
+        return Measure(rows[0][1] if rows else 0, distinct, [r[0] for r in rows])
+    return measure
+
+
+def record_count(ctx: CheckContext, check: Check) -> Measure:
+    c = ctx.run.counts
+    outcomes = c["inserted"] + c["updated"] + c["unchanged"] + c["rejected"]
+    return Measure(abs(c["extracted"] - outcomes), c["extracted"], [])
+
+
+def source_keys(ctx: CheckContext, check: Check) -> Measure:
+    """Every source id of the run is in the target or the rejects; nothing else of the run is."""
+    keys, consumer = ctx.source_keys, ctx.consumer
+    reject = sql.Identifier(ctx.target.etl_schema, "reject")
+    missing = ctx.conn.execute(sql.SQL(
+        "SELECT 'missing ' || k.consumer_id FROM {keys} k WHERE NOT EXISTS (SELECT FROM {consumer} c "
+        "WHERE c.consumer_id = k.consumer_id) AND NOT EXISTS (SELECT FROM {reject} r WHERE r.run_id = %s "
+        "AND r.consumer_id = k.consumer_id) ORDER BY 1").format(keys=keys, consumer=consumer, reject=reject),
+        [ctx.run.run_id]).fetchall()
+    unexpected = ctx.conn.execute(sql.SQL(
+        "SELECT 'unexpected ' || c.consumer_id FROM {consumer} c WHERE (c.created_at = now() OR "
+        "c.updated_at = now()) AND NOT EXISTS (SELECT FROM {keys} k WHERE k.consumer_id = c.consumer_id) "
+        "ORDER BY 1").format(keys=keys, consumer=consumer)).fetchall()
+    found = [r[0] for r in missing + unexpected]
+    return Measure(len(found), len(ctx.run.source_ids), found[:20])
+
+
+def reject_rate(ctx: CheckContext, check: Check) -> Measure:
+    extracted = ctx.run.counts["extracted"] or 1
+    allowed = check.threshold if check.threshold >= 1 else check.threshold * extracted
+    over = [f"{reason}: {count} ({count / extracted:.1%})" for reason, count in ctx.run.rejects_by_reason.items()
+            if count > allowed]
+    worst = max(ctx.run.rejects_by_reason.values(), default=0)
+    return Measure(worst, ctx.run.counts["extracted"], over)
+
+
+def builtin_checks() -> list[Check]:
+    from .duplicates import likely_duplicates
+
+    described = {
+        "consumer_id_not_null": "every consumer has an id",
+        "first_name_present": "first_name is not null or blank",
+        "last_name_present": "last_name is not null or blank",
+        "address_line_1_present": "address_line_1 is not null or blank",
+        "phone_number_format": "phone_number is E.164 and fits the region's numbering plan",
+        "email_address_format": "email_address passes the syntax check, domain in lower case",
+        "zip_code_format": "zip_code has the region's postal-code shape",
+        "state_known": "state is one of the region's states",
+        "zip_code_matches_state": "the ZIP code's prefix belongs to the state",
+    }
+    integrity = {"consumer_id_not_null", "first_name_present", "last_name_present", "address_line_1_present"}
+    checks = [
+        Check("record_count_reconciles", "extracted = inserted + updated + unchanged + rejected", "fail",
+              record_count, needs_run=True),
+        Check("source_keys_reconcile", "every source id is in the target or the rejects, nothing else of the run is",
+              "fail", source_keys, needs_run=True),
+        Check("consumer_id_unique", "no consumer id appears twice in the target", "fail", consumer_id_unique),
+    ]
+    checks += [Check(name, text, "fail" if name in integrity else "warn", failing_rows, predicate=name)
+               for name, text in described.items()]
+    checks += [
+        Check("shared_phone_number", "no phone number is shared by more than `limit` consumers", "warn",
+              shared_contact("phone_number"), limit=3),
+        Check("shared_email_address", "no e-mail address is shared by more than `limit` consumers", "warn",
+              shared_contact("email_address"), limit=3),
+        Check("reject_rate", "no reject reason above `threshold` of the extracted rows", "warn", reject_rate,
+              threshold=0.05, needs_run=True),
+        Check("likely_duplicate_consumers", "no two consumer ids look like the same person", "warn",
+              likely_duplicates),
+    ]
+    return checks
+

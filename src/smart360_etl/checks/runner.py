@@ -1,0 +1,58 @@
+"""Choose the checks a job wants, run them all, and return every outcome (lazily: none stops the rest)."""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import time
+from dataclasses import replace
+
+from ..config import CheckSetting
+from ..errors import ConfigError
+from . import Check, Outcome, judge
+from .builtin import builtin_checks, row_predicates
+from .context import CheckContext
+
+log = logging.getLogger("smart360_etl")
+
+
+def configured_checks(settings: dict[str, CheckSetting]) -> list[Check]:
+    """The built-in checks with the job's overrides; an unknown name is an error that suggests the fix."""
+    checks = {check.name: check for check in builtin_checks()}
+    for name in settings:
+        if name not in checks:
+            close = difflib.get_close_matches(name, list(checks), n=1)
+            hint = f"did you mean `{close[0]}`? " if close else ""
+            raise ConfigError(f"unknown check `checks.{name}`; {hint}checks are: {', '.join(checks)}")
+    chosen = []
+    for name, check in checks.items():
+        setting = settings.get(name, CheckSetting())
+        if not setting.enabled:
+            continue
+        chosen.append(replace(check, severity=setting.severity or check.severity,
+                              threshold=check.threshold if setting.threshold is None else setting.threshold,
+                              limit=setting.limit or check.limit))
+    return chosen
+
+
+def validate_target(conn, job, validation_id: str) -> list[Outcome]:
+    """The checks that need no run, against whatever the target holds now."""
+    ctx = CheckContext(conn, job.target, job.region_config(), validation_id)
+    return run_checks(ctx, configured_checks(job.checks))
+
+
+def run_checks(ctx: CheckContext, checks: list[Check]) -> list[Outcome]:
+    ctx.predicates = row_predicates(ctx)
+    outcomes = []
+    for check in checks:
+        if check.needs_run and ctx.run is None:
+            continue
+        if check.predicate is not None and check.predicate not in ctx.predicates:
+            continue  # the region has nothing to check against (e.g. no state list)
+        started = time.perf_counter()
+        outcome = judge(check, check.measure(ctx, check))
+        log.info("check %s: %s (%d failing) in %.2fs", check.name, outcome.status, outcome.failing,
+                 time.perf_counter() - started, extra={"stage": "check"})
+        outcomes.append(outcome)
+    return outcomes
+
