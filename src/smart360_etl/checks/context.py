@@ -54,7 +54,7 @@ class CheckContext:
     def sample(self, condition: sql.Composable, size: int = 5) -> list[str]:
         query = sql.SQL("SELECT consumer_id FROM {} WHERE {} ORDER BY consumer_id LIMIT {}").format(
             self.consumer, condition, sql.Literal(size))
-        return [str(row[0]) for row in self.conn.execute(query)]
+        return ["(no id)" if row[0] is None else str(row[0]) for row in self.conn.execute(query)]
 
     @cached_property
     def source_keys(self) -> sql.Identifier:

@@ -1,0 +1,152 @@
+"""Each check passes on good data and fails on bad data, on a real PostgreSQL target, which (like a real
+SMART360 database) may lack our constraints."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from smart360_etl.checks import Check, judge
+from smart360_etl.checks.builtin import record_count
+from smart360_etl.checks.context import RunFacts
+from smart360_etl.checks.runner import configured_checks, validate_target
+from smart360_etl.config import CheckSetting, load_job
+from smart360_etl.demo import create_demo_source
+from smart360_etl.errors import ConfigError
+from smart360_etl.load.schema import migrate
+from smart360_etl.pipeline import run, target_connection
+
+GOOD = ("100", "Ann", "Lee", "12 Oak St", "Springfield", "IL", "62704", "+12124567890", "ann.lee@example.com")
+COLUMNS = "consumer_id, first_name, last_name, address_line_1, city, state, zip_code, phone_number, email_address"
+
+
+@pytest.fixture
+def target(target_url, write_job, tmp_path):
+    (tmp_path / "x.csv").write_text("Consumer ID\n1\n")
+    job = load_job(write_job(source={"csv": "x.csv"}, target={"url": target_url}))
+    with target_connection(job.target) as conn:
+        migrate(conn, job.target)
+        # a real SMART360 database need not have our constraints: the checks must not rely on them
+        conn.execute("ALTER TABLE smart360.consumer DROP CONSTRAINT consumer_pkey")
+        for column in ("consumer_id", "first_name", "last_name", "address_line_1"):
+            conn.execute(f"ALTER TABLE smart360.consumer ALTER COLUMN {column} DROP NOT NULL")
+        conn.commit()
+    return job
+
+
+def outcomes(job, *rows):
+    with target_connection(job.target) as conn:
+        with conn.cursor() as cur:
+            cur.executemany(f"INSERT INTO smart360.consumer ({COLUMNS}) VALUES ({', '.join(['%s'] * 9)})", rows)
+        conn.commit()
+        with conn.transaction():
+            return {o.name: o for o in validate_target(conn, job, "validate-test")}
+
+
+def variant(n: int, **changes) -> tuple:
+    values = dict(zip(COLUMNS.split(", "), GOOD))
+    values.update(consumer_id=str(n), phone_number=f"+1212456{n:04d}", email_address=f"c{n}@example.com",
+                  first_name=["Ann", "Bob", "Cy", "Di", "Ed", "Flo"][n % 6], address_line_1=f"{n} Oak St")
+    values.update(changes)
+    return tuple(values.values())
+
+
+GOOD_ROWS = [variant(n) for n in range(1, 6)]
+
+BAD = {
+    "consumer_id_not_null": variant(9, consumer_id=None),
+    "consumer_id_unique": variant(1),
+    "first_name_present": variant(9, first_name="  "),
+    "last_name_present": variant(9, last_name=None),
+    "address_line_1_present": variant(9, address_line_1=""),
+    "phone_number_format": variant(9, phone_number="555-123-4567"),
+    "email_address_format": variant(9, email_address="ann@@Example.COM"),
+    "zip_code_format": variant(9, zip_code="6270"),
+    "state_known": variant(9, state="XX"),
+    "zip_code_matches_state": variant(9, state="TX", zip_code="62704"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_row_and_integrity_checks_pass_then_fail(target, name):
+    assert outcomes(target, *GOOD_ROWS)[name].status == "pass"
+    failed = outcomes(target, BAD[name])[name]
+    assert failed.status == ("fail" if name.startswith(("consumer_id", "first", "last", "address")) else "warn")
+    assert failed.failing == 1 and failed.sample in (["9"], ["1"], ["(no id)"])
+
+
+def test_phone_of_another_country_is_only_held_to_e164(target):
+    assert outcomes(target, variant(1, phone_number="+442079460958"))["phone_number_format"].status == "pass"
+
+
+@pytest.mark.parametrize("column", ["phone_number", "email_address"])
+def test_shared_contact_over_the_limit(target, column):
+    shared = {"phone_number": "+12124569999", "email_address": "family@example.com"}[column]
+    name = "shared_" + column
+    assert outcomes(target, *[variant(n, **{column: shared}) for n in range(1, 4)])[name].status == "pass"
+    assert outcomes(target, variant(4, **{column: shared}))[name].status == "warn"
+
+
+def test_thresholds_severity_and_switching_off_come_from_the_job(target):
+    job = target.model_copy(update={"checks": {
+        "phone_number_format": CheckSetting(severity="fail", threshold=2),
+        "state_known": CheckSetting(enabled=False)}})
+    found = outcomes(job, variant(1, phone_number="bad", state="XX"))
+    assert found["phone_number_format"].severity == "fail" and found["phone_number_format"].status == "pass"
+    assert "state_known" not in found
+    found = outcomes(job, variant(2, phone_number="bad"), variant(3, phone_number="bad"))
+    assert found["phone_number_format"].status == "fail" and found["phone_number_format"].failing == 3
+
+
+def test_rate_threshold():
+    check = Check("x", "x", "warn", lambda *_: None, threshold=0.1)
+    from smart360_etl.checks import Measure
+    assert judge(check, Measure(10, 100, [])).status == "pass"
+    assert judge(check, Measure(11, 100, [])).status == "warn"
+
+
+def test_unknown_check_name_is_a_config_error():
+    with pytest.raises(ConfigError, match="did you mean `reject_rate`"):
+        configured_checks({"reject_rat": CheckSetting()})
+
+
+def test_record_count_check_fails_when_counts_do_not_add_up():
+    facts = RunFacts("r", {"extracted": 10, "inserted": 5, "updated": 1, "unchanged": 1, "rejected": 2}, {}, None)
+    measure = record_count(type("Ctx", (), {"run": facts})(), None)
+    assert measure.failing == 1
+    facts.counts["rejected"] = 3
+    assert record_count(type("Ctx", (), {"run": facts})(), None).failing == 0
+
+
+@pytest.fixture
+def demo_job(source_url, target_url, write_job):
+    create_demo_source(source_url, 600)
+    job = load_job(write_job(source={"url": source_url, "table": "consumer_data"}, target={"url": target_url}))
+    with target_connection(job.target) as conn:
+        migrate(conn, job.target)
+    return job
+
+
+def test_source_keys_check_catches_a_row_that_changed_its_key(demo_job, target_url):
+    first = run(demo_job)
+    assert {c["name"]: c["status"] for c in first.checks}["source_keys_reconcile"] == "pass"
+    with psycopg.connect(target_url) as conn:  # a target-side rule that silently rewrites one key
+        conn.execute("CREATE FUNCTION ghost() RETURNS trigger AS $$ BEGIN "
+                     "IF NEW.consumer_id = '100005' THEN NEW.consumer_id := 'ghost'; END IF; RETURN NEW; END $$ "
+                     "LANGUAGE plpgsql")
+        conn.execute("CREATE TRIGGER ghost BEFORE INSERT OR UPDATE ON smart360.consumer "
+                     "FOR EACH ROW EXECUTE FUNCTION ghost()")
+        conn.execute("DELETE FROM smart360.consumer")
+    second = run(demo_job)
+    keys = {c["name"]: c for c in second.checks}["source_keys_reconcile"]
+    assert second.status == "checks_failed" and keys["status"] == "fail"
+    assert keys["sample"] == ["missing 100005", "unexpected ghost"]
+    with psycopg.connect(target_url) as conn:  # loaded all the same: the report says what to fix
+        assert conn.execute("SELECT count(*) FROM smart360.consumer").fetchone()[0] == second.counts["inserted"]
+
+
+def test_reject_rate_warns_above_its_threshold(demo_job):
+    result = run(demo_job.model_copy(update={"checks": {"reject_rate": CheckSetting(threshold=0.001)}}))
+    rate = {c["name"]: c for c in result.checks}["reject_rate"]
+    assert rate["status"] == "warn" and any(s.startswith("name_incomplete") for s in rate["sample"])
+    assert result.status == "ok"
