@@ -38,6 +38,7 @@ def test_case_study_streets_never_become_city_state_zip():
     ("US", "PO Box 12345", ("PO Box 12345", None, None, None, None, None)),
     ("US", "12 Main St, Springfield, XX 62704", ("12 Main St", None, "Springfield", None, "62704", "state_invalid")),
     ("US", "12 Main St, Springfield, IL 6270", ("12 Main St", None, "Springfield", "IL", None, "postal_code_invalid")),
+    ("US", "2226 Spring Blvd, Apt. 12 Portland OR 97269", ("2226 Spring Blvd", "Apt. 12", "Portland", "OR", "97269", None)),
     ("US", "77 Lake Shore Blvd #5 Chicago IL 60601", ("77 Lake Shore Blvd", "#5", "Chicago", "IL", "60601", None)),
     ("US", "9 Elm Square IL 60601", ("9 Elm Square", None, None, "IL", "60601", "address_ambiguous")),
     ("AU", "Unit 5, 12 Smith St, Sydney NSW 2000", ("12 Smith St", "Unit 5", "Sydney", "NSW", "2000", None)),
@@ -65,13 +66,14 @@ UNIT = st.sampled_from([None, "Apt 4B", "Suite 200", "Unit 7", "#12"])
 
 @settings(max_examples=300, deadline=None)
 @given(st.integers(1, 99999), STREET_NAME, STREET_TYPE, UNIT, CITY, st.sampled_from(["IL", "NY", "TX", "WA"]),
-       st.from_regex(r"\d{5}(-\d{4})?", fullmatch=True), st.booleans())
+       st.from_regex(r"\d{5}(-\d{4})?", fullmatch=True), st.sampled_from(["", ", ", ", ,"]))
 def test_us_addresses_round_trip(number, name, kind, unit, city, state, zip_code, commas):
     # Known limit: without commas a city that starts with a street type ("St. Louis") is ambiguous.
     assume(commas or not city.startswith("St."))
     street = f"{number} {name} {kind}"
-    sep = ", " if commas else " "
-    raw = street + (sep + unit if unit else "") + (", " if commas else " ") + city + sep + f"{state} {zip_code}"
+    before_unit, after_unit = {"": (" ", " "), ", ": (", ", ", "), ", ,": (", ", " ")}[commas]
+    sep = ", " if commas == ", " else " "
+    raw = street + (before_unit + unit if unit else "") + (after_unit if unit else before_unit) + city + sep + f"{state} {zip_code}"
     got = parse("US", raw)[0]
     assert (got["line_1"], got["line_2"], got["city"], got["state"], got["zip_code"]) == (street, unit, city, state, zip_code)
 

@@ -21,7 +21,8 @@ from .load.consumers import ConsumerLoader, LoadCounts
 from .load.schema import require_migrated
 from .mapping.fields import build_rules
 from .checks.context import CheckContext, RunFacts
-from .checks.runner import configured_checks, run_checks
+from .checks.profile import quality_profile
+from .checks.runner import configured_checks, failing_samples, run_checks
 from .mapping.keys import duplicate_ids, source_ids
 from .mapping.mapper import map_batch
 from .overlap import Behind
@@ -47,6 +48,9 @@ class RunResult:
     rejects_by_reason: dict[str, int] = field(default_factory=dict)
     warnings_by_reason: dict[str, int] = field(default_factory=dict)
     checks: list[dict] = field(default_factory=list)
+    profile: dict[str, dict] = field(default_factory=dict)
+    samples: dict[str, list[dict]] = field(default_factory=dict)
+    duplicates: list[dict] = field(default_factory=list)
     error: str | None = None
     report_path: str | None = None
 
@@ -95,9 +99,9 @@ def run(job: JobConfig, *, dry_run: bool = False, on_batch: OnBatch | None = Non
             raise
         finally:
             result.duration_s = round(time.perf_counter() - clock, 3)
-            from .report import write_json_report
+            from .report import write_reports
 
-            result.report_path = str(write_json_report(result, job.report_dir))
+            result.report_path = str(write_reports(result, job.report_dir, job.report.mask_personal_data))
     return result
 
 
@@ -143,8 +147,12 @@ def _source_ids(job: JobConfig, source, rules) -> pl.Series:
 
 def _check(conn, job: JobConfig, checks, result: RunResult, ids: pl.Series) -> None:
     facts = RunFacts(result.run_id, result.counts, result.rejects_by_reason, ids)
-    outcomes = run_checks(CheckContext(conn, job.target, job.region_config(), result.run_id, facts), checks)
+    context = CheckContext(conn, job.target, job.region_config(), result.run_id, facts)
+    outcomes = run_checks(context, checks)
     result.checks = [outcome.to_json() for outcome in outcomes]
+    result.profile = quality_profile(context)
+    result.samples = failing_samples(context, checks, outcomes)
+    result.duplicates = context.duplicate_pairs
     if any(outcome.status == "fail" for outcome in outcomes) and not result.dry_run:
         result.status = "checks_failed"
 

@@ -34,6 +34,7 @@ class CheckContext:
     check_run_id: str  # the run's id, or a validation's own id: where duplicate candidates are filed
     run: RunFacts | None = None
     predicates: dict[str, sql.Composable] = field(default_factory=dict)
+    duplicate_pairs: list[dict] = field(default_factory=list)  # the first few, for the report
 
     @property
     def consumer(self) -> sql.Identifier:
@@ -55,6 +56,13 @@ class CheckContext:
         query = sql.SQL("SELECT consumer_id FROM {} WHERE {} ORDER BY consumer_id LIMIT {}").format(
             self.consumer, condition, sql.Literal(size))
         return ["(no id)" if row[0] is None else str(row[0]) for row in self.conn.execute(query)]
+
+    def rows(self, ids: list[str], columns: tuple[str, ...]) -> list[dict]:
+        """The consumer rows with these ids (a sample's worth), as dicts."""
+        query = sql.SQL("SELECT {} FROM {} WHERE consumer_id = ANY(%s) ORDER BY consumer_id").format(
+            sql.SQL(", ").join(map(sql.Identifier, columns)), self.consumer)
+        with self.conn.cursor(row_factory=psycopg.rows.dict_row) as cursor:
+            return cursor.execute(query, [ids]).fetchall()
 
     @cached_property
     def source_keys(self) -> sql.Identifier:

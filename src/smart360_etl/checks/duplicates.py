@@ -83,9 +83,18 @@ def likely_duplicates(ctx: CheckContext, check: Check) -> Measure:
     people = _read_people(ctx)
     pairs = find_candidates(people)
     _store(ctx, pairs)
+    ctx.duplicate_pairs = _described(pairs.head(50), people)
     sample = [f"{r['consumer_id_a']}~{r['consumer_id_b']} ({r['rule']}, {r['score']:.0f})"
               for r in pairs.head(5).iter_rows(named=True)]
     return Measure(pairs.height, people.height, sample)
+
+
+def _described(pairs: pl.DataFrame, people: pl.DataFrame) -> list[dict]:
+    """Pairs with both people's details, for the report (masked there unless the job says otherwise)."""
+    detail = people.select("consumer_id", "first_name", "last_name", "address_line_1", "phone_number", "email_address")
+    joined = (pairs.join(detail, left_on="consumer_id_a", right_on="consumer_id", how="left")
+              .join(detail, left_on="consumer_id_b", right_on="consumer_id", how="left", suffix="_b"))
+    return joined.to_dicts()
 
 
 def _read_people(ctx: CheckContext) -> pl.DataFrame:

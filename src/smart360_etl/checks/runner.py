@@ -41,6 +41,23 @@ def validate_target(conn, job, validation_id: str) -> list[Outcome]:
     return run_checks(ctx, configured_checks(job.checks))
 
 
+SAMPLE_COLUMNS = ("consumer_id", "first_name", "last_name", "address_line_1", "city", "state", "zip_code",
+                  "phone_number", "email_address")
+
+
+def failing_samples(ctx: CheckContext, checks: list[Check], outcomes: list[Outcome]) -> dict[str, list[dict]]:
+    """For each row check that did not pass, the rows behind its sample ids (masked later, in the report)."""
+    by_name = {check.name: check for check in checks}
+    samples = {}
+    for outcome in outcomes:
+        check = by_name[outcome.name]
+        ids = [i for i in outcome.sample if i != "(no id)"]
+        if outcome.status != "pass" and ids and (check.predicate or check.name == "consumer_id_unique"):
+            samples[outcome.name] = [{k: (None if v is None else str(v)) for k, v in row.items()}
+                                     for row in ctx.rows(ids, SAMPLE_COLUMNS)]
+    return samples
+
+
 def run_checks(ctx: CheckContext, checks: list[Check]) -> list[Outcome]:
     ctx.predicates = row_predicates(ctx)
     outcomes = []

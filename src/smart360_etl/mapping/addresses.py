@@ -112,19 +112,27 @@ def _take_city(frame: pl.DataFrame) -> pl.DataFrame:
     frame = frame.with_columns(located=located)
     located = pl.col("located")
     frame = frame.with_columns(by_comma=_tail(pl.when(located).then(pl.col("rest")), r"\s*,\s*(?P<city>[^,]*)"))
-    city = pl.col("by_comma").struct["city"]
+    comma_part = pl.col("by_comma").struct["city"]
+    # "12 Elm St, Apt 4 Springfield IL": the part after the last comma starts with the unit.
+    frame = frame.with_columns(unit_first=comma_part.str.extract_groups(rf"(?i)^(?P<unit>{_UNIT})\s+(?P<city>\S.*)$"))
+    unit_first = pl.col("unit_first").struct
+    city = pl.coalesce(unit_first["city"], comma_part)
     frame = frame.with_columns(
-        usable_comma=located & city.is_not_null() & (city != "") & ~city.str.contains(rf"(?i)^{_UNIT}$"))
+        usable_comma=located & city.is_not_null() & (city != "") & ~city.str.contains(rf"(?i)^{_UNIT}$"),
+        comma_city=city)
     usable_comma = pl.col("usable_comma")
     # Without commas the city starts after the last street type ("... Oak Ave Springfield IL"): rarer, slower.
     frame = frame.with_columns(
         by_street=pl.when(located & ~usable_comma).then(pl.col("rest")).str.extract_groups(_AFTER_STREET))
     by_street = pl.col("by_street").struct
+    street_before_comma = _before(pl.col("rest"), "by_comma")
     return frame.select(
-        pl.when(usable_comma).then(_before(pl.col("rest"), "by_comma"))
+        pl.when(usable_comma & unit_first["unit"].is_not_null())
+        .then(pl.concat_str([street_before_comma, unit_first["unit"]], separator=", "))
+        .when(usable_comma).then(street_before_comma)
         .when(by_street["city"].is_not_null()).then(by_street["street"])
         .otherwise(pl.col("rest")).alias("street"),
-        pl.when(usable_comma).then(city).otherwise(by_street["city"]).alias("city"),
+        pl.when(usable_comma).then(pl.col("comma_city")).otherwise(by_street["city"]).alias("city"),
         "state", "zip_code",
         pl.when(located & ~usable_comma & by_street["city"].is_null() & pl.col("reason").is_null())
         .then(pl.lit("address_ambiguous")).otherwise(pl.col("reason")).alias("reason"),

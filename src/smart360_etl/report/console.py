@@ -8,7 +8,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from .pipeline import RunResult
+from ..pipeline import RunResult
+from .masking import mask_row
 
 
 STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "red"}
@@ -28,11 +29,20 @@ def print_checks(checks: list[dict], console: Console) -> None:
     console.print(table)
 
 
-def write_json_report(result: RunResult, report_dir: Path) -> Path:
+def write_reports(result: RunResult, report_dir: Path, mask: bool = True) -> Path:
+    """`<run_id>.json` and `<run_id>.html`, and the refreshed `index.html`; returns the JSON's path."""
+    from .html import write_index, write_run_page
+
     report_dir.mkdir(parents=True, exist_ok=True)
-    path = report_dir / f"{result.run_id}.json"
     body = {k: v for k, v in result.to_json().items() if k != "report_path"}
+    if mask:
+        body["duplicates"] = [mask_row(pair) for pair in body["duplicates"]]
+        body["samples"] = {name: [mask_row(row) for row in rows] for name, rows in body["samples"].items()}
+    body["personal_data_masked"] = mask
+    path = report_dir / f"{result.run_id}.json"
     path.write_text(json.dumps(body, indent=2, default=str) + "\n", encoding="utf-8")
+    write_run_page(body, report_dir)
+    write_index(report_dir)
     return path
 
 
@@ -59,4 +69,4 @@ def print_summary(result: RunResult, console: Console) -> None:
                       "and the report, fix the source or the mapping, and run again (exit code 2)")
     if result.dry_run:
         console.print("dry run: everything was rolled back, the target is unchanged")
-    console.print(f"report: {result.report_path}")
+    console.print(f"report: {result.report_path} (and {Path(result.report_path).with_suffix('.html')})")

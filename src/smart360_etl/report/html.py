@@ -1,0 +1,45 @@
+"""Self-contained HTML: one page per run and an index of all runs. Inline CSS and SVG, no network."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+
+OUTCOMES = ("inserted", "updated", "unchanged", "rejected")
+COLOURS = {"inserted": "#2e7d32", "updated": "#1565c0", "unchanged": "#9e9e9e", "rejected": "#c62828",
+           "pass": "#2e7d32", "warn": "#ef6c00", "fail": "#c62828"}
+PALETTE = ["#c62828", "#1565c0", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f", "#5d4037", "#ad1457"]
+
+
+def _environment() -> Environment:
+    env = Environment(loader=PackageLoader("smart360_etl.report", "templates"),
+                      autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
+    env.globals.update(colours=COLOURS, outcomes=OUTCOMES, palette=PALETTE)
+    return env
+
+
+def write_run_page(report: dict, report_dir: Path) -> Path:
+    """`<run_id>.html` beside the run's JSON report (the same content: masked when that is)."""
+    page = _environment().get_template("run.html.j2").render(r=report, masked=report["personal_data_masked"])
+    path = report_dir / f"{report['run_id']}.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def write_index(report_dir: Path) -> Path:
+    """`index.html`: every run in the folder with its status, and rejects by reason across runs."""
+    runs = []
+    for path in sorted(report_dir.glob("*.json")):
+        try:
+            runs.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError):
+            continue  # not one of ours, or half-written: the index lists what it can read
+    runs = [r for r in runs if "run_id" in r and "counts" in r]
+    reasons = sorted({reason for r in runs for reason in r.get("rejects_by_reason", {})})
+    page = _environment().get_template("index.html.j2").render(runs=runs, reasons=reasons)
+    path = report_dir / "index.html"
+    path.write_text(page, encoding="utf-8")
+    return path
