@@ -1,0 +1,102 @@
+"""Reports: JSON and HTML per run, the run index, masking; the HTML opened in a real headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from smart360_etl.config import load_job
+from smart360_etl.demo import create_demo_source
+from smart360_etl.load.schema import migrate
+from smart360_etl.pipeline import run, target_connection
+from smart360_etl.report.masking import mask_email, mask_name, mask_phone
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--enable-logging=stderr", "--v=0"]
+
+
+def test_masking():
+    assert mask_email("john.doe@example.com") == "j***@example.com"
+    assert mask_phone("+12125554567") == "+1******4567"
+    assert mask_name("Mary Ann") == "M. A."
+
+
+@pytest.fixture
+def loaded(source_url, target_url, write_job, tmp_path):
+    create_demo_source(source_url, 1500)
+    def job_with(**extra):
+        return load_job(write_job(source={"url": source_url, "table": "consumer_data"}, target={"url": target_url},
+                                  **extra))
+    job = job_with()
+    with target_connection(job.target) as conn:
+        migrate(conn, job.target)
+    return job, job_with
+
+
+def test_json_report_has_checks_profile_and_masked_people(loaded):
+    job, _ = loaded
+    result = run(job)
+    report = json.loads(open(result.report_path).read())
+    names = {c["name"] for c in report["checks"]}
+    assert {"record_count_reconciles", "source_keys_reconcile", "consumer_id_unique", "likely_duplicate_consumers"} <= names
+    assert all({"name", "severity", "status", "failing", "threshold", "sample"} <= set(c) for c in report["checks"])
+    assert report["profile"]["middle_name"]["missing"] > 0 and "distinct" in report["profile"]["email_address"]
+    assert report["personal_data_masked"] and report["duplicates"]
+    pair = report["duplicates"][0]
+    assert "***@" in (pair["email_address"] or "***@") and re.fullmatch(r"(\w\. ?)+", pair["first_name"])
+    page = open(result.report_path.replace(".json", ".html")).read()
+    assert "@example.com" not in page.replace("***@example.com", "")
+
+
+def test_masking_can_be_switched_off(loaded):
+    _, job_with = loaded
+    result = run(job_with(report={"mask_personal_data": False}))
+    report = json.loads(open(result.report_path).read())
+    assert not report["personal_data_masked"] and "***" not in json.dumps(report["duplicates"])
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    path = shutil.which("chromium")
+    if path is None and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], capture_output=True, timeout=600)
+        path = shutil.which("chromium")
+    if path is None:
+        pytest.skip("Debian's chromium is not installed and could not be installed here (apt-get install chromium)")
+    return path
+
+
+def render(chromium, tmp_path, page) -> tuple[str, list[str]]:
+    """The DOM after scripts ran, and the console errors, from a real headless Chromium."""
+    done = subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium'}", "--dump-dom",
+                           page.as_uri()], capture_output=True, text=True, timeout=120)
+    errors = [line for line in done.stderr.splitlines() if "CONSOLE" in line and re.search("error|uncaught", line, re.I)]
+    return done.stdout, errors
+
+
+def test_console_errors_are_detected(chromium, tmp_path):
+    page = tmp_path / "broken.html"
+    page.write_text("<html><body><script>undefinedFunction()</script></body></html>")
+    assert render(chromium, tmp_path, page)[1]
+
+
+def test_html_report_renders_in_chromium_and_shows_the_numbers(chromium, loaded, tmp_path):
+    job, _ = loaded
+    first, second = run(job), run(job)
+    report = json.loads(open(second.report_path).read())
+    dom, errors = render(chromium, tmp_path, job.report_dir / f"{second.run_id}.html")
+    assert errors == [] and 'data-ready="1"' in dom
+    for name, value in report["counts"].items():
+        assert re.search(rf'id="count-{name}">{value}<', dom), name
+    for check in report["checks"]:
+        row = re.search(rf'data-check="{check["name"]}">.*?badge (\w+)">', dom, re.S)
+        assert row and row.group(1) == check["status"], check["name"]
+    assert "<svg" in dom and 'id="reconciliation"' in dom
+    index, errors = render(chromium, tmp_path, job.report_dir / "index.html")
+    assert errors == [] and f'data-run="{first.run_id}"' in index and f'data-run="{second.run_id}"' in index
+    assert 'id="trend"' in index
