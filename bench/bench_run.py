@@ -2,7 +2,8 @@
 
     python bench/bench_run.py [--rows 1000000]
 
-Uses the server in SMART360_BENCH_DATABASE_URL when set, otherwise an embedded one. The last line reads
+Uses the server in SMART360_BENCH_DATABASE_URL when set, otherwise an embedded one. The last lines read
+    validate: rows=<N> validate_s=<v> ratio=<v/a>
     bench: rows=<N> copy_s=<a> run_s=<b> ratio=<b/a> peak_rss_mb=<peak RSS of b>
 """
 
@@ -67,6 +68,16 @@ def time_raw_copy(source_url: str, target_url: str) -> float:
         return time.perf_counter() - started
 
 
+def time_validate(job_path: Path) -> float:
+    """Wall time of `smart360-etl validate` on the loaded target (exit 0 or 2: both are verdicts)."""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "smart360_etl.cli", "validate", "-c", str(job_path)],
+                          stdout=subprocess.DEVNULL)
+    if done.returncode not in (0, 2):
+        raise SystemExit(f"smart360-etl validate failed with exit code {done.returncode}")
+    return time.perf_counter() - started
+
+
 def time_run(job_path: Path) -> tuple[float, float]:
     """Wall time and peak RSS (MB) of one `smart360-etl run` process."""
     cli = [sys.executable, "-m", "smart360_etl.cli"]
@@ -97,10 +108,12 @@ def main() -> None:
             job.write_text(yaml.safe_dump({"source": {"url": source_url, "table": "consumer_data"},
                                            "target": {"url": target_url}, "report_dir": str(Path(work) / "reports")}))
             run_s, peak_mb = time_run(job)
+            validate_s = time_validate(job)
         finally:
             with psycopg.connect(url, autocommit=True) as admin:
                 for name in names:
                     admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    print(f"validate: rows={rows} validate_s={validate_s:.2f} ratio={validate_s / copy_s:.2f}")
     print(f"bench: rows={rows} copy_s={copy_s:.2f} run_s={run_s:.2f} ratio={run_s / copy_s:.2f} peak_rss_mb={peak_mb:.0f}")
 
 

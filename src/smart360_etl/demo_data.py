@@ -41,7 +41,7 @@ def generate(rows: int, seed: int = 360) -> pl.DataFrame:
             records.append(_again(rng, consumer_id, records[rng.randrange(len(records))]))
             continue
         first, last = rng.choice(FIRST), rng.choice(LAST)
-        records.append((consumer_id, _name(rng, first, last), _address(rng), _phone(rng), _email(rng, first, last),
+        records.append((consumer_id, _name(rng, first, last), _address(rng), _phone(rng), _email(rng, first, last, i),
                         f"ACCT-{i + 1:07d}", f"MTR-{i + 1:07d}", rng.choice(["Plan A", "Plan B", "Plan C"]),
                         f"{rng.randint(40, 900)} kWh", rng.choice(["Paid", "Unpaid", "Paid", "Paid"])))
     return pl.DataFrame(records, schema={c: (pl.Int64 if c == "consumer_id" else pl.String) for c in COLUMNS},
@@ -108,10 +108,10 @@ def _phone(rng: random.Random) -> str | None:
     return number + f" x{rng.randint(1, 999)}" if roll > 0.97 else number
 
 
-def _email(rng: random.Random, first: str, last: str) -> str | None:
+def _email(rng: random.Random, first: str, last: str, i: int) -> str | None:
     roll = rng.random()
     local = f"{first}.{last}".lower().replace(" ", "").replace("'", "")
-    address = f"{local}{rng.randint(1, 99)}@{rng.choice(DOMAINS)}"
+    address = f"{local}{i}@{rng.choice(DOMAINS)}"  # people have their own addresses
     if roll < 0.03:
         return None
     if roll < 0.05:
