@@ -67,10 +67,11 @@ class CheckContext:
     @cached_property
     def source_keys(self) -> sql.Identifier:
         """The run's source ids as a temporary table (COPY), for set-based comparison."""
-        self.conn.execute(sql.SQL("CREATE TEMP TABLE {} (consumer_id text PRIMARY KEY) ON COMMIT DROP")
-                          .format(SOURCE_KEYS))
-        buffer = io.BytesIO()
-        self.run.source_ids.unique().to_frame().write_csv(buffer, include_header=False)
+        self.conn.execute(sql.SQL("CREATE TEMP TABLE {} (consumer_id text) ON COMMIT DROP").format(SOURCE_KEYS))
         with self.conn.cursor().copy(sql.SQL("COPY {} FROM STDIN (FORMAT csv)").format(SOURCE_KEYS)) as copy:
-            copy.write(buffer.getbuffer())
+            for piece in self.run.source_ids.unique().to_frame().iter_slices(100_000):
+                buffer = io.BytesIO()
+                piece.write_csv(buffer, include_header=False)
+                copy.write(buffer.getbuffer())
+        self.conn.execute(sql.SQL("ANALYZE {}").format(SOURCE_KEYS))  # the planner must know it is big
         return SOURCE_KEYS

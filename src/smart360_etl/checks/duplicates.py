@@ -22,7 +22,7 @@ from .context import CheckContext
 
 log = logging.getLogger("smart360_etl")
 MAX_BLOCK = 200  # a "block" bigger than this is a placeholder value (a shared office number), not people
-CHUNK = 50_000
+CHUNK = 20_000
 NAME = "lower(concat_ws(' ', nullif(first_name, ''), nullif(last_name, '')))"
 ADDRESS = "lower(coalesce(address_line_1, ''))"
 
@@ -32,9 +32,10 @@ RULES = {
         "regexp_replace(lower(address_line_1), '[^a-z0-9]', '', 'g') || '|' || coalesce(left(zip_code, 5), '')", 80, 0),
     "shared_phone_similar_name": ("phone_number", 80, 0),
     "shared_email_similar_name": ("lower(email_address)", 80, 0),
-    # sorted initials: "Ann Lee" and "Lee Ann" land in the same block
+    # postal code, house number and sorted initials ("Ann Lee" and "Lee Ann" land in the same block)
     "same_zip_similar_name_and_address": (
-        "left(zip_code, 5) || '|' || least(lower(left(first_name, 1)), lower(left(last_name, 1))) "
+        "left(zip_code, 5) || '|' || substring(address_line_1 FROM '^[0-9]+') || '|' "
+        "|| least(lower(left(first_name, 1)), lower(left(last_name, 1))) "
         "|| greatest(lower(left(first_name, 1)), lower(left(last_name, 1)))", 90, 75),
 }
 PAIR_SCHEMA = {"consumer_id_a": pl.String, "consumer_id_b": pl.String, "score": pl.Float64, "rule": pl.String}
