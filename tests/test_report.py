@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -63,8 +64,11 @@ def test_masking_can_be_switched_off(loaded):
 @pytest.fixture(scope="session")
 def chromium():
     path = shutil.which("chromium")
-    if path is None and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], capture_output=True, timeout=600)
+    for step in (["apt-get", "install", "-y", "-q", "chromium"], ["apt-get", "update", "-q"],
+                 ["apt-get", "install", "-y", "-q", "chromium"]):
+        if path is not None or shutil.which("apt-get") is None:
+            break
+        subprocess.run(step, capture_output=True, timeout=900, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
         path = shutil.which("chromium")
     if path is None:
         pytest.skip("Debian's chromium is not installed and could not be installed here (apt-get install chromium)")
