@@ -9,7 +9,8 @@ import pytest
 from smart360_etl.checks import Check, judge
 from smart360_etl.checks.builtin import record_count
 from smart360_etl.checks.context import RunFacts
-from smart360_etl.checks.runner import configured_checks, validate_target
+from smart360_etl.checks.context import CheckContext
+from smart360_etl.checks.runner import configured_checks, run_checks
 from smart360_etl.config import CheckSetting, load_job
 from smart360_etl.demo import create_demo_source
 from smart360_etl.errors import ConfigError
@@ -40,7 +41,8 @@ def outcomes(job, *rows):
             cur.executemany(f"INSERT INTO smart360.consumer ({COLUMNS}) VALUES ({', '.join(['%s'] * 9)})", rows)
         conn.commit()
         with conn.transaction():
-            return {o.name: o for o in validate_target(conn, job, "validate-test")}
+            ctx = CheckContext(conn, job.target, job.region_config(), "validate-test")
+            return {o.name: o for o in run_checks(ctx, configured_checks(job.checks))}
 
 
 def variant(n: int, **changes) -> tuple:

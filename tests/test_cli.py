@@ -53,6 +53,18 @@ def test_init_run_history(job_file, target_url):
     assert listed.exit_code == 0 and " ok " in listed.output and "400" in listed.output
 
 
+def test_validate_exits_2_when_a_fail_check_fails(job_file, target_url):
+    invoke("init", "-c", job_file)
+    assert invoke("run", "-c", job_file).exit_code == 0
+    clean = CliRunner().invoke(main, ["validate", "-c", str(job_file)])
+    assert clean.exit_code == 0 and "no check with severity `fail` failed" in clean.output and "report:" in clean.output
+    with psycopg.connect(target_url) as conn:
+        conn.execute("UPDATE smart360.consumer SET last_name = ' ' WHERE consumer_id = "
+                     "(SELECT min(consumer_id) FROM smart360.consumer)")
+    broken = CliRunner().invoke(main, ["validate", "-c", str(job_file)])
+    assert broken.exit_code == 2 and "failed: last_name_present" in broken.output
+
+
 def test_dry_run_says_so_and_writes_nothing(job_file, target_url):
     invoke("init", "-c", job_file)
     result = invoke("run", "-c", job_file, "--dry-run")

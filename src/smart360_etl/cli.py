@@ -182,20 +182,15 @@ def validate(config_path: Path) -> None:
     Example:
       smart360-etl validate -c job.yaml
     """
-    from .checks.runner import validate_target
-    from .load.schema import require_migrated
-    from .pipeline import new_run_id, target_connection
+    from .pipeline import validate as validate_job
     from .report import print_checks
 
     with _errors_to_exit_codes():
-        job = _job(config_path)
-        with target_connection(job.target) as conn:
-            require_migrated(conn, job.target)
-            with conn.transaction():
-                outcomes = validate_target(conn, job, "validate-" + new_run_id())
+        outcomes, report_path = validate_job(_job(config_path))
     print_checks([o.to_json() for o in outcomes], console)
     failed = [o.name for o in outcomes if o.status == "fail"]
     console.print(f"[red]failed:[/red] {', '.join(failed)}" if failed else "no check with severity `fail` failed")
+    console.print(f"report: {report_path}")
     sys.exit(2 if failed else 0)
 
 

@@ -14,15 +14,16 @@ from pathlib import Path
 import polars as pl
 import psycopg
 
+from .checks import Outcome
+from .checks.context import CheckContext, RunFacts
+from .checks.profile import quality_profile
+from .checks.runner import configured_checks, failing_samples, run_checks
 from .config import JobConfig, TargetConfig, redact_url
-from .errors import EtlError, ReconciliationError, RunLocked, StageFailed, TargetError
+from .errors import ReconciliationError, RunLocked, StageFailed, TargetError
 from .load import ledger
 from .load.consumers import ConsumerLoader, LoadCounts
 from .load.schema import require_migrated
 from .mapping.fields import build_rules
-from .checks.context import CheckContext, RunFacts
-from .checks.profile import quality_profile
-from .checks.runner import configured_checks, failing_samples, run_checks
 from .mapping.keys import duplicate_ids, source_ids
 from .mapping.mapper import map_batch
 from .overlap import Behind
@@ -187,6 +188,23 @@ def _record_failure(job: JobConfig, run_id: str, error: str) -> None:
         ledger.record_failure(job.target.url, job.target, run_id, error)
     except psycopg.Error as exc:  # the run's own error matters more than the ledger's
         log.warning("could not record the failure of run %s in the ledger: %s", run_id, exc)
+
+
+def validate(job: JobConfig) -> tuple[list[Outcome], Path]:
+    """The checks that need no run, on whatever the target holds; also written to validate-<id>.json."""
+    validation_id = "validate-" + new_run_id()
+    checks = configured_checks(job.checks)
+    with target_connection(job.target) as conn:
+        require_migrated(conn, job.target)
+        with conn.transaction():
+            context = CheckContext(conn, job.target, job.region_config(), validation_id)
+            outcomes = run_checks(context, checks)
+            found = {"checks": [o.to_json() for o in outcomes], "profile": quality_profile(context),
+                     "samples": failing_samples(context, checks, outcomes), "duplicates": context.duplicate_pairs}
+    from .report import write_validation_report
+
+    return outcomes, write_validation_report(validation_id, job.name, found, job.report_dir,
+                                             job.report.mask_personal_data)
 
 
 def preview(job: JobConfig, limit: int = 20) -> pl.DataFrame:

@@ -35,12 +35,6 @@ def configured_checks(settings: dict[str, CheckSetting]) -> list[Check]:
     return chosen
 
 
-def validate_target(conn, job, validation_id: str) -> list[Outcome]:
-    """The checks that need no run, against whatever the target holds now."""
-    ctx = CheckContext(conn, job.target, job.region_config(), validation_id)
-    return run_checks(ctx, configured_checks(job.checks))
-
-
 SAMPLE_COLUMNS = ("consumer_id", "first_name", "last_name", "address_line_1", "city", "state", "zip_code",
                   "phone_number", "email_address")
 

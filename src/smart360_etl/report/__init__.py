@@ -1,5 +1,5 @@
 """What a run leaves behind for people: the JSON report, the HTML report, the run index, the console summary."""
 
-from .console import print_checks, print_summary, write_reports
+from .console import print_checks, print_summary, write_reports, write_validation_report
 
-__all__ = ["print_checks", "print_summary", "write_reports"]
+__all__ = ["print_checks", "print_summary", "write_reports", "write_validation_report"]

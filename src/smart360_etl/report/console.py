@@ -29,16 +29,29 @@ def print_checks(checks: list[dict], console: Console) -> None:
     console.print(table)
 
 
+def _masked(body: dict, mask: bool) -> dict:
+    if mask:
+        body["duplicates"] = [mask_row(pair) for pair in body["duplicates"]]
+        body["samples"] = {name: [mask_row(row) for row in rows] for name, rows in body["samples"].items()}
+    body["personal_data_masked"] = mask
+    return body
+
+
+def write_validation_report(validation_id: str, job: str, found: dict, report_dir: Path, mask: bool = True) -> Path:
+    """`<report_dir>/<validation_id>.json`: what `validate` found (checks, profile, samples, duplicates)."""
+    report_dir.mkdir(parents=True, exist_ok=True)
+    body = _masked({"validation_id": validation_id, "job": job, **found}, mask)
+    path = report_dir / f"{validation_id}.json"
+    path.write_text(json.dumps(body, indent=2, default=str) + "\n", encoding="utf-8")
+    return path
+
+
 def write_reports(result: RunResult, report_dir: Path, mask: bool = True) -> Path:
     """`<run_id>.json` and `<run_id>.html`, and the refreshed `index.html`; returns the JSON's path."""
     from .html import write_index, write_run_page
 
     report_dir.mkdir(parents=True, exist_ok=True)
-    body = {k: v for k, v in result.to_json().items() if k != "report_path"}
-    if mask:
-        body["duplicates"] = [mask_row(pair) for pair in body["duplicates"]]
-        body["samples"] = {name: [mask_row(row) for row in rows] for name, rows in body["samples"].items()}
-    body["personal_data_masked"] = mask
+    body = _masked({k: v for k, v in result.to_json().items() if k != "report_path"}, mask)
     path = report_dir / f"{result.run_id}.json"
     path.write_text(json.dumps(body, indent=2, default=str) + "\n", encoding="utf-8")
     write_run_page(body, report_dir)
