@@ -225,16 +225,11 @@ def history(config_path: Path, limit: int) -> None:
     Example:
       smart360-etl history -c job.yaml --limit 5
     """
-    from .load.ledger import history as runs
-    from .load.schema import require_migrated
-    from .pipeline import target_connection
+    from .pipeline import history as past_runs
     from .preview_view import print_history
 
     with _errors_to_exit_codes():
-        job = _job(config_path)
-        with target_connection(job.target) as conn:
-            require_migrated(conn, job.target)
-            rows = runs(conn, job.target, job.name, limit)
+        rows = past_runs(_job(config_path), limit)
     print_history(rows, console)
 
 

@@ -207,6 +207,13 @@ def validate(job: JobConfig) -> tuple[list[Outcome], Path]:
                                              job.report.mask_personal_data)
 
 
+def history(job: JobConfig, limit: int = 20) -> list[dict]:
+    """The job's last runs from the ledger, newest first."""
+    with target_connection(job.target) as conn:
+        require_migrated(conn, job.target)
+        return ledger.history(conn, job.target, job.name, limit)
+
+
 def preview(job: JobConfig, limit: int = 20) -> pl.DataFrame:
     """The first `limit` source rows mapped, with the reasons they would be rejected or warned; no writes."""
     with open_source(job.source, limit=limit) as source:
