@@ -65,6 +65,17 @@ def test_validate_exits_2_when_a_fail_check_fails(job_file, target_url):
     assert broken.exit_code == 2 and "failed: last_name_present" in broken.output
 
 
+def test_run_exits_2_when_a_fail_check_fails_and_keeps_the_data(source_url, target_url, write_job):
+    create_demo_source(source_url, 400)
+    job = write_job(source={"url": source_url, "table": "consumer_data"}, target={"url": target_url},
+                    checks={"reject_rate": {"severity": "fail", "threshold": 0.001}})
+    invoke("init", "-c", job)
+    result = CliRunner().invoke(main, ["run", "-c", str(job)])
+    assert result.exit_code == 2 and "a check with severity `fail` failed" in result.output
+    with psycopg.connect(target_url) as conn:
+        assert conn.execute("SELECT count(*) FROM smart360.consumer").fetchone()[0] > 350
+
+
 def test_dry_run_says_so_and_writes_nothing(job_file, target_url):
     invoke("init", "-c", job_file)
     result = invoke("run", "-c", job_file, "--dry-run")

@@ -177,6 +177,8 @@ def test_second_concurrent_run_refuses_at_once(demo_job, target_url):
         worker.join(timeout=30)
     assert not worker.is_alive()
     assert isinstance(outcome[0], RunLocked) and demo_job.name in str(outcome[0])
+    report = json.loads(next(demo_job.report_dir.glob("*.json")).read_text())
+    assert report["status"] == "failed" and "another run" in report["error"]
 
 
 def _capture(outcome: list, job) -> None:

@@ -123,7 +123,7 @@ def demo(rows: int, report_dir: Path) -> None:
     with _errors_to_exit_codes(), _progress("migrating consumers") as on_batch:
         result = run_demo(rows, report_dir, on_batch)
     print_summary(result, console)
-    sys.exit(2 if result.status == "checks_failed" else 0)
+    sys.exit(2 if result.failed_checks else 0)
 
 
 @main.command()
@@ -164,7 +164,7 @@ def run_command(config_path: Path, dry_run: bool) -> None:
         with _progress("migrating consumers") as on_batch:
             result = run(job, dry_run=dry_run, on_batch=on_batch)
     print_summary(result, console)
-    sys.exit(2 if result.status == "checks_failed" else 0)
+    sys.exit(2 if result.failed_checks else 0)
 
 
 run_command.help += "\n" + EXIT_CODES

@@ -19,7 +19,7 @@ from .checks.context import CheckContext, RunFacts
 from .checks.profile import quality_profile
 from .checks.runner import configured_checks, failing_samples, run_checks
 from .config import JobConfig, TargetConfig, redact_url
-from .errors import ReconciliationError, RunLocked, StageFailed, TargetError
+from .errors import EtlError, ReconciliationError, RunLocked, StageFailed, TargetError
 from .load import ledger
 from .load.consumers import ConsumerLoader, LoadCounts
 from .load.schema import require_migrated
@@ -54,6 +54,11 @@ class RunResult:
     duplicates: list[dict] = field(default_factory=list)
     error: str | None = None
     report_path: str | None = None
+
+    @property
+    def failed_checks(self) -> list[str]:
+        """Checks with severity `fail` that failed: the data is loaded (or would be, in a dry run); exit code 2."""
+        return [check["name"] for check in self.checks if check["status"] == "fail"]
 
     @property
     def reconciliation(self) -> str:
@@ -93,9 +98,9 @@ def run(job: JobConfig, *, dry_run: bool = False, on_batch: OnBatch | None = Non
             with target_connection(job.target) as conn:
                 require_migrated(conn, job.target)
                 _run_in_transaction(conn, job, source, rules, checks, result, started, on_batch)
-        except StageFailed as exc:
-            result.status, result.error = "failed", str(exc)
-            if not dry_run:  # after the rollback, so the ledger row is free to update
+        except (EtlError, psycopg.Error) as exc:
+            result.status, result.error = "failed", redact_url(str(exc))
+            if isinstance(exc, StageFailed) and not dry_run:  # after the rollback: the ledger row is free
                 _record_failure(job, result.run_id, str(exc))
             raise
         finally:
@@ -116,9 +121,12 @@ def _run_in_transaction(conn, job, source, rules, checks, result, started, on_ba
         stage = "extract"
         try:
             ids = _source_ids(job, source, rules)
+            duplicates = duplicate_ids(ids)
+            log.info("%d consumer ids read; %d occur more than once", len(ids), len(duplicates),
+                     extra={"stage": "extract"})
             stage = "load"
             loader = ConsumerLoader(conn, job.target, result.run_id)
-            extracted = _stream(job, source, rules, duplicate_ids(ids), loader, on_batch)
+            extracted = _stream(job, source, rules, duplicates, loader, on_batch)
             stage = "reconcile"
             _reconcile(result, extracted, loader.counts)
             stage = "check"
@@ -140,10 +148,7 @@ def _source_ids(job: JobConfig, source, rules) -> pl.Series:
     """A first, narrow pass over the source's id column (same snapshot as the main pass)."""
     id_rule = next(rule for rule in rules if rule.target == "consumer_id")
     batches = source.batches(job.source.batch_size, columns=[id_rule.column])
-    ids = source_ids(batches, id_rule, job.region_config())
-    log.info("%d consumer ids read; %d occur more than once", len(ids), len(duplicate_ids(ids)),
-             extra={"stage": "extract"})
-    return ids
+    return source_ids(batches, id_rule, job.region_config())
 
 
 def _check(conn, job: JobConfig, checks, result: RunResult, ids: pl.Series) -> None:

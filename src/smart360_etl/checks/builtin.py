@@ -84,14 +84,12 @@ def consumer_id_unique(ctx: CheckContext, check: Check) -> Measure:
 
 def shared_contact(column: str):
     def measure(ctx: CheckContext, check: Check) -> Measure:
-        groups = sql.SQL("SELECT {c} AS value, count(*) AS n, min(consumer_id) AS first_id FROM {t} "
-                         "WHERE {c} IS NOT NULL GROUP BY {c}").format(t=ctx.consumer, c=sql.Identifier(column))
-        distinct, shared = ctx.conn.execute(sql.SQL("SELECT count(*), count(*) FILTER (WHERE n > {limit}) FROM ({g}) g")
-                                            .format(g=groups, limit=sql.Literal(check.limit))).fetchone()
-        sample = [r[0] for r in ctx.conn.execute(sql.SQL(
-            "SELECT first_id FROM ({g}) g WHERE n > {limit} ORDER BY n DESC, first_id LIMIT 5").format(
-                g=groups, limit=sql.Literal(check.limit)))] if shared else []
-        return Measure(shared, distinct, sample)
+        distinct, shared, sample = ctx.conn.execute(sql.SQL(
+            "SELECT count(*), count(*) FILTER (WHERE n > {limit}), "
+            "(array_agg(first_id ORDER BY n DESC, first_id) FILTER (WHERE n > {limit}))[1:5] FROM ("
+            "SELECT count(*) AS n, min(consumer_id) AS first_id FROM {t} WHERE {c} IS NOT NULL GROUP BY {c}) AS g"
+        ).format(t=ctx.consumer, c=sql.Identifier(column), limit=sql.Literal(check.limit))).fetchone()
+        return Measure(shared, distinct, sample or [])
     return measure
 
 

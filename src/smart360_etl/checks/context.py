@@ -69,7 +69,7 @@ class CheckContext:
         """The run's source ids as a temporary table (COPY), for set-based comparison."""
         self.conn.execute(sql.SQL("CREATE TEMP TABLE {} (consumer_id text) ON COMMIT DROP").format(SOURCE_KEYS))
         with self.conn.cursor().copy(sql.SQL("COPY {} FROM STDIN (FORMAT csv)").format(SOURCE_KEYS)) as copy:
-            for piece in self.run.source_ids.unique().to_frame().iter_slices(100_000):
+            for piece in self.run.source_ids.to_frame().iter_slices(100_000):
                 buffer = io.BytesIO()
                 piece.write_csv(buffer, include_header=False)
                 copy.write(buffer.getbuffer())

@@ -28,8 +28,7 @@ ADDRESS = "lower(coalesce(address_line_1, ''))"
 
 # rule: (block key as SQL, minimum name similarity, minimum address similarity)
 RULES = {
-    "same_address_similar_name": (
-        "regexp_replace(lower(address_line_1), '[^a-z0-9]', '', 'g') || '|' || coalesce(left(zip_code, 5), '')", 80, 0),
+    "same_address_similar_name": ("lower(address_line_1) || '|' || coalesce(left(zip_code, 5), '')", 80, 0),
     "shared_phone_similar_name": ("phone_number", 80, 0),
     "shared_email_similar_name": ("lower(email_address)", 80, 0),
     # postal code, house number and sorted initials ("Ann Lee" and "Lee Ann" land in the same block)

@@ -77,7 +77,7 @@ def print_summary(result: RunResult, console: Console) -> None:
     print_checks(result.checks, console)
     balanced = all(c["status"] == "pass" for c in result.checks if c["name"] == "record_count_reconciles")
     console.print(("reconciled: " if balanced else "NOT reconciled: ") + result.reconciliation)
-    if result.status == "checks_failed":
+    if result.failed_checks:
         console.print("[red]a check with severity `fail` failed[/red]: the data is loaded; see the checks above "
                       "and the report, fix the source or the mapping, and run again (exit code 2)")
     if result.dry_run:
