@@ -7,6 +7,8 @@ import logging
 import time
 from dataclasses import replace
 
+from psycopg import sql
+
 from ..config import CheckSetting
 from ..errors import ConfigError
 from . import Check, Outcome, judge
@@ -56,6 +58,8 @@ def run_checks(ctx: CheckContext, checks: list[Check]) -> list[Outcome]:
     # Checks aggregate and join whole tables: give them hash joins and memory (the load turned joins off).
     for setting in ("enable_hashjoin = on", "enable_mergejoin = on", "work_mem = '256MB'"):
         ctx.conn.execute(f"SET LOCAL {setting}")
+    # Fresh statistics: a just-loaded table looks empty to the planner, which then picks slow plans.
+    ctx.conn.execute(sql.SQL("ANALYZE {}").format(ctx.consumer))
     ctx.predicates = row_predicates(ctx)
     outcomes = []
     for check in checks:
