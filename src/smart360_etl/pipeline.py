@@ -24,8 +24,9 @@ from .load import ledger
 from .load.consumers import ConsumerLoader, LoadCounts
 from .load.schema import require_migrated
 from .mapping.fields import build_rules
-from .mapping.keys import duplicate_ids, source_ids
-from .mapping.mapper import map_batch
+from .load.keys import stage_source_keys
+from .mapping.keys import duplicate_ids
+from .mapping.mapper import map_batch, map_field
 from .overlap import Behind
 from .sources import open_source
 
@@ -120,9 +121,8 @@ def _run_in_transaction(conn, job, source, rules, checks, result, started, on_ba
             ledger.record_start_apart(job.target.url, job.target, result.run_id, job.name, started)
         stage = "extract"
         try:
-            ids = _source_ids(job, source, rules)
-            duplicates = duplicate_ids(ids)
-            log.info("%d consumer ids read; %d occur more than once", len(ids), len(duplicates),
+            key_count, duplicates = stage_source_keys(conn, _id_batches(job, source, rules))
+            log.info("%d consumer ids read; %d occur more than once", key_count, len(duplicates),
                      extra={"stage": "extract"})
             stage = "load"
             loader = ConsumerLoader(conn, job.target, result.run_id)
@@ -130,7 +130,7 @@ def _run_in_transaction(conn, job, source, rules, checks, result, started, on_ba
             stage = "reconcile"
             _reconcile(result, extracted, loader.counts)
             stage = "check"
-            _check(conn, job, checks, result, ids)
+            _check(conn, job, checks, result, key_count)
             if not result.dry_run:
                 ledger.record_success(conn, job.target, result.run_id, result)
         except Exception as exc:
@@ -144,15 +144,15 @@ def _take_run_lock(conn: psycopg.Connection, job: str) -> None:
         raise RunLocked(job)
 
 
-def _source_ids(job: JobConfig, source, rules) -> pl.Series:
-    """A first, narrow pass over the source's id column (same snapshot as the main pass)."""
+def _id_batches(job: JobConfig, source, rules) -> Iterator[pl.Series]:
+    """A first, narrow pass over the source's id column (same snapshot as the main pass), mapped."""
     id_rule = next(rule for rule in rules if rule.target == "consumer_id")
-    batches = source.batches(job.source.batch_size, columns=[id_rule.column])
-    return source_ids(batches, id_rule, job.region_config())
+    for batch in source.batches(job.source.batch_size, columns=[id_rule.column]):
+        yield map_field(batch, id_rule, job.region_config())
 
 
-def _check(conn, job: JobConfig, checks, result: RunResult, ids: pl.Series) -> None:
-    facts = RunFacts(result.run_id, result.counts, result.rejects_by_reason, ids)
+def _check(conn, job: JobConfig, checks, result: RunResult, key_count: int) -> None:
+    facts = RunFacts(result.run_id, result.counts, result.rejects_by_reason, key_count)
     context = CheckContext(conn, job.target, job.region_config(), result.run_id, facts)
     outcomes = run_checks(context, checks)
     result.checks = [outcome.to_json() for outcome in outcomes]
@@ -223,7 +223,8 @@ def preview(job: JobConfig, limit: int = 20) -> pl.DataFrame:
     """The first `limit` source rows mapped, with the reasons they would be rejected or warned; no writes."""
     with open_source(job.source, limit=limit) as source:
         rules = build_rules(job.mapping, source.columns())
-        duplicates = duplicate_ids(_source_ids(job, source, rules))
+        duplicates = duplicate_ids(pl.concat([pl.Series("consumer_id", [], pl.String),
+                                              *_id_batches(job, source, rules)]).drop_nulls())
         frames = [map_batch(b, rules, job.region_config(), job.disposition, duplicate_ids=duplicates)
                   for b in source.batches(limit)]
     return pl.concat(frames) if frames else pl.DataFrame()

@@ -113,7 +113,7 @@ def source_keys(ctx: CheckContext, check: Check) -> Measure:
         "c.updated_at = now()) AND NOT EXISTS (SELECT FROM {keys} k WHERE k.consumer_id = c.consumer_id) "
         "ORDER BY 1").format(keys=keys, consumer=consumer)).fetchall()
     found = [r[0] for r in missing + unexpected]
-    return Measure(len(found), len(ctx.run.source_ids), found[:20])
+    return Measure(len(found), ctx.run.source_key_count, found[:20])
 
 
 def reject_rate(ctx: CheckContext, check: Check) -> Measure:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from functools import cached_property
 
-import polars as pl
 import psycopg
 from psycopg import sql
 
 from ..config import TargetConfig
+from ..load.keys import SOURCE_KEYS
 from ..regions import Region
 
-SOURCE_KEYS = sql.Identifier("smart360_etl_source_keys")
 
 
 @dataclass
@@ -23,7 +21,7 @@ class RunFacts:
     run_id: str
     counts: dict[str, int]
     rejects_by_reason: dict[str, int]
-    source_ids: pl.Series  # every non-null consumer id the source had, after mapping
+    source_key_count: int  # non-null consumer ids the source had (they are in load.keys.SOURCE_KEYS)
 
 
 @dataclass
@@ -64,14 +62,7 @@ class CheckContext:
         with self.conn.cursor(row_factory=psycopg.rows.dict_row) as cursor:
             return cursor.execute(query, [ids]).fetchall()
 
-    @cached_property
+    @property
     def source_keys(self) -> sql.Identifier:
-        """The run's source ids as a temporary table (COPY), for set-based comparison."""
-        self.conn.execute(sql.SQL("CREATE TEMP TABLE {} (consumer_id text) ON COMMIT DROP").format(SOURCE_KEYS))
-        with self.conn.cursor().copy(sql.SQL("COPY {} FROM STDIN (FORMAT csv)").format(SOURCE_KEYS)) as copy:
-            for piece in self.run.source_ids.to_frame().iter_slices(100_000):
-                buffer = io.BytesIO()
-                piece.write_csv(buffer, include_header=False)
-                copy.write(buffer.getbuffer())
-        self.conn.execute(sql.SQL("ANALYZE {}").format(SOURCE_KEYS))  # the planner must know it is big
+        """The run's source ids, COPYed into a temporary table before the load (load/keys.py)."""
         return SOURCE_KEYS
