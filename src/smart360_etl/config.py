@@ -109,7 +109,8 @@ class JobConfig(StrictModel):
 def _unknown(section: str, key: str, known: tuple[str, ...] | list[str]) -> str:
     close = difflib.get_close_matches(key, known, n=1)
     hint = f"did you mean `{close[0]}`? " if close else ""
-    return f"unknown key `{section}.{key}`; {hint}known keys: {', '.join(known)}"
+    where = f"key `{section}.{key}`" if section else f"top-level key `{key}`"
+    return f"unknown {where}; {hint}known keys: {', '.join(known)}"
 
 
 def load_job(path: Path | str, environ: dict[str, str] | None = None) -> JobConfig:
@@ -143,7 +144,7 @@ def _explain(exc: ValidationError, origin: str) -> str:
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
         if err["type"] == "extra_forbidden":
             section, _, name = key.rpartition(".")
-            lines.append("  - " + _unknown(section or "(top level)", name, _fields_at(section)))
+            lines.append("  - " + _unknown(section, name, _fields_at(section)))
         elif err["type"] == "missing":
             lines.append(f"  - `{key}` is required")
         else:
