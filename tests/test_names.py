@@ -28,6 +28,8 @@ def split(*names):
     ("Mary-Jane O'Neil", (None, "Mary-Jane", None, "O'Neil", None)),
     ("Smith, John, Jr.", (None, "John", None, "Smith", "Jr.")),
     ("John (Johnny) Doe", (None, "John", "(Johnny)", "Doe", None)),
+    ("Mei Li", (None, "Mei", None, "Li", None)),
+    ("Ed Vi", (None, "Ed", None, "Vi", None)),
 ])
 def test_real_world_names(raw, expected):
     assert tuple(split(raw)[0][p] for p in PARTS) == expected

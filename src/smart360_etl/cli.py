@@ -78,10 +78,10 @@ def _progress(label: str):
     if not sys.stderr.isatty():
         yield None
         return
-    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err_console, transient=True) as bar:
         task = bar.add_task(label, total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
+        yield lambda stage, done, total: bar.update(task, description=stage, completed=done, total=total)
 
 
 def _job(config_path: Path) -> JobConfig:
@@ -120,8 +120,8 @@ def demo(rows: int, report_dir: Path) -> None:
     from .demo import run_demo
     from .report import print_summary
 
-    with _errors_to_exit_codes(), _progress("migrating consumers") as on_batch:
-        result = run_demo(rows, report_dir, on_batch)
+    with _errors_to_exit_codes(), _progress("migrating consumers") as on_progress:
+        result = run_demo(rows, report_dir, on_progress)
     print_summary(result, console)
     sys.exit(2 if result.failed_checks else 0)
 
@@ -161,8 +161,8 @@ def run_command(config_path: Path, dry_run: bool) -> None:
 
     with _errors_to_exit_codes():
         job = _job(config_path)
-        with _progress("migrating consumers") as on_batch:
-            result = run(job, dry_run=dry_run, on_batch=on_batch)
+        with _progress("migrating consumers") as on_progress:
+            result = run(job, dry_run=dry_run, on_progress=on_progress)
     print_summary(result, console)
     sys.exit(2 if result.failed_checks else 0)
 

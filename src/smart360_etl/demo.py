@@ -12,7 +12,7 @@ from .config import JobConfig, SourceConfig, TargetConfig
 from .demo_data import generate
 from .embedded import embedded_postgres, with_database
 from .load.schema import migrate
-from .pipeline import OnBatch, RunResult, run
+from .pipeline import OnProgress, RunResult, run
 
 log = logging.getLogger("smart360_etl")
 
@@ -44,7 +44,7 @@ def demo_job(source_url: str, target_url: str, report_dir: Path) -> JobConfig:
     )
 
 
-def run_demo(rows: int, report_dir: Path, on_batch: OnBatch | None = None) -> RunResult:
+def run_demo(rows: int, report_dir: Path, on_progress: OnProgress | None = None) -> RunResult:
     with embedded_postgres() as server_url:
         with psycopg.connect(server_url, autocommit=True) as admin:
             admin.execute("CREATE DATABASE abc_utility")
@@ -55,4 +55,4 @@ def run_demo(rows: int, report_dir: Path, on_batch: OnBatch | None = None) -> Ru
         job = demo_job(source_url, target_url, report_dir)
         with psycopg.connect(target_url) as conn:
             migrate(conn, job.target)
-        return run(job, on_batch=on_batch)
+        return run(job, on_progress=on_progress)

@@ -31,7 +31,7 @@ from .overlap import Behind
 from .sources import open_source
 
 log = logging.getLogger("smart360_etl")
-OnBatch = Callable[[int, int | None], None]  # rows done so far, total when known
+OnProgress = Callable[[str, int, int | None], None]  # what is being done, how far, out of (when known)
 
 
 @dataclass
@@ -86,7 +86,7 @@ def target_connection(target: TargetConfig) -> Iterator[psycopg.Connection]:
         yield conn
 
 
-def run(job: JobConfig, *, dry_run: bool = False, on_batch: OnBatch | None = None) -> RunResult:
+def run(job: JobConfig, *, dry_run: bool = False, on_progress: OnProgress | None = None) -> RunResult:
     """One run of `job`. Raises StageFailed (target rolled back) or RunLocked; writes the JSON report either way."""
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
@@ -98,7 +98,7 @@ def run(job: JobConfig, *, dry_run: bool = False, on_batch: OnBatch | None = Non
         try:
             with target_connection(job.target) as conn:
                 require_migrated(conn, job.target)
-                _run_in_transaction(conn, job, source, rules, checks, result, started, on_batch)
+                _run_in_transaction(conn, job, source, rules, checks, result, started, on_progress)
         except (EtlError, psycopg.Error) as exc:
             result.status, result.error = "failed", redact_url(str(exc))
             if isinstance(exc, StageFailed) and not dry_run:  # after the rollback: the ledger row is free
@@ -112,7 +112,7 @@ def run(job: JobConfig, *, dry_run: bool = False, on_batch: OnBatch | None = Non
     return result
 
 
-def _run_in_transaction(conn, job, source, rules, checks, result, started, on_batch) -> None:
+def _run_in_transaction(conn, job, source, rules, checks, result, started, on_progress) -> None:
     with conn.transaction(force_rollback=result.dry_run):
         _take_run_lock(conn, job.name)
         if result.dry_run:  # on record only inside the transaction that is rolled back
@@ -126,11 +126,11 @@ def _run_in_transaction(conn, job, source, rules, checks, result, started, on_ba
                      extra={"stage": "extract"})
             stage = "load"
             loader = ConsumerLoader(conn, job.target, result.run_id)
-            extracted = _stream(job, source, rules, duplicates, loader, on_batch)
+            extracted = _stream(job, source, rules, duplicates, loader, on_progress)
             stage = "reconcile"
             _reconcile(result, extracted, loader.counts)
             stage = "check"
-            _check(conn, job, checks, result, key_count)
+            _check(conn, job, checks, result, key_count, on_progress)
             if not result.dry_run:
                 ledger.record_success(conn, job.target, result.run_id, result)
         except Exception as exc:
@@ -151,10 +151,11 @@ def _id_batches(job: JobConfig, source, rules) -> Iterator[pl.Series]:
         yield map_field(batch, id_rule, job.region_config())
 
 
-def _check(conn, job: JobConfig, checks, result: RunResult, key_count: int) -> None:
+def _check(conn, job: JobConfig, checks, result: RunResult, key_count: int,
+           on_progress: OnProgress | None) -> None:
     facts = RunFacts(result.run_id, result.counts, result.rejects_by_reason, key_count)
     context = CheckContext(conn, job.target, job.region_config(), result.run_id, facts)
-    outcomes = run_checks(context, checks)
+    outcomes = run_checks(context, checks, on_progress)
     result.checks = [outcome.to_json() for outcome in outcomes]
     result.profile = quality_profile(context)
     result.samples = failing_samples(context, checks, outcomes)
@@ -164,15 +165,15 @@ def _check(conn, job: JobConfig, checks, result: RunResult, key_count: int) -> N
 
 
 def _stream(job: JobConfig, source, rules, duplicates: pl.Series, loader: ConsumerLoader,
-            on_batch: OnBatch | None) -> int:
+            on_progress: OnProgress | None) -> int:
     region, total, done = job.region_config(), source.total_rows(), 0
     with Behind(loader.load) as loading:
         for batch in source.batches(job.source.batch_size):
             loading.submit(map_batch(batch, rules, region, job.disposition, done + 1, duplicates))
             done += batch.height
             log.info("mapped %d rows", done, extra={"stage": "load", "rows": done})
-            if on_batch:
-                on_batch(done, total)
+            if on_progress:
+                on_progress("loading rows", done, total)
     return done
 
 

@@ -54,7 +54,8 @@ def failing_samples(ctx: CheckContext, checks: list[Check], outcomes: list[Outco
     return samples
 
 
-def run_checks(ctx: CheckContext, checks: list[Check]) -> list[Outcome]:
+def run_checks(ctx: CheckContext, checks: list[Check], on_progress=None) -> list[Outcome]:
+    """Every applicable check, in order; `on_progress(label, done, total)` hears of each one."""
     # Checks aggregate and join whole tables: give them hash joins and memory (the load turned joins off).
     for setting in ("enable_hashjoin = on", "enable_mergejoin = on", "work_mem = '256MB'"):
         ctx.conn.execute(f"SET LOCAL {setting}")
@@ -62,7 +63,9 @@ def run_checks(ctx: CheckContext, checks: list[Check]) -> list[Outcome]:
     ctx.conn.execute(sql.SQL("ANALYZE {}").format(ctx.consumer))
     ctx.predicates = row_predicates(ctx)
     outcomes = []
-    for check in checks:
+    for done, check in enumerate(checks):
+        if on_progress:
+            on_progress(f"checking {check.name}", done, len(checks))
         if check.needs_run and ctx.run is None:
             continue
         if check.predicate is not None and check.predicate not in ctx.predicates:

@@ -65,7 +65,8 @@ def _split_common_shapes(cleaned: pl.Series) -> pl.DataFrame:
         pl.coalesce(pl.col("given").struct[p], pl.col("family").struct[p]).alias(p) if p in ("first", "middle", "last")
         else pl.col("given").struct[p] for p in PARTS)
     plain = ~pl.any_horizontal(
-        pl.col(p).str.to_lowercase().str.strip_chars(".").is_in(_SPECIAL).fill_null(False)
+        (pl.col(p).str.to_lowercase().str.strip_chars(".").is_in(_SPECIAL)
+         | pl.col(p).str.contains(r"(?i)^[ivx]+$")).fill_null(False)  # the library reads "Ix" as a numeral
         for p in ("first", "middle", "last"))
     return parts.select(pl.when(plain & pl.col("first").is_not_null()).then(pl.col(p)).alias(p) for p in PARTS)
 
@@ -75,6 +76,9 @@ def parse_one(name: str) -> dict[str, str | None]:
     """The library path for one name; refuses (all None) a parse that would lose a token."""
     parsed = _PARSER.parse(name).as_dict()
     parts = {p: (parsed[_ROLE[p]] or None) for p in PARTS}
+    if parts["last"] is None and parts["first"] and parts["suffix"] and " " not in parts["suffix"]:
+        # "Ed Vi": a lone numeral-like word after a given name is a family name, not a suffix
+        parts["last"], parts["suffix"] = parts["suffix"], None
     if sorted(_tokens(name)) != sorted(_tokens(" ".join(v for v in parts.values() if v))):
         return dict.fromkeys(PARTS)
     return parts
