@@ -31,9 +31,10 @@ RULES = {
     "same_address_similar_name": ("lower(address_line_1) || '|' || coalesce(left(zip_code, 5), '')", 80, 0),
     "shared_phone_similar_name": ("phone_number", 80, 0),
     "shared_email_similar_name": ("lower(email_address)", 80, 0),
-    # postal code, house number and sorted initials ("Ann Lee" and "Lee Ann" land in the same block)
+    # postal code, first word of the address (the house number) and sorted initials ("Ann Lee" and
+    # "Lee Ann" land in the same block)
     "same_zip_similar_name_and_address": (
-        "left(zip_code, 5) || '|' || substring(address_line_1 FROM '^[0-9]+') || '|' "
+        "left(zip_code, 5) || '|' || split_part(address_line_1, ' ', 1) || '|' "
         "|| least(lower(left(first_name, 1)), lower(left(last_name, 1))) "
         "|| greatest(lower(left(first_name, 1)), lower(left(last_name, 1)))", 90, 75),
 }
