@@ -40,10 +40,11 @@ def test_embedded_server_is_removed_when_interrupted(tmp_path, sig):
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     postmaster = _wait_for_server(before, process)
     process.send_signal(sig)
-    process.wait(timeout=60)
-    assert process.returncode in (130, 143, -sig)
-    assert embedded_dirs() - before == set()
-    assert not psutil.pid_exists(postmaster) or psutil.Process(postmaster).status() == psutil.STATUS_ZOMBIE
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode in (130, 143, -sig), stderr[-2000:]
+    assert embedded_dirs() - before == set(), stderr[-2000:]
+    gone = not psutil.pid_exists(postmaster) or psutil.Process(postmaster).status() == psutil.STATUS_ZOMBIE
+    assert gone, stderr[-2000:]
 
 
 def _wait_for_server(before: set[Path], process: subprocess.Popen) -> int:
