@@ -60,8 +60,10 @@ def time_raw_copy(source_url: str, target_url: str) -> float:
         dst.execute(SOURCE_DDL.replace("consumer_data", "copy_reference"))
         dst.commit()
         started = time.perf_counter()
-        with src.cursor().copy("COPY consumer_data TO STDOUT") as out, \
-                dst.cursor().copy("COPY copy_reference FROM STDIN") as into:
+        with (
+            src.cursor().copy("COPY consumer_data TO STDOUT") as out,
+            dst.cursor().copy("COPY copy_reference FROM STDIN") as into,
+        ):
             for block in out:
                 into.write(block)
         dst.commit()
@@ -71,8 +73,9 @@ def time_raw_copy(source_url: str, target_url: str) -> float:
 def time_validate(job_path: Path) -> float:
     """Wall time of `smart360-etl validate` on the loaded target (exit 0 or 2: both are verdicts)."""
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "smart360_etl.cli", "validate", "-c", str(job_path)],
-                          stdout=subprocess.DEVNULL)
+    done = subprocess.run(
+        [sys.executable, "-m", "smart360_etl.cli", "validate", "-c", str(job_path)], stdout=subprocess.DEVNULL
+    )
     if done.returncode not in (0, 2):
         raise SystemExit(f"smart360-etl validate failed with exit code {done.returncode}")
     return time.perf_counter() - started
@@ -105,8 +108,15 @@ def main() -> None:
             create_source(source_url, rows)
             copy_s = time_raw_copy(source_url, target_url)
             job = Path(work) / "bench.yaml"
-            job.write_text(yaml.safe_dump({"source": {"url": source_url, "table": "consumer_data"},
-                                           "target": {"url": target_url}, "report_dir": str(Path(work) / "reports")}))
+            job.write_text(
+                yaml.safe_dump(
+                    {
+                        "source": {"url": source_url, "table": "consumer_data"},
+                        "target": {"url": target_url},
+                        "report_dir": str(Path(work) / "reports"),
+                    }
+                )
+            )
             run_s, peak_mb = time_run(job)
             validate_s = time_validate(job)
         finally:
@@ -114,7 +124,9 @@ def main() -> None:
                 for name in names:
                     admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     print(f"validate: rows={rows} validate_s={validate_s:.2f} ratio={validate_s / copy_s:.2f}")
-    print(f"bench: rows={rows} copy_s={copy_s:.2f} run_s={run_s:.2f} ratio={run_s / copy_s:.2f} peak_rss_mb={peak_mb:.0f}")
+    print(
+        f"bench: rows={rows} copy_s={copy_s:.2f} run_s={run_s:.2f} ratio={run_s / copy_s:.2f} peak_rss_mb={peak_mb:.0f}"
+    )
 
 
 if __name__ == "__main__":

@@ -25,30 +25,68 @@ def test_case_study_streets_never_become_city_state_zip():
     with open(SAMPLES / "case_study_sample.csv", newline="") as handle:
         streets = [row["Address"] for row in csv.DictReader(handle)]
     for street, parsed in zip(streets, parse("US", *streets)):
-        assert parsed == {"line_1": street, "line_2": None, "city": None, "state": None, "zip_code": None, "reason": None}
+        assert parsed == {
+            "line_1": street,
+            "line_2": None,
+            "city": None,
+            "state": None,
+            "zip_code": None,
+            "reason": None,
+        }
 
 
-@pytest.mark.parametrize(("region", "raw", "expected"), [
-    ("US", "123 Main St, Springfield, IL 62704", ("123 Main St", None, "Springfield", "IL", "62704", None)),
-    ("US", "456 Elm St Apt 4B, Chicago, IL 60601-1234", ("456 Elm St", "Apt 4B", "Chicago", "IL", "60601-1234", None)),
-    ("US", "789 Oak Ave Springfield IL 62704", ("789 Oak Ave", None, "Springfield", "IL", "62704", None)),
-    ("US", "100 Broadway, Suite 200, New York, NY 10001", ("100 Broadway", "Suite 200", "New York", "NY", "10001", None)),
-    ("US", "Apt 3, 55 Pine Rd, Austin, Texas 73301", ("55 Pine Rd", "Apt 3", "Austin", "TX", "73301", None)),
-    ("US", "12 Oak Ct", ("12 Oak Ct", None, None, None, None, None)),
-    ("US", "PO Box 12345", ("PO Box 12345", None, None, None, None, None)),
-    ("US", "12 Main St, Springfield, XX 62704", ("12 Main St", None, "Springfield", None, "62704", "state_invalid")),
-    ("US", "12 Main St, Springfield, IL 6270", ("12 Main St", None, "Springfield", "IL", None, "postal_code_invalid")),
-    ("US", "2226 Spring Blvd, Apt. 12 Portland OR 97269", ("2226 Spring Blvd", "Apt. 12", "Portland", "OR", "97269", None)),
-    ("US", "77 Lake Shore Blvd #5 Chicago IL 60601", ("77 Lake Shore Blvd", "#5", "Chicago", "IL", "60601", None)),
-    ("US", "9 Elm Square IL 60601", ("9 Elm Square", None, None, "IL", "60601", "address_ambiguous")),
-    ("AU", "Unit 5, 12 Smith St, Sydney NSW 2000", ("12 Smith St", "Unit 5", "Sydney", "NSW", "2000", None)),
-    ("AU", "12 George Street Brisbane QLD 4000", ("12 George Street", None, "Brisbane", "QLD", "4000", None)),
-    ("IN", "Flat 12, MG Road, Bengaluru, Karnataka 560001", ("MG Road", "Flat 12", "Bengaluru", "KA", "560001", None)),
-    ("IN", "22 Park Street, Kolkata 700 016", ("22 Park Street", None, "Kolkata", None, "700016", None)),
-    ("GB", "Flat 3, 12 High Street, London, sw1a1aa", ("12 High Street", "Flat 3", "London", None, "SW1A 1AA", None)),
-    ("CA", "100 Queen St W, Toronto, ON M5H2N2", ("100 Queen St W", None, "Toronto", "ON", "M5H 2N2", None)),
-    ("NZ", "1 Queen St, Auckland, 1010", ("1 Queen St", None, "Auckland", None, "1010", None)),
-])
+@pytest.mark.parametrize(
+    ("region", "raw", "expected"),
+    [
+        ("US", "123 Main St, Springfield, IL 62704", ("123 Main St", None, "Springfield", "IL", "62704", None)),
+        (
+            "US",
+            "456 Elm St Apt 4B, Chicago, IL 60601-1234",
+            ("456 Elm St", "Apt 4B", "Chicago", "IL", "60601-1234", None),
+        ),
+        ("US", "789 Oak Ave Springfield IL 62704", ("789 Oak Ave", None, "Springfield", "IL", "62704", None)),
+        (
+            "US",
+            "100 Broadway, Suite 200, New York, NY 10001",
+            ("100 Broadway", "Suite 200", "New York", "NY", "10001", None),
+        ),
+        ("US", "Apt 3, 55 Pine Rd, Austin, Texas 73301", ("55 Pine Rd", "Apt 3", "Austin", "TX", "73301", None)),
+        ("US", "12 Oak Ct", ("12 Oak Ct", None, None, None, None, None)),
+        ("US", "PO Box 12345", ("PO Box 12345", None, None, None, None, None)),
+        (
+            "US",
+            "12 Main St, Springfield, XX 62704",
+            ("12 Main St", None, "Springfield", None, "62704", "state_invalid"),
+        ),
+        (
+            "US",
+            "12 Main St, Springfield, IL 6270",
+            ("12 Main St", None, "Springfield", "IL", None, "postal_code_invalid"),
+        ),
+        (
+            "US",
+            "2226 Spring Blvd, Apt. 12 Portland OR 97269",
+            ("2226 Spring Blvd", "Apt. 12", "Portland", "OR", "97269", None),
+        ),
+        ("US", "77 Lake Shore Blvd #5 Chicago IL 60601", ("77 Lake Shore Blvd", "#5", "Chicago", "IL", "60601", None)),
+        ("US", "9 Elm Square IL 60601", ("9 Elm Square", None, None, "IL", "60601", "address_ambiguous")),
+        ("AU", "Unit 5, 12 Smith St, Sydney NSW 2000", ("12 Smith St", "Unit 5", "Sydney", "NSW", "2000", None)),
+        ("AU", "12 George Street Brisbane QLD 4000", ("12 George Street", None, "Brisbane", "QLD", "4000", None)),
+        (
+            "IN",
+            "Flat 12, MG Road, Bengaluru, Karnataka 560001",
+            ("MG Road", "Flat 12", "Bengaluru", "KA", "560001", None),
+        ),
+        ("IN", "22 Park Street, Kolkata 700 016", ("22 Park Street", None, "Kolkata", None, "700016", None)),
+        (
+            "GB",
+            "Flat 3, 12 High Street, London, sw1a1aa",
+            ("12 High Street", "Flat 3", "London", None, "SW1A 1AA", None),
+        ),
+        ("CA", "100 Queen St W, Toronto, ON M5H2N2", ("100 Queen St W", None, "Toronto", "ON", "M5H 2N2", None)),
+        ("NZ", "1 Queen St, Auckland, 1010", ("1 Queen St", None, "Auckland", None, "1010", None)),
+    ],
+)
 def test_addresses_by_region(region, raw, expected):
     assert tuple(parse(region, raw)[0][k] for k in KEYS) == expected
 
@@ -65,17 +103,38 @@ UNIT = st.sampled_from([None, "Apt 4B", "Suite 200", "Unit 7", "#12"])
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.integers(1, 99999), STREET_NAME, STREET_TYPE, UNIT, CITY, st.sampled_from(["IL", "NY", "TX", "WA"]),
-       st.from_regex(r"\d{5}(-\d{4})?", fullmatch=True), st.sampled_from(["", ", ", ", ,"]))
+@given(
+    st.integers(1, 99999),
+    STREET_NAME,
+    STREET_TYPE,
+    UNIT,
+    CITY,
+    st.sampled_from(["IL", "NY", "TX", "WA"]),
+    st.from_regex(r"\d{5}(-\d{4})?", fullmatch=True),
+    st.sampled_from(["", ", ", ", ,"]),
+)
 def test_us_addresses_round_trip(number, name, kind, unit, city, state, zip_code, commas):
     # Known limit: without commas a city that starts with a street type ("St. Louis") is ambiguous.
     assume(commas or not city.startswith("St."))
     street = f"{number} {name} {kind}"
     before_unit, after_unit = {"": (" ", " "), ", ": (", ", ", "), ", ,": (", ", " ")}[commas]
     sep = ", " if commas == ", " else " "
-    raw = street + (before_unit + unit if unit else "") + (after_unit if unit else before_unit) + city + sep + f"{state} {zip_code}"
+    raw = (
+        street
+        + (before_unit + unit if unit else "")
+        + (after_unit if unit else before_unit)
+        + city
+        + sep
+        + f"{state} {zip_code}"
+    )
     got = parse("US", raw)[0]
-    assert (got["line_1"], got["line_2"], got["city"], got["state"], got["zip_code"]) == (street, unit, city, state, zip_code)
+    assert (got["line_1"], got["line_2"], got["city"], got["state"], got["zip_code"]) == (
+        street,
+        unit,
+        city,
+        state,
+        zip_code,
+    )
 
 
 @settings(max_examples=200, deadline=None)

@@ -47,8 +47,13 @@ def outcomes(job, *rows):
 
 def variant(n: int, **changes) -> tuple:
     values = dict(zip(COLUMNS.split(", "), GOOD))
-    values.update(consumer_id=str(n), phone_number=f"+1212456{n:04d}", email_address=f"c{n}@example.com",
-                  first_name=["Ann", "Bob", "Cy", "Di", "Ed", "Flo"][n % 6], address_line_1=f"{n} Oak St")
+    values.update(
+        consumer_id=str(n),
+        phone_number=f"+1212456{n:04d}",
+        email_address=f"c{n}@example.com",
+        first_name=["Ann", "Bob", "Cy", "Di", "Ed", "Flo"][n % 6],
+        address_line_1=f"{n} Oak St",
+    )
     values.update(changes)
     return tuple(values.values())
 
@@ -90,9 +95,14 @@ def test_shared_contact_over_the_limit(target, column):
 
 
 def test_thresholds_severity_and_switching_off_come_from_the_job(target):
-    job = target.model_copy(update={"checks": {
-        "phone_number_format": CheckSetting(severity="fail", threshold=2),
-        "state_known": CheckSetting(enabled=False)}})
+    job = target.model_copy(
+        update={
+            "checks": {
+                "phone_number_format": CheckSetting(severity="fail", threshold=2),
+                "state_known": CheckSetting(enabled=False),
+            }
+        }
+    )
     found = outcomes(job, variant(1, phone_number="bad", state="XX"))
     assert found["phone_number_format"].severity == "fail" and found["phone_number_format"].status == "pass"
     assert "state_known" not in found
@@ -103,6 +113,7 @@ def test_thresholds_severity_and_switching_off_come_from_the_job(target):
 def test_rate_threshold():
     check = Check("x", "x", "warn", lambda *_: None, threshold=0.1)
     from smart360_etl.checks import Measure
+
     assert judge(check, Measure(10, 100, [])).status == "pass"
     assert judge(check, Measure(11, 100, [])).status == "warn"
 
@@ -133,11 +144,14 @@ def test_source_keys_check_catches_a_row_that_changed_its_key(demo_job, target_u
     first = run(demo_job)
     assert {c["name"]: c["status"] for c in first.checks}["source_keys_reconcile"] == "pass"
     with psycopg.connect(target_url) as conn:  # a target-side rule that silently rewrites one key
-        conn.execute("CREATE FUNCTION ghost() RETURNS trigger AS $$ BEGIN "
-                     "IF NEW.consumer_id = '100005' THEN NEW.consumer_id := 'ghost'; END IF; RETURN NEW; END $$ "
-                     "LANGUAGE plpgsql")
-        conn.execute("CREATE TRIGGER ghost BEFORE INSERT OR UPDATE ON smart360.consumer "
-                     "FOR EACH ROW EXECUTE FUNCTION ghost()")
+        conn.execute(
+            "CREATE FUNCTION ghost() RETURNS trigger AS $$ BEGIN "
+            "IF NEW.consumer_id = '100005' THEN NEW.consumer_id := 'ghost'; END IF; RETURN NEW; END $$ "
+            "LANGUAGE plpgsql"
+        )
+        conn.execute(
+            "CREATE TRIGGER ghost BEFORE INSERT OR UPDATE ON smart360.consumer FOR EACH ROW EXECUTE FUNCTION ghost()"
+        )
         conn.execute("DELETE FROM smart360.consumer")
     second = run(demo_job)
     keys = {c["name"]: c for c in second.checks}["source_keys_reconcile"]

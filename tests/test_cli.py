@@ -59,16 +59,21 @@ def test_validate_exits_2_when_a_fail_check_fails(job_file, target_url):
     clean = CliRunner().invoke(main, ["validate", "-c", str(job_file)])
     assert clean.exit_code == 0 and "no check with severity `fail` failed" in clean.output and "report:" in clean.output
     with psycopg.connect(target_url) as conn:
-        conn.execute("UPDATE smart360.consumer SET last_name = ' ' WHERE consumer_id = "
-                     "(SELECT min(consumer_id) FROM smart360.consumer)")
+        conn.execute(
+            "UPDATE smart360.consumer SET last_name = ' ' WHERE consumer_id = "
+            "(SELECT min(consumer_id) FROM smart360.consumer)"
+        )
     broken = CliRunner().invoke(main, ["validate", "-c", str(job_file)])
     assert broken.exit_code == 2 and "failed: last_name_present" in broken.output
 
 
 def test_run_exits_2_when_a_fail_check_fails_and_keeps_the_data(source_url, target_url, write_job):
     create_demo_source(source_url, 400)
-    job = write_job(source={"url": source_url, "table": "consumer_data"}, target={"url": target_url},
-                    checks={"reject_rate": {"severity": "fail", "threshold": 0.001}})
+    job = write_job(
+        source={"url": source_url, "table": "consumer_data"},
+        target={"url": target_url},
+        checks={"reject_rate": {"severity": "fail", "threshold": 0.001}},
+    )
     invoke("init", "-c", job)
     result = CliRunner().invoke(main, ["run", "-c", str(job)])
     assert result.exit_code == 2 and "a check with severity `fail` failed" in result.output
@@ -99,10 +104,13 @@ def test_preview_shows_mapped_rows_and_rejects_without_writing(write_job, tmp_pa
     assert "1 of 14 rows would be rejected; nothing was written" in result.output
 
 
-@pytest.mark.parametrize(("sections", "message"), [
-    ({"source": {"csv": "missing.csv"}}, "CSV file"),
-    ({"source": {"csv": "x.csv"}, "regoin": "US"}, "did you mean `region`?"),
-])
+@pytest.mark.parametrize(
+    ("sections", "message"),
+    [
+        ({"source": {"csv": "missing.csv"}}, "CSV file"),
+        ({"source": {"csv": "x.csv"}, "regoin": "US"}, "did you mean `region`?"),
+    ],
+)
 def test_bad_input_exits_1_with_a_message(write_job, tmp_path, sections, message):
     sections.setdefault("target", {"url": "postgresql://nobody@127.0.0.1:1/none"})
     result = CliRunner().invoke(main, ["run", "-c", str(write_job(**sections))])

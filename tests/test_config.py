@@ -44,19 +44,22 @@ def test_missing_variable_says_where_it_looked(tmp_path):
     assert "${SMART360_DB_URL} is not set" in str(error.value) and str(tmp_path / ".env") in str(error.value)
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("source: {csv: a.csv, tabel: x}\ntarget: {url: x}", "unknown key `source.tabel`; did you mean `table`?"),
-    ("source: {csv: a.csv}\ntarget: {url: x}\nregoin: US", "did you mean `region`?"),
-    ("source: {csv: a.csv}\n", "`target` is required"),
-    ("source: {url: x}\ntarget: {url: x}", "give exactly one of `table` or `query`"),
-    ("source: {csv: a.csv, url: x}\ntarget: {url: x}", "give exactly one of `url`"),
-    ("source: {csv: a.csv, batch_size: lots}\ntarget: {url: x}", "`source.batch_size`"),
-    ("source: {csv: a.csv}\ntarget: {url: x}\nreasons: {phone_invalid: drop}", "`reasons.phone_invalid`"),
-    ("source: {csv: a.csv}\ntarget: {url: x}\nreasons: {name_incomplete: warn}", "always rejects the row"),
-    ("source: {csv: a.csv}\ntarget: {url: x}\nreasons: {email_invalidd: warn}", "did you mean `email_invalid`?"),
-    ("- just\n- a list", "must hold a mapping"),
-    ("source: [unclosed", "is not valid YAML"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("source: {csv: a.csv, tabel: x}\ntarget: {url: x}", "unknown key `source.tabel`; did you mean `table`?"),
+        ("source: {csv: a.csv}\ntarget: {url: x}\nregoin: US", "did you mean `region`?"),
+        ("source: {csv: a.csv}\n", "`target` is required"),
+        ("source: {url: x}\ntarget: {url: x}", "give exactly one of `table` or `query`"),
+        ("source: {csv: a.csv, url: x}\ntarget: {url: x}", "give exactly one of `url`"),
+        ("source: {csv: a.csv, batch_size: lots}\ntarget: {url: x}", "`source.batch_size`"),
+        ("source: {csv: a.csv}\ntarget: {url: x}\nreasons: {phone_invalid: drop}", "`reasons.phone_invalid`"),
+        ("source: {csv: a.csv}\ntarget: {url: x}\nreasons: {name_incomplete: warn}", "always rejects the row"),
+        ("source: {csv: a.csv}\ntarget: {url: x}\nreasons: {email_invalidd: warn}", "did you mean `email_invalid`?"),
+        ("- just\n- a list", "must hold a mapping"),
+        ("source: [unclosed", "is not valid YAML"),
+    ],
+)
 def test_bad_job_files_name_the_key_and_the_fix(tmp_path, text, message):
     with pytest.raises(ConfigError) as error:
         load_job(write(tmp_path, text), environ={})
@@ -75,10 +78,13 @@ def test_password_never_shown_in_config_errors(tmp_path):
     assert "hunter2" not in str(error.value)
 
 
-@pytest.mark.parametrize(("url", "shown"), [
-    ("postgresql://bob:s3cret@db:5432/x", "postgresql://bob:***@db:5432/x"),
-    ("postgresql://bob@db/x", "postgresql://bob@db/x"),
-    ("host=db user=bob password=s3cret dbname=x", "host=db user=bob password=*** dbname=x"),
-])
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://bob:s3cret@db:5432/x", "postgresql://bob:***@db:5432/x"),
+        ("postgresql://bob@db/x", "postgresql://bob@db/x"),
+        ("host=db user=bob password=s3cret dbname=x", "host=db user=bob password=*** dbname=x"),
+    ],
+)
 def test_redact_url(url, shown):
     assert redact_url(url) == shown

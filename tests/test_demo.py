@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -22,8 +21,9 @@ def embedded_dirs() -> set[Path]:
 
 
 def test_demo_runs_the_whole_job(tmp_path):
-    done = subprocess.run([*CLI, "demo", "--rows", "2000", "--report-dir", str(tmp_path)],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [*CLI, "demo", "--rows", "2000", "--report-dir", str(tmp_path)], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     assert "reconciled: extracted 2000 = inserted" in done.stdout
     report = json.loads(next(tmp_path.glob("*.json")).read_text())
@@ -36,8 +36,12 @@ def test_demo_runs_the_whole_job(tmp_path):
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_embedded_server_is_removed_when_interrupted(tmp_path, sig):
     before = embedded_dirs()
-    process = subprocess.Popen([*CLI, "demo", "--rows", "400000", "--report-dir", str(tmp_path)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [*CLI, "demo", "--rows", "400000", "--report-dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     postmaster = _wait_for_server(before, process)
     process.send_signal(sig)
     _, stderr = process.communicate(timeout=60)

@@ -14,17 +14,31 @@ def normalise(*raw):
     return normalise_emails(pl.Series(list(raw), dtype=pl.String)).to_dicts()
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    ("  John.Doe@EXAMPLE.COM ", "John.Doe@example.com"),
-    ("jane+bills@Mail.Example.org", "jane+bills@mail.example.org"),
-    ("üser@exämple.de", "üser@exämple.de"),
-])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("  John.Doe@EXAMPLE.COM ", "John.Doe@example.com"),
+        ("jane+bills@Mail.Example.org", "jane+bills@mail.example.org"),
+        ("üser@exämple.de", "üser@exämple.de"),
+    ],
+)
 def test_valid_addresses(raw, expected):
     assert normalise(raw)[0] == {"email_address": expected, "reason": None}
 
 
-@pytest.mark.parametrize("raw", ["john.doe@", "john doe@example.com", "john@@mail.com", "john.mail.com",
-                                 "x@localhost", "a..b@example.com", ".a@example.com", "a@-example.com"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "john.doe@",
+        "john doe@example.com",
+        "john@@mail.com",
+        "john.mail.com",
+        "x@localhost",
+        "a..b@example.com",
+        ".a@example.com",
+        "a@-example.com",
+    ],
+)
 def test_invalid_addresses_are_flagged(raw):
     assert normalise(raw)[0] == {"email_address": None, "reason": "email_invalid"}
 

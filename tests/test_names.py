@@ -14,23 +14,26 @@ def split(*names):
     return split_names(pl.Series(list(names), dtype=pl.String)).to_dicts()
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    ("John Doe", (None, "John", None, "Doe", None)),
-    ("  michaela   neumann ", (None, "Michaela", None, "Neumann", None)),
-    ("Doe, John", (None, "John", None, "Doe", None)),
-    ("Dr. Jane Q. Public Jr.", ("Dr.", "Jane", "Q.", "Public", "Jr.")),
-    ("Jan van der Berg", (None, "Jan", None, "van der Berg", None)),
-    ("van der Berg, Jan", (None, "Jan", None, "van der Berg", None)),
-    ("Maria de la Cruz", (None, "Maria", None, "de la Cruz", None)),
-    ("JOHN PAUL SMITH III", (None, "John", "Paul", "Smith", "III")),
-    ("MR JOHN SMITH", ("Mr", "John", None, "Smith", None)),
-    ("Ronald McDonald", (None, "Ronald", None, "McDonald", None)),
-    ("Mary-Jane O'Neil", (None, "Mary-Jane", None, "O'Neil", None)),
-    ("Smith, John, Jr.", (None, "John", None, "Smith", "Jr.")),
-    ("John (Johnny) Doe", (None, "John", "(Johnny)", "Doe", None)),
-    ("Mei Li", (None, "Mei", None, "Li", None)),
-    ("Ed Vi", (None, "Ed", None, "Vi", None)),
-])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("John Doe", (None, "John", None, "Doe", None)),
+        ("  michaela   neumann ", (None, "Michaela", None, "Neumann", None)),
+        ("Doe, John", (None, "John", None, "Doe", None)),
+        ("Dr. Jane Q. Public Jr.", ("Dr.", "Jane", "Q.", "Public", "Jr.")),
+        ("Jan van der Berg", (None, "Jan", None, "van der Berg", None)),
+        ("van der Berg, Jan", (None, "Jan", None, "van der Berg", None)),
+        ("Maria de la Cruz", (None, "Maria", None, "de la Cruz", None)),
+        ("JOHN PAUL SMITH III", (None, "John", "Paul", "Smith", "III")),
+        ("MR JOHN SMITH", ("Mr", "John", None, "Smith", None)),
+        ("Ronald McDonald", (None, "Ronald", None, "McDonald", None)),
+        ("Mary-Jane O'Neil", (None, "Mary-Jane", None, "O'Neil", None)),
+        ("Smith, John, Jr.", (None, "John", None, "Smith", "Jr.")),
+        ("John (Johnny) Doe", (None, "John", "(Johnny)", "Doe", None)),
+        ("Mei Li", (None, "Mei", None, "Li", None)),
+        ("Ed Vi", (None, "Ed", None, "Vi", None)),
+    ],
+)
 def test_real_world_names(raw, expected):
     assert tuple(split(raw)[0][p] for p in PARTS) == expected
 

@@ -15,19 +15,22 @@ def normalise(region, *raw):
     return normalise_phones(pl.Series(list(raw), dtype=pl.String), region).to_dicts()
 
 
-@pytest.mark.parametrize(("region", "raw", "e164", "extension"), [
-    ("US", "(212) 456-7890", "+12124567890", None),
-    ("US", "212.456.7890", "+12124567890", None),
-    ("US", "1-212-456-7890", "+12124567890", None),
-    ("US", "+1 212 456 7890", "+12124567890", None),
-    ("US", "212-456-7890 x123", "+12124567890", "123"),
-    ("US", "212 456 7890 ext. 45", "+12124567890", "45"),
-    ("US", "+44 20 7946 0958", "+442079460958", None),
-    ("GB", "020 7946 0958", "+442079460958", None),
-    ("AU", "(02) 9374 4000", "+61293744000", None),
-    ("IN", "98765 43210", "+919876543210", None),
-    ("CA", "416-979-2301", "+14169792301", None),
-])
+@pytest.mark.parametrize(
+    ("region", "raw", "e164", "extension"),
+    [
+        ("US", "(212) 456-7890", "+12124567890", None),
+        ("US", "212.456.7890", "+12124567890", None),
+        ("US", "1-212-456-7890", "+12124567890", None),
+        ("US", "+1 212 456 7890", "+12124567890", None),
+        ("US", "212-456-7890 x123", "+12124567890", "123"),
+        ("US", "212 456 7890 ext. 45", "+12124567890", "45"),
+        ("US", "+44 20 7946 0958", "+442079460958", None),
+        ("GB", "020 7946 0958", "+442079460958", None),
+        ("AU", "(02) 9374 4000", "+61293744000", None),
+        ("IN", "98765 43210", "+919876543210", None),
+        ("CA", "416-979-2301", "+14169792301", None),
+    ],
+)
 def test_real_world_numbers(region, raw, e164, extension):
     got = normalise(region, raw)[0]
     assert (got["phone_number"], got["phone_extension"]) == (e164, extension)
@@ -44,14 +47,33 @@ def test_missing_number_is_not_a_problem():
 
 
 DIGITS = st.text(alphabet="0123456789", min_size=6, max_size=13)
-DECOR = st.sampled_from(["{}", "+{}", "+1 {}", "1-{}", "({}", "{} ", "0{}", "+44{}", "+91 {}", "+61{}", "011{}",
-                         "{} x12", "{}ext. 7", "1 {} EXTENSION 123456", "+1{} x1"])
+DECOR = st.sampled_from(
+    [
+        "{}",
+        "+{}",
+        "+1 {}",
+        "1-{}",
+        "({}",
+        "{} ",
+        "0{}",
+        "+44{}",
+        "+91 {}",
+        "+61{}",
+        "011{}",
+        "{} x12",
+        "{}ext. 7",
+        "1 {} EXTENSION 123456",
+        "+1{} x1",
+    ]
+)
 NANP = st.from_regex(r"[2-9]\d{2}[2-9]\d{6}", fullmatch=True)
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.lists(st.tuples(st.one_of(DIGITS, NANP), DECOR), min_size=1, max_size=30),
-       st.sampled_from(["US", "CA", "IN", "GB", "AU"]))
+@given(
+    st.lists(st.tuples(st.one_of(DIGITS, NANP), DECOR), min_size=1, max_size=30),
+    st.sampled_from(["US", "CA", "IN", "GB", "AU"]),
+)
 def test_fast_path_agrees_with_phonenumbers(samples, region):
     raw = [decor.format(digits) for digits, decor in samples]
     fast = fast_path(pl.Series(raw, dtype=pl.String), region).to_dicts()
@@ -66,8 +88,12 @@ def test_fast_path_decides_the_common_shapes():
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.sampled_from(["212", "312", "415", "617", "713"]), st.integers(200, 999), st.integers(0, 9999),
-       st.sampled_from(["({a}) {e}-{l}", "{a}-{e}-{l}", "{a}.{e}.{l}", "+1 {a} {e} {l}", "{a}{e}{l}"]))
+@given(
+    st.sampled_from(["212", "312", "415", "617", "713"]),
+    st.integers(200, 999),
+    st.integers(0, 9999),
+    st.sampled_from(["({a}) {e}-{l}", "{a}-{e}-{l}", "{a}.{e}.{l}", "+1 {a} {e} {l}", "{a}{e}{l}"]),
+)
 def test_e164_parses_back_to_the_same_number(area, exchange, line, shape):
     raw = shape.format(a=area, e=exchange, l=f"{line:04d}")
     got = normalise("US", raw)[0]["phone_number"]

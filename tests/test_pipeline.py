@@ -10,8 +10,14 @@ import pytest
 
 from smart360_etl.config import load_job
 from smart360_etl.demo import create_demo_source
-from smart360_etl.errors import (ConfigError, ReconciliationError, RunLocked, SourceError, StageFailed,
-                                 TargetNotInitialised)
+from smart360_etl.errors import (
+    ConfigError,
+    ReconciliationError,
+    RunLocked,
+    SourceError,
+    StageFailed,
+    TargetNotInitialised,
+)
 from smart360_etl.load.consumers import ConsumerLoader
 from smart360_etl.load.schema import migrate, pending_migrations
 from smart360_etl.pipeline import run, target_connection
@@ -24,8 +30,9 @@ ROWS = 3000
 @pytest.fixture
 def demo_job(source_url, target_url, write_job):
     create_demo_source(source_url, ROWS)
-    job = load_job(write_job(source={"url": source_url, "table": "consumer_data", "batch_size": 700},
-                             target={"url": target_url}))
+    job = load_job(
+        write_job(source={"url": source_url, "table": "consumer_data", "batch_size": 700}, target={"url": target_url})
+    )
     with target_connection(job.target) as conn:
         migrate(conn, job.target)
     return job
@@ -33,8 +40,10 @@ def demo_job(source_url, target_url, write_job):
 
 def consumers(url: str) -> dict[str, tuple]:
     with psycopg.connect(url) as conn:
-        rows = conn.execute("SELECT consumer_id, first_name, middle_name, last_name, address_line_1, city, state, "
-                            "zip_code, phone_number, email_address FROM smart360.consumer").fetchall()
+        rows = conn.execute(
+            "SELECT consumer_id, first_name, middle_name, last_name, address_line_1, city, state, "
+            "zip_code, phone_number, email_address FROM smart360.consumer"
+        ).fetchall()
     return {row[0]: row[1:] for row in rows}
 
 
@@ -48,13 +57,18 @@ def test_demo_data_lands_and_reconciles(demo_job, target_url):
     loaded = consumers(target_url)
     assert len(loaded) == c["inserted"]
     with psycopg.connect(target_url) as conn:
-        stored = conn.execute("SELECT count(*) FROM smart360_etl.reject WHERE run_id = %s", [result.run_id]).fetchone()[0]
-        ledger = conn.execute("SELECT status, extracted, inserted, rejected FROM smart360_etl.run WHERE run_id = %s",
-                              [result.run_id]).fetchone()
+        stored = conn.execute("SELECT count(*) FROM smart360_etl.reject WHERE run_id = %s", [result.run_id]).fetchone()[
+            0
+        ]
+        ledger = conn.execute(
+            "SELECT status, extracted, inserted, rejected FROM smart360_etl.run WHERE run_id = %s", [result.run_id]
+        ).fetchone()
     assert stored == c["rejected"]
     assert ledger == ("ok", ROWS, c["inserted"], c["rejected"])
     report = json.loads(open(result.report_path).read())
-    assert report["counts"] == c and report["status"] == "ok" and report["rejects_by_reason"] == result.rejects_by_reason
+    assert (
+        report["counts"] == c and report["status"] == "ok" and report["rejects_by_reason"] == result.rejects_by_reason
+    )
     assert {"run_id", "duration_s", "warnings_by_reason", "checks"} <= set(report)
 
 
@@ -64,10 +78,12 @@ def test_second_run_changes_nothing_and_ten_edits_update_ten(demo_job, source_ur
     assert (second.counts["inserted"], second.counts["updated"]) == (0, 0)
     assert second.counts["unchanged"] == first.counts["inserted"]
     with psycopg.connect(source_url) as conn:
-        conn.execute("UPDATE consumer_data SET email_address = 'changed' || consumer_id || '@example.org' "
-                     "WHERE consumer_id IN (SELECT consumer_id FROM consumer_data GROUP BY consumer_id "
-                     "HAVING count(*) = 1 AND bool_and(name ~ '^[A-Z][a-z]+ [A-Z][a-z]+$' AND address ~ ', [A-Z]{2} ') "
-                     "ORDER BY consumer_id LIMIT 10)")
+        conn.execute(
+            "UPDATE consumer_data SET email_address = 'changed' || consumer_id || '@example.org' "
+            "WHERE consumer_id IN (SELECT consumer_id FROM consumer_data GROUP BY consumer_id "
+            "HAVING count(*) = 1 AND bool_and(name ~ '^[A-Z][a-z]+ [A-Z][a-z]+$' AND address ~ ', [A-Z]{2} ') "
+            "ORDER BY consumer_id LIMIT 10)"
+        )
     third = run(demo_job)
     assert third.counts["updated"] == 10 and third.counts["inserted"] == 0
     assert third.counts["unchanged"] == first.counts["inserted"] - 10
@@ -78,8 +94,10 @@ def test_rejects_keep_every_reason_and_the_source_row(demo_job, source_url, targ
         conn.execute("INSERT INTO consumer_data (consumer_id, name, address) VALUES (NULL, 'Madonna', NULL)")
     result = run(demo_job)
     with psycopg.connect(target_url) as conn:
-        reasons, row = conn.execute("SELECT reasons, source_row FROM smart360_etl.reject WHERE run_id = %s "
-                                    "AND consumer_id IS NULL", [result.run_id]).fetchone()
+        reasons, row = conn.execute(
+            "SELECT reasons, source_row FROM smart360_etl.reject WHERE run_id = %s AND consumer_id IS NULL",
+            [result.run_id],
+        ).fetchone()
     assert reasons == ["consumer_id_missing", "name_incomplete", "address_unparsed"]
     assert row["name"] == "Madonna" and row["consumer_id"] is None
 
@@ -89,9 +107,13 @@ def test_duplicate_ids_are_all_rejected_even_across_batches(source_url, target_u
         conn.execute("CREATE TABLE legacy (id text, name text, address text)")
         conn.execute("INSERT INTO legacy SELECT g::text, 'Ann Lee', g || ' Main St' FROM generate_series(1, 50) g")
         conn.execute("INSERT INTO legacy VALUES ('7', 'Bob Ray', '1 Oak St'), (' 7 ', 'Cy Dee', '2 Oak St')")
-    job = load_job(write_job(source={"url": source_url, "table": "legacy", "batch_size": 10},
-                             target={"url": target_url},
-                             mapping={"consumer_id": {"from": "id"}, "phone_number": None, "email_address": None}))
+    job = load_job(
+        write_job(
+            source={"url": source_url, "table": "legacy", "batch_size": 10},
+            target={"url": target_url},
+            mapping={"consumer_id": {"from": "id"}, "phone_number": None, "email_address": None},
+        )
+    )
     with target_connection(job.target) as conn:
         migrate(conn, job.target)
     result = run(job)
@@ -137,10 +159,13 @@ def test_a_failure_mid_load_rolls_everything_back(demo_job, source_url, target_u
     run(demo_job)
     before = consumers(target_url)
     with psycopg.connect(source_url) as conn:  # changes to existing rows, and a new row the target refuses
-        conn.execute("UPDATE consumer_data SET email_address = 'new' || consumer_id || '@example.org' "
-                     "WHERE consumer_id < 100100")
-        conn.execute("INSERT INTO consumer_data (consumer_id, name, address) "
-                     "VALUES (999999, 'Ann Lee', '1 Oak St, Austin, TX 78701')")
+        conn.execute(
+            "UPDATE consumer_data SET email_address = 'new' || consumer_id || '@example.org' WHERE consumer_id < 100100"
+        )
+        conn.execute(
+            "INSERT INTO consumer_data (consumer_id, name, address) "
+            "VALUES (999999, 'Ann Lee', '1 Oak St, Austin, TX 78701')"
+        )
     with psycopg.connect(target_url) as conn:  # a rule of the target, as a real SMART360 might have
         conn.execute("ALTER TABLE smart360.consumer ADD CONSTRAINT no_austin CHECK (city <> 'Austin') NOT VALID")
     with pytest.raises(StageFailed) as failure:
@@ -148,7 +173,9 @@ def test_a_failure_mid_load_rolls_everything_back(demo_job, source_url, target_u
     assert failure.value.stage == "load" and "no_austin" in str(failure.value)
     assert consumers(target_url) == before
     with psycopg.connect(target_url) as conn:
-        status, error = conn.execute("SELECT status, error FROM smart360_etl.run ORDER BY started_at DESC LIMIT 1").fetchone()
+        status, error = conn.execute(
+            "SELECT status, error FROM smart360_etl.run ORDER BY started_at DESC LIMIT 1"
+        ).fetchone()
         rejects = conn.execute("SELECT count(DISTINCT run_id) FROM smart360_etl.reject").fetchone()[0]
     assert status == "failed" and "no_austin" in error and rejects == 1
 
@@ -201,12 +228,19 @@ def test_init_is_idempotent(target_url, write_job, tmp_path):
     with target_connection(job.target) as conn:
         assert migrate(conn, job.target) == [1, 2]
         with conn.cursor() as cur:
-            cur.execute("SELECT md5(string_agg(table_name || column_name || data_type, ',' ORDER BY 1)) "
-                        "FROM information_schema.columns WHERE table_schema IN ('smart360', 'smart360_etl')")
+            cur.execute(
+                "SELECT md5(string_agg(table_name || column_name || data_type, ',' ORDER BY 1)) "
+                "FROM information_schema.columns WHERE table_schema IN ('smart360', 'smart360_etl')"
+            )
             shape = cur.fetchone()
         assert migrate(conn, job.target) == []
-        assert conn.execute("SELECT md5(string_agg(table_name || column_name || data_type, ',' ORDER BY 1)) "
-                            "FROM information_schema.columns WHERE table_schema IN ('smart360', 'smart360_etl')").fetchone() == shape
+        assert (
+            conn.execute(
+                "SELECT md5(string_agg(table_name || column_name || data_type, ',' ORDER BY 1)) "
+                "FROM information_schema.columns WHERE table_schema IN ('smart360', 'smart360_etl')"
+            ).fetchone()
+            == shape
+        )
         assert pending_migrations(conn, job.target) == []
 
 
@@ -219,30 +253,55 @@ def test_missing_source_column_is_reported_before_any_write(source_url, target_u
     message = str(error.value)
     assert "column `Contact Number`" in message and "mapping.phone_number.from: phone" in message
     with psycopg.connect(target_url) as conn:
-        assert conn.execute("SELECT count(*) FROM information_schema.schemata WHERE schema_name = 'smart360'").fetchone()[0] == 0
+        assert (
+            conn.execute("SELECT count(*) FROM information_schema.schemata WHERE schema_name = 'smart360'").fetchone()[
+                0
+            ]
+            == 0
+        )
 
 
 def test_mapping_override_reads_separate_columns(source_url, target_url, write_job):
     with psycopg.connect(source_url) as conn:
-        conn.execute("CREATE TABLE legacy (cust_no int, given text, surname text, street text, town text, "
-                     "st text, postcode text, tel text, mail text)")
-        conn.execute("INSERT INTO legacy VALUES (1, 'ada', 'LOVELACE', '12 Oak St', 'Albany', 'NY', '12207', "
-                     "'(518) 473-1234', 'Ada@Example.COM'), (2, NULL, 'Solo', '1 Elm St', NULL, NULL, NULL, NULL, NULL)")
-    mapping = {"consumer_id": {"from": "cust_no"}, "first_name": {"from": "given"}, "last_name": {"from": "surname"},
-               "address_line_1": {"from": "street"}, "city": {"from": "town"}, "state": {"from": "st"},
-               "zip_code": {"from": "postcode"}, "phone_number": {"from": "tel"}, "email_address": {"from": "mail"}}
-    job = load_job(write_job(source={"url": source_url, "table": "legacy"}, target={"url": target_url}, mapping=mapping))
+        conn.execute(
+            "CREATE TABLE legacy (cust_no int, given text, surname text, street text, town text, "
+            "st text, postcode text, tel text, mail text)"
+        )
+        conn.execute(
+            "INSERT INTO legacy VALUES (1, 'ada', 'LOVELACE', '12 Oak St', 'Albany', 'NY', '12207', "
+            "'(518) 473-1234', 'Ada@Example.COM'), (2, NULL, 'Solo', '1 Elm St', NULL, NULL, NULL, NULL, NULL)"
+        )
+    mapping = {
+        "consumer_id": {"from": "cust_no"},
+        "first_name": {"from": "given"},
+        "last_name": {"from": "surname"},
+        "address_line_1": {"from": "street"},
+        "city": {"from": "town"},
+        "state": {"from": "st"},
+        "zip_code": {"from": "postcode"},
+        "phone_number": {"from": "tel"},
+        "email_address": {"from": "mail"},
+    }
+    job = load_job(
+        write_job(source={"url": source_url, "table": "legacy"}, target={"url": target_url}, mapping=mapping)
+    )
     with target_connection(job.target) as conn:
         migrate(conn, job.target)
     result = run(job)
-    assert consumers(target_url) == {"1": ("ada", None, "LOVELACE", "12 Oak St", "Albany", "NY", "12207",
-                                           "+15184731234", "Ada@example.com")}
+    assert consumers(target_url) == {
+        "1": ("ada", None, "LOVELACE", "12 Oak St", "Albany", "NY", "12207", "+15184731234", "Ada@example.com")
+    }
     assert result.rejects_by_reason == {"name_incomplete": 1}
 
 
 def test_unknown_mapping_field_is_a_config_error(source_url, target_url, write_job):
     create_demo_source(source_url, 5)
-    job = load_job(write_job(source={"url": source_url, "table": "consumer_data"}, target={"url": target_url},
-                             mapping={"frist_name": {"from": "name"}}))
+    job = load_job(
+        write_job(
+            source={"url": source_url, "table": "consumer_data"},
+            target={"url": target_url},
+            mapping={"frist_name": {"from": "name"}},
+        )
+    )
     with pytest.raises(ConfigError, match="did you mean `first_name`"):
         run(job)

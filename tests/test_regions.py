@@ -26,28 +26,46 @@ def load(target_url, write_job, path, **settings):
 
 
 def test_an_australian_run(target_url, write_job, tmp_path):
-    write_csv(tmp_path / "au.csv", [
-        ("A1", "Olivia Nguyen", "Unit 5, 12 Smith St, Sydney NSW 2000", "(02) 9374 4000", "olivia@example.com.au"),
-        ("A2", "Jack Wilson", "8 George Street Brisbane QLD 4000", "0412 345 678", "jack@example.com.au"),
-    ])
+    write_csv(
+        tmp_path / "au.csv",
+        [
+            ("A1", "Olivia Nguyen", "Unit 5, 12 Smith St, Sydney NSW 2000", "(02) 9374 4000", "olivia@example.com.au"),
+            ("A2", "Jack Wilson", "8 George Street Brisbane QLD 4000", "0412 345 678", "jack@example.com.au"),
+        ],
+    )
     result = load(target_url, write_job, tmp_path / "au.csv", region="AU")
     assert result.counts["inserted"] == 2 and result.warnings_by_reason == {}
     with psycopg.connect(target_url) as conn:
-        rows = conn.execute("SELECT consumer_id, address_line_1, address_line_2, city, state, zip_code, phone_number "
-                            "FROM smart360.consumer ORDER BY 1").fetchall()
-    assert rows == [("A1", "12 Smith St", "Unit 5", "Sydney", "NSW", "2000", "+61293744000"),
-                    ("A2", "8 George Street", None, "Brisbane", "QLD", "4000", "+61412345678")]
+        rows = conn.execute(
+            "SELECT consumer_id, address_line_1, address_line_2, city, state, zip_code, phone_number "
+            "FROM smart360.consumer ORDER BY 1"
+        ).fetchall()
+    assert rows == [
+        ("A1", "12 Smith St", "Unit 5", "Sydney", "NSW", "2000", "+61293744000"),
+        ("A2", "8 George Street", None, "Brisbane", "QLD", "4000", "+61412345678"),
+    ]
     statuses = {c["name"]: c["status"] for c in result.checks}
     assert statuses["state_known"] == "pass" and "zip_code_matches_state" not in statuses
 
 
 def test_a_region_defined_in_the_job_file(target_url, write_job, tmp_path):
-    write_csv(tmp_path / "nz.csv", [("N1", "Aroha Smith", "1 Queen St, Auckland AUK 1010", "09 379 0000", "a@example.nz"),
-                                    ("N2", "Tama Jones", "2 Lambton Quay, Wellington XX 6011", "04 499 0000", "")])
-    result = load(target_url, write_job, tmp_path / "nz.csv", region="NZ",
-                  region_settings={"phone_region": "NZ", "postal": r"\d{4}", "states": {"AUK": "Auckland"}})
+    write_csv(
+        tmp_path / "nz.csv",
+        [
+            ("N1", "Aroha Smith", "1 Queen St, Auckland AUK 1010", "09 379 0000", "a@example.nz"),
+            ("N2", "Tama Jones", "2 Lambton Quay, Wellington XX 6011", "04 499 0000", ""),
+        ],
+    )
+    result = load(
+        target_url,
+        write_job,
+        tmp_path / "nz.csv",
+        region="NZ",
+        region_settings={"phone_region": "NZ", "postal": r"\d{4}", "states": {"AUK": "Auckland"}},
+    )
     assert result.counts["inserted"] == 2 and result.warnings_by_reason == {"state_invalid": 1}
     with psycopg.connect(target_url) as conn:
-        rows = conn.execute("SELECT consumer_id, city, state, zip_code, phone_number FROM smart360.consumer "
-                            "ORDER BY 1").fetchall()
+        rows = conn.execute(
+            "SELECT consumer_id, city, state, zip_code, phone_number FROM smart360.consumer ORDER BY 1"
+        ).fetchall()
     assert rows == [("N1", "Auckland", "AUK", "1010", "+6493790000"), ("N2", "Wellington", None, "6011", "+6444990000")]

@@ -16,9 +16,18 @@ from smart360_etl.load.schema import migrate
 from smart360_etl.pipeline import run, target_connection
 from smart360_etl.report.masking import mask_email, mask_name, mask_phone
 
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--enable-logging=stderr", "--v=0"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--enable-logging=stderr",
+    "--v=0",
+]
 
 
 def test_masking():
@@ -30,9 +39,12 @@ def test_masking():
 @pytest.fixture
 def loaded(source_url, target_url, write_job, tmp_path):
     create_demo_source(source_url, 1500)
+
     def job_with(**extra):
-        return load_job(write_job(source={"url": source_url, "table": "consumer_data"}, target={"url": target_url},
-                                  **extra))
+        return load_job(
+            write_job(source={"url": source_url, "table": "consumer_data"}, target={"url": target_url}, **extra)
+        )
+
     job = job_with()
     with target_connection(job.target) as conn:
         migrate(conn, job.target)
@@ -44,9 +56,17 @@ def test_json_report_has_checks_profile_and_masked_people(loaded):
     result = run(job)
     report = json.loads(open(result.report_path).read())
     names = {c["name"] for c in report["checks"]}
-    assert {"record_count_reconciles", "source_keys_reconcile", "consumer_id_unique", "likely_duplicate_consumers"} <= names
+    assert {
+        "record_count_reconciles",
+        "source_keys_reconcile",
+        "consumer_id_unique",
+        "likely_duplicate_consumers",
+    } <= names
     assert all({"name", "severity", "status", "failing", "threshold", "sample"} <= set(c) for c in report["checks"])
-    assert report["profile"]["middle_name"]["missing"] > 0 and report["profile"]["email_address"]["distinct_estimate"] > 1000
+    assert (
+        report["profile"]["middle_name"]["missing"] > 0
+        and report["profile"]["email_address"]["distinct_estimate"] > 1000
+    )
     assert report["personal_data_masked"] and report["duplicates"]
     pair = report["duplicates"][0]
     assert "***@" in (pair["email_address"] or "***@") and re.fullmatch(r"(\w\. ?)+", pair["first_name"])
@@ -64,8 +84,11 @@ def test_masking_can_be_switched_off(loaded):
 @pytest.fixture(scope="session")
 def chromium():
     path = shutil.which("chromium")
-    for step in (["apt-get", "install", "-y", "-q", "chromium"], ["apt-get", "update", "-q"],
-                 ["apt-get", "install", "-y", "-q", "chromium"]):
+    for step in (
+        ["apt-get", "install", "-y", "-q", "chromium"],
+        ["apt-get", "update", "-q"],
+        ["apt-get", "install", "-y", "-q", "chromium"],
+    ):
         if path is not None or shutil.which("apt-get") is None:
             break
         subprocess.run(step, capture_output=True, timeout=900, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
@@ -77,9 +100,15 @@ def chromium():
 
 def render(chromium, tmp_path, page) -> tuple[str, list[str]]:
     """The DOM after scripts ran, and the console errors, from a real headless Chromium."""
-    done = subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium'}", "--dump-dom",
-                           page.as_uri()], capture_output=True, text=True, timeout=120)
-    errors = [line for line in done.stderr.splitlines() if "CONSOLE" in line and re.search("error|uncaught", line, re.I)]
+    done = subprocess.run(
+        [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium'}", "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    errors = [
+        line for line in done.stderr.splitlines() if "CONSOLE" in line and re.search("error|uncaught", line, re.I)
+    ]
     return done.stdout, errors
 
 

@@ -19,7 +19,8 @@ def test_quoted_newlines_and_quotes_survive_tiny_chunks(tmp_path, monkeypatch):
     monkeypatch.setattr(chunks, "READ_BYTES", 7)  # cut the stream everywhere, also inside quotes
     rows = [("1", 'Ann "Nan" Lee', "12 Oak St\nApt 4"), ("2", "Bo, Jr.", ""), ("3", "Cy", "x")] * 5
     text = "Consumer ID,Name,Address\n" + "".join(
-        f'{i},"{n.replace(chr(34), chr(34) * 2)}","{a}"\n' for i, n, a in rows)
+        f'{i},"{n.replace(chr(34), chr(34) * 2)}","{a}"\n' for i, n, a in rows
+    )
     path = tmp_path / "c.csv"
     path.write_text(text)
     columns, frame = read_all(path)
@@ -50,13 +51,16 @@ def test_wrong_encoding_says_how_to_fix(tmp_path):
         read_all(path, encoding="utf-8")
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ("", "is empty"),
-    ("a,,c\n1,2,3\n", "empty column name"),
-    ("a,a\n1,2\n", "repeats a column name"),
-    ("a,b\n1,2,3\n", "does not fit the header"),
-    ("a,b\n1,2\n4,5,6\n", "does not fit the header"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "is empty"),
+        ("a,,c\n1,2,3\n", "empty column name"),
+        ("a,a\n1,2\n", "repeats a column name"),
+        ("a,b\n1,2,3\n", "does not fit the header"),
+        ("a,b\n1,2\n4,5,6\n", "does not fit the header"),
+    ],
+)
 def test_broken_files_are_clear_errors(tmp_path, content, message):
     path = tmp_path / "c.csv"
     path.write_text(content)

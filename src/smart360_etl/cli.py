@@ -3,7 +3,6 @@
 Exit codes: 0 ok; 1 error (nothing half-written); 2 loaded, but a check with severity `fail` failed.
 """
 
-
 from __future__ import annotations
 
 import logging
@@ -32,8 +31,14 @@ Exit codes:
   2  loaded, but a check with severity `fail` failed: see the report
 """
 
-CONFIG_OPTION = click.option("-c", "--config", "config_path", required=True, type=click.Path(path_type=Path),
-                             help="job file (YAML), e.g. job.yaml")
+CONFIG_OPTION = click.option(
+    "-c",
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="job file (YAML), e.g. job.yaml",
+)
 
 
 class _RedactSecrets(logging.Filter):
@@ -105,8 +110,13 @@ def main(verbose: int) -> None:
 
 @main.command()
 @click.option("--rows", default=10_000, show_default=True, type=click.IntRange(min=1), help="consumers to generate")
-@click.option("--report-dir", default=Path("reports"), show_default=True, type=click.Path(path_type=Path),
-              help="where the run's JSON report goes")
+@click.option(
+    "--report-dir",
+    default=Path("reports"),
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="where the run's JSON report goes",
+)
 def demo(rows: int, report_dir: Path) -> None:
     """Run the whole job on a generated, messy "ABC Utility" source; no set-up needed.
 

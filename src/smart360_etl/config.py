@@ -85,7 +85,8 @@ class JobConfig(StrictModel):
     region_settings: dict[str, Any] | None = Field(None, description="override or add a region")
     report_dir: Path = Field(Path("reports"), description="where <run_id>.json is written")
     mapping: dict[str, FieldSpec | None] = Field(
-        default_factory=dict, description="overrides per target field; null leaves the field empty")
+        default_factory=dict, description="overrides per target field; null leaves the field empty"
+    )
     reasons: dict[str, Disposition] = Field(default_factory=dict, description="reason -> reject | warn")
     checks: dict[str, CheckSetting] = Field(default_factory=dict, description="check name -> overrides")
     report: ReportConfig = Field(default_factory=ReportConfig, description="report options")

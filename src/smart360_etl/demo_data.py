@@ -6,26 +6,125 @@ import random
 
 import polars as pl
 
-FIRST = ["John", "Jane", "Michael", "Sarah", "David", "Emily", "Robert", "Lisa", "Matthew", "Amy", "Christopher",
-         "Amanda", "James", "Maria", "Wei", "Priya", "Ahmed", "Olga", "Jose", "Fatima", "Liam", "Chloe", "Noah",
-         "Mary-Jane", "Sean", "Aisha", "Carlos", "Hannah", "Dmitri", "Grace"]
-LAST = ["Doe", "Smith", "Johnson", "Brown", "Lee", "Davis", "Wilson", "Taylor", "Anderson", "Martinez", "Garcia",
-        "Hernandez", "Nguyen", "O'Neil", "McDonald", "van der Berg", "de la Cruz", "Kowalski", "Patel", "Chen",
-        "Okafor", "Schmidt", "Rossi", "Murphy", "Kim", "MacLeod", "Fitzgerald", "Silva", "Novak", "Haddad"]
+FIRST = [
+    "John",
+    "Jane",
+    "Michael",
+    "Sarah",
+    "David",
+    "Emily",
+    "Robert",
+    "Lisa",
+    "Matthew",
+    "Amy",
+    "Christopher",
+    "Amanda",
+    "James",
+    "Maria",
+    "Wei",
+    "Priya",
+    "Ahmed",
+    "Olga",
+    "Jose",
+    "Fatima",
+    "Liam",
+    "Chloe",
+    "Noah",
+    "Mary-Jane",
+    "Sean",
+    "Aisha",
+    "Carlos",
+    "Hannah",
+    "Dmitri",
+    "Grace",
+]
+LAST = [
+    "Doe",
+    "Smith",
+    "Johnson",
+    "Brown",
+    "Lee",
+    "Davis",
+    "Wilson",
+    "Taylor",
+    "Anderson",
+    "Martinez",
+    "Garcia",
+    "Hernandez",
+    "Nguyen",
+    "O'Neil",
+    "McDonald",
+    "van der Berg",
+    "de la Cruz",
+    "Kowalski",
+    "Patel",
+    "Chen",
+    "Okafor",
+    "Schmidt",
+    "Rossi",
+    "Murphy",
+    "Kim",
+    "MacLeod",
+    "Fitzgerald",
+    "Silva",
+    "Novak",
+    "Haddad",
+]
 MIDDLE = ["A.", "B.", "J.", "Marie", "Lee", "Ann", "Paul", "K."]
 TITLES = ["Mr.", "Mrs.", "Ms.", "Dr.", "Mr", "Mrs"]
 SUFFIXES = ["Jr.", "Sr.", "III", "II", "PhD"]
-STREETS = ["Main", "Elm", "Oak", "Pine", "Maple", "Cedar", "Birch", "Walnut", "Lake", "Hill", "Washington", "Park",
-           "Sunset", "River", "Church", "Mill", "Spring", "Ridge", "Highland", "Forest"]
+STREETS = [
+    "Main",
+    "Elm",
+    "Oak",
+    "Pine",
+    "Maple",
+    "Cedar",
+    "Birch",
+    "Walnut",
+    "Lake",
+    "Hill",
+    "Washington",
+    "Park",
+    "Sunset",
+    "River",
+    "Church",
+    "Mill",
+    "Spring",
+    "Ridge",
+    "Highland",
+    "Forest",
+]
 TYPES = ["St", "Street", "Ave", "Avenue", "Rd", "Road", "Blvd", "Dr", "Ln", "Ct", "Way", "Pl"]
 UNITS = ["Apt 4B", "Apt. 12", "Suite 200", "Unit 7", "#12", "Apt 3"]
-CITIES = [("Springfield", "IL", "627"), ("Chicago", "IL", "606"), ("Austin", "TX", "787"), ("Seattle", "WA", "981"),
-          ("Denver", "CO", "802"), ("Boston", "MA", "021"), ("Atlanta", "GA", "303"), ("Portland", "OR", "972"),
-          ("Phoenix", "AZ", "850"), ("Albany", "NY", "122"), ("Columbus", "OH", "432"), ("Miami", "FL", "331")]
+CITIES = [
+    ("Springfield", "IL", "627"),
+    ("Chicago", "IL", "606"),
+    ("Austin", "TX", "787"),
+    ("Seattle", "WA", "981"),
+    ("Denver", "CO", "802"),
+    ("Boston", "MA", "021"),
+    ("Atlanta", "GA", "303"),
+    ("Portland", "OR", "972"),
+    ("Phoenix", "AZ", "850"),
+    ("Albany", "NY", "122"),
+    ("Columbus", "OH", "432"),
+    ("Miami", "FL", "331"),
+]
 AREA_CODES = ["212", "312", "415", "617", "713", "206", "303", "404", "503", "602", "614", "305"]
 DOMAINS = ["example.com", "mail.com", "utility-mail.net", "inbox.org", "post.co"]
-COLUMNS = ["consumer_id", "name", "address", "contact_number", "email_address", "account_number", "meter_number",
-           "tariff_plan", "consumption_history", "payment_status"]
+COLUMNS = [
+    "consumer_id",
+    "name",
+    "address",
+    "contact_number",
+    "email_address",
+    "account_number",
+    "meter_number",
+    "tariff_plan",
+    "consumption_history",
+    "payment_status",
+]
 
 
 def generate(rows: int, seed: int = 360) -> pl.DataFrame:
@@ -41,11 +140,23 @@ def generate(rows: int, seed: int = 360) -> pl.DataFrame:
             records.append(_again(rng, consumer_id, records[rng.randrange(len(records))]))
             continue
         first, last = rng.choice(FIRST), rng.choice(LAST)
-        records.append((consumer_id, _name(rng, first, last), _address(rng), _phone(rng), _email(rng, first, last, i),
-                        f"ACCT-{i + 1:07d}", f"MTR-{i + 1:07d}", rng.choice(["Plan A", "Plan B", "Plan C"]),
-                        f"{rng.randint(40, 900)} kWh", rng.choice(["Paid", "Unpaid", "Paid", "Paid"])))
-    return pl.DataFrame(records, schema={c: (pl.Int64 if c == "consumer_id" else pl.String) for c in COLUMNS},
-                        orient="row")
+        records.append(
+            (
+                consumer_id,
+                _name(rng, first, last),
+                _address(rng),
+                _phone(rng),
+                _email(rng, first, last, i),
+                f"ACCT-{i + 1:07d}",
+                f"MTR-{i + 1:07d}",
+                rng.choice(["Plan A", "Plan B", "Plan C"]),
+                f"{rng.randint(40, 900)} kWh",
+                rng.choice(["Paid", "Unpaid", "Paid", "Paid"]),
+            )
+        )
+    return pl.DataFrame(
+        records, schema={c: (pl.Int64 if c == "consumer_id" else pl.String) for c in COLUMNS}, orient="row"
+    )
 
 
 def _again(rng: random.Random, consumer_id: int, earlier: tuple) -> tuple:
@@ -102,8 +213,14 @@ def _phone(rng: random.Random) -> str | None:
     area, exchange, line = rng.choice(AREA_CODES), rng.randint(200, 999), rng.randint(0, 9999)
     if exchange == 555:
         exchange = 556
-    shapes = [f"({area}) {exchange}-{line:04d}", f"{area}-{exchange}-{line:04d}", f"{area}.{exchange}.{line:04d}",
-              f"+1 {area} {exchange} {line:04d}", f"{area}{exchange}{line:04d}", f"1-{area}-{exchange}-{line:04d}"]
+    shapes = [
+        f"({area}) {exchange}-{line:04d}",
+        f"{area}-{exchange}-{line:04d}",
+        f"{area}.{exchange}.{line:04d}",
+        f"+1 {area} {exchange} {line:04d}",
+        f"{area}{exchange}{line:04d}",
+        f"1-{area}-{exchange}-{line:04d}",
+    ]
     number = rng.choice(shapes)
     return number + f" x{rng.randint(1, 999)}" if roll > 0.97 else number
 

@@ -45,8 +45,9 @@ class RunResult:
     started_at: str
     source: str
     duration_s: float = 0.0
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
-        ("extracted", "inserted", "updated", "unchanged", "rejected"), 0))
+    counts: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(("extracted", "inserted", "updated", "unchanged", "rejected"), 0)
+    )
     rejects_by_reason: dict[str, int] = field(default_factory=dict)
     warnings_by_reason: dict[str, int] = field(default_factory=dict)
     checks: list[dict] = field(default_factory=list)
@@ -64,8 +65,10 @@ class RunResult:
     @property
     def reconciliation(self) -> str:
         c = self.counts
-        return (f"extracted {c['extracted']} = inserted {c['inserted']} + updated {c['updated']} + "
-                f"unchanged {c['unchanged']} + rejected {c['rejected']}")
+        return (
+            f"extracted {c['extracted']} = inserted {c['inserted']} + updated {c['updated']} + "
+            f"unchanged {c['unchanged']} + rejected {c['rejected']}"
+        )
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -80,8 +83,10 @@ def target_connection(target: TargetConfig) -> Iterator[psycopg.Connection]:
     try:
         conn = psycopg.connect(target.url, autocommit=False)
     except psycopg.OperationalError as exc:
-        raise TargetError(f"cannot connect to the SMART360 target {redact_url(target.url)}: {exc}".strip()
-                          + "; check `target.url`, that the server runs, and the credentials") from None
+        raise TargetError(
+            f"cannot connect to the SMART360 target {redact_url(target.url)}: {exc}".strip()
+            + "; check `target.url`, that the server runs, and the credentials"
+        ) from None
     with conn:
         yield conn
 
@@ -91,8 +96,9 @@ def run(job: JobConfig, *, dry_run: bool = False, on_progress: OnProgress | None
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
     with open_source(job.source) as source:
-        result = RunResult(new_run_id(), job.name, "dry_run" if dry_run else "ok", dry_run,
-                           started.isoformat(), source.describe())
+        result = RunResult(
+            new_run_id(), job.name, "dry_run" if dry_run else "ok", dry_run, started.isoformat(), source.describe()
+        )
         rules = build_rules(job.mapping, source.columns())  # a mapping or check error stops us before any write
         checks = configured_checks(job.checks)
         try:
@@ -122,8 +128,9 @@ def _run_in_transaction(conn, job, source, rules, checks, result, started, on_pr
         stage = "extract"
         try:
             key_count, duplicates = stage_source_keys(conn, _id_batches(job, source, rules))
-            log.info("%d consumer ids read; %d occur more than once", key_count, len(duplicates),
-                     extra={"stage": "extract"})
+            log.info(
+                "%d consumer ids read; %d occur more than once", key_count, len(duplicates), extra={"stage": "extract"}
+            )
             stage = "load"
             loader = ConsumerLoader(conn, job.target, result.run_id)
             extracted = _stream(job, source, rules, duplicates, loader, on_progress)
@@ -138,8 +145,9 @@ def _run_in_transaction(conn, job, source, rules, checks, result, started, on_pr
 
 
 def _take_run_lock(conn: psycopg.Connection, job: str) -> None:
-    locked = conn.execute("SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))",
-                          [f"smart360-etl:run:{job}"]).fetchone()[0]
+    locked = conn.execute(
+        "SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))", [f"smart360-etl:run:{job}"]
+    ).fetchone()[0]
     if not locked:
         raise RunLocked(job)
 
@@ -151,8 +159,7 @@ def _id_batches(job: JobConfig, source, rules) -> Iterator[pl.Series]:
         yield map_field(batch, id_rule, job.region_config())
 
 
-def _check(conn, job: JobConfig, checks, result: RunResult, key_count: int,
-           on_progress: OnProgress | None) -> None:
+def _check(conn, job: JobConfig, checks, result: RunResult, key_count: int, on_progress: OnProgress | None) -> None:
     facts = RunFacts(result.run_id, result.counts, result.rejects_by_reason, key_count)
     context = CheckContext(conn, job.target, job.region_config(), result.run_id, facts)
     outcomes = run_checks(context, checks, on_progress)
@@ -164,8 +171,9 @@ def _check(conn, job: JobConfig, checks, result: RunResult, key_count: int,
         result.status = "checks_failed"
 
 
-def _stream(job: JobConfig, source, rules, duplicates: pl.Series, loader: ConsumerLoader,
-            on_progress: OnProgress | None) -> int:
+def _stream(
+    job: JobConfig, source, rules, duplicates: pl.Series, loader: ConsumerLoader, on_progress: OnProgress | None
+) -> int:
     region, total, done = job.region_config(), source.total_rows(), 0
     with Behind(loader.load) as loading:
         for batch in source.batches(job.source.batch_size):
@@ -178,8 +186,13 @@ def _stream(job: JobConfig, source, rules, duplicates: pl.Series, loader: Consum
 
 
 def _reconcile(result: RunResult, extracted: int, counts: LoadCounts) -> None:
-    result.counts = {"extracted": extracted, "inserted": counts.inserted, "updated": counts.updated,
-                     "unchanged": counts.unchanged, "rejected": counts.rejected}
+    result.counts = {
+        "extracted": extracted,
+        "inserted": counts.inserted,
+        "updated": counts.updated,
+        "unchanged": counts.unchanged,
+        "rejected": counts.rejected,
+    }
     result.rejects_by_reason = dict(counts.rejects_by_reason.most_common())
     result.warnings_by_reason = dict(counts.warnings_by_reason.most_common())
     # Rows the database acknowledged (COPY row counts) against rows read from the source.
@@ -205,12 +218,17 @@ def validate(job: JobConfig) -> tuple[list[Outcome], Path]:
         with conn.transaction():
             context = CheckContext(conn, job.target, job.region_config(), validation_id)
             outcomes = run_checks(context, checks)
-            found = {"checks": [o.to_json() for o in outcomes], "profile": quality_profile(context),
-                     "samples": failing_samples(context, checks, outcomes), "duplicates": context.duplicate_pairs}
+            found = {
+                "checks": [o.to_json() for o in outcomes],
+                "profile": quality_profile(context),
+                "samples": failing_samples(context, checks, outcomes),
+                "duplicates": context.duplicate_pairs,
+            }
     from .report import write_validation_report
 
-    return outcomes, write_validation_report(validation_id, job.name, found, job.report_dir,
-                                             job.report.mask_personal_data)
+    return outcomes, write_validation_report(
+        validation_id, job.name, found, job.report_dir, job.report.mask_personal_data
+    )
 
 
 def history(job: JobConfig, limit: int = 20) -> list[dict]:
@@ -224,8 +242,11 @@ def preview(job: JobConfig, limit: int = 20) -> pl.DataFrame:
     """The first `limit` source rows mapped, with the reasons they would be rejected or warned; no writes."""
     with open_source(job.source, limit=limit) as source:
         rules = build_rules(job.mapping, source.columns())
-        duplicates = duplicate_ids(pl.concat([pl.Series("consumer_id", [], pl.String),
-                                              *_id_batches(job, source, rules)]).drop_nulls())
-        frames = [map_batch(b, rules, job.region_config(), job.disposition, duplicate_ids=duplicates)
-                  for b in source.batches(limit)]
+        duplicates = duplicate_ids(
+            pl.concat([pl.Series("consumer_id", [], pl.String), *_id_batches(job, source, rules)]).drop_nulls()
+        )
+        frames = [
+            map_batch(b, rules, job.region_config(), job.disposition, duplicate_ids=duplicates)
+            for b in source.batches(limit)
+        ]
     return pl.concat(frames) if frames else pl.DataFrame()

@@ -8,6 +8,7 @@ from rich.table import Table
 
 from .mapping.fields import CONSUMER_FIELDS
 
+
 def print_preview(mapped: pl.DataFrame, console: Console) -> None:
     """One block per source row: its outcome, then the SMART360 fields it maps to (fits any width)."""
     if mapped.is_empty():
@@ -37,10 +38,29 @@ def print_history(rows: list[dict], console: Console) -> None:
         console.print("no runs yet")
         return
     table = Table(title="runs, newest first")
-    for name in ("run_id", "started_at", "duration", "status", "extracted", "inserted", "updated", "unchanged", "rejected"):
-        table.add_column(name, justify="right" if name in ("extracted", "inserted", "updated", "unchanged", "rejected") else "left")
+    for name in (
+        "run_id",
+        "started_at",
+        "duration",
+        "status",
+        "extracted",
+        "inserted",
+        "updated",
+        "unchanged",
+        "rejected",
+    ):
+        table.add_column(
+            name, justify="right" if name in ("extracted", "inserted", "updated", "unchanged", "rejected") else "left"
+        )
     for row in rows:
-        table.add_row(row["run_id"], f"{row['started_at']:%Y-%m-%d %H:%M:%S}", str(row["duration"] or ""),
-                      row["status"], *(str(row[k] if row[k] is not None else "") for k in
-                                       ("extracted", "inserted", "updated", "unchanged", "rejected")))
+        table.add_row(
+            row["run_id"],
+            f"{row['started_at']:%Y-%m-%d %H:%M:%S}",
+            str(row["duration"] or ""),
+            row["status"],
+            *(
+                str(row[k] if row[k] is not None else "")
+                for k in ("extracted", "inserted", "updated", "unchanged", "rejected")
+            ),
+        )
     console.print(table)

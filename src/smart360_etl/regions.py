@@ -23,7 +23,8 @@ class Region(BaseModel):
     postal_needs_context: bool = Field(True, description="a postal code is only taken after a state or a comma")
     states: dict[str, str] = Field(default_factory=dict, description="state code -> state name")
     postal_prefixes: dict[str, list[str]] = Field(
-        default_factory=dict, description="state code -> postal-code prefix ranges, e.g. IL: ['600-629']")
+        default_factory=dict, description="state code -> postal-code prefix ranges, e.g. IL: ['600-629']"
+    )
 
     def state_lookup(self) -> dict[str, str]:
         """Upper-cased code or name -> code, to normalise 'illinois', 'Il' and 'IL' alike."""

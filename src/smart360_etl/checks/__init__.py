@@ -49,5 +49,13 @@ class Outcome:
 def judge(check: Check, measure: Measure) -> Outcome:
     allowed = check.threshold if check.threshold >= 1 else check.threshold * measure.total
     status = "pass" if measure.failing <= allowed else check.severity
-    return Outcome(check.name, check.description, check.severity, status, measure.failing, measure.total,
-                   check.threshold, measure.sample)
+    return Outcome(
+        check.name,
+        check.description,
+        check.severity,
+        status,
+        measure.failing,
+        measure.total,
+        check.threshold,
+        measure.sample,
+    )

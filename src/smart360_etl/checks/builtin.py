@@ -29,16 +29,20 @@ def row_predicates(ctx: CheckContext) -> dict[str, sql.Composable]:
         "last_name_present": _blank("last_name"),
         "address_line_1_present": _blank("address_line_1"),
         "phone_number_format": sql.SQL("({p} IS NOT NULL AND NOT ({p} ~ {e164} AND {plan}))").format(
-            p=col("phone_number"), e164=sql.Literal(PHONE_E164), plan=_numbering_plan(region)),
+            p=col("phone_number"), e164=sql.Literal(PHONE_E164), plan=_numbering_plan(region)
+        ),
         "email_address_format": sql.SQL(
-            "({e} IS NOT NULL AND ({e} !~ {syntax} OR {e} ~ '\\.\\.' OR split_part({e}, '@', 2) <> lower(split_part({e}, '@', 2))))"
+            "({e} IS NOT NULL AND ({e} !~ {syntax} OR {e} ~ '\\.\\.' "
+            "OR split_part({e}, '@', 2) <> lower(split_part({e}, '@', 2))))"
         ).format(e=col("email_address"), syntax=sql.Literal(EMAIL_SYNTAX)),
         "zip_code_format": sql.SQL("({z} IS NOT NULL AND {z} !~* {shape})").format(
-            z=col("zip_code"), shape=sql.Literal(f"^(?:{region.postal})$")),
+            z=col("zip_code"), shape=sql.Literal(f"^(?:{region.postal})$")
+        ),
     }
     if states:
         predicates["state_known"] = sql.SQL("({s} IS NOT NULL AND NOT ({s} = ANY({codes})))").format(
-            s=col("state"), codes=sql.Literal(states))
+            s=col("state"), codes=sql.Literal(states)
+        )
     if region.postal_prefixes:
         predicates["zip_code_matches_state"] = _zip_state_mismatch(region.postal_prefixes)
     return predicates
@@ -54,18 +58,25 @@ def _numbering_plan(region) -> sql.Composable:
     cc = str(meta.country_code)
     national = meta.general_desc.national_number_pattern
     return sql.SQL("(left(phone_number, {n}) <> {cc} OR substr(phone_number, {start}) ~ {pattern})").format(
-        n=sql.Literal(len(cc) + 1), cc=sql.Literal("+" + cc), start=sql.Literal(len(cc) + 2),
-        pattern=sql.Literal(f"^(?:{national})$"))
+        n=sql.Literal(len(cc) + 1),
+        cc=sql.Literal("+" + cc),
+        start=sql.Literal(len(cc) + 2),
+        pattern=sql.Literal(f"^(?:{national})$"),
+    )
 
 
 def _zip_state_mismatch(prefixes: dict[str, list[str]]) -> sql.Composable:
     """A CASE over the states: a few text comparisons per row, no sub-query."""
+
     def allowed(spans: list[str]) -> sql.Composable:
         ranges = [span.split("-") if "-" in span else [span, span] for span in spans]
-        return sql.SQL(" OR ").join(sql.SQL("left(zip_code, 3) BETWEEN {} AND {}").format(
-            sql.Literal(lo), sql.Literal(hi)) for lo, hi in ranges)
-    cases = sql.SQL(" ").join(sql.SQL("WHEN {} THEN NOT ({})").format(sql.Literal(state), allowed(spans))
-                              for state, spans in prefixes.items())
+        return sql.SQL(" OR ").join(
+            sql.SQL("left(zip_code, 3) BETWEEN {} AND {}").format(sql.Literal(lo), sql.Literal(hi)) for lo, hi in ranges
+        )
+
+    cases = sql.SQL(" ").join(
+        sql.SQL("WHEN {} THEN NOT ({})").format(sql.Literal(state), allowed(spans)) for state, spans in prefixes.items()
+    )
     return sql.SQL("(zip_code ~ '^[0-9]{{3}}' AND CASE state {} ELSE false END)").format(cases)
 
 
@@ -76,20 +87,27 @@ def failing_rows(ctx: CheckContext, check: Check) -> Measure:
 
 
 def consumer_id_unique(ctx: CheckContext, check: Check) -> Measure:
-    rows = ctx.conn.execute(sql.SQL(
-        "SELECT consumer_id, count(*) OVER () FROM {} WHERE consumer_id IS NOT NULL GROUP BY consumer_id "
-        "HAVING count(*) > 1 ORDER BY consumer_id LIMIT 5").format(ctx.consumer)).fetchall()
+    rows = ctx.conn.execute(
+        sql.SQL(
+            "SELECT consumer_id, count(*) OVER () FROM {} WHERE consumer_id IS NOT NULL GROUP BY consumer_id "
+            "HAVING count(*) > 1 ORDER BY consumer_id LIMIT 5"
+        ).format(ctx.consumer)
+    ).fetchall()
     return Measure(rows[0][1] if rows else 0, ctx.predicate_counts["total"], [r[0] for r in rows])
 
 
 def shared_contact(column: str):
     def measure(ctx: CheckContext, check: Check) -> Measure:
         # (an ORDER BY inside array_agg would sort every group, shared or not: three times slower)
-        distinct, shared, firsts = ctx.conn.execute(sql.SQL(
-            "SELECT count(*), count(*) FILTER (WHERE n > {limit}), array_agg(first_id) FILTER (WHERE n > {limit}) "
-            "FROM (SELECT count(*) AS n, min(consumer_id) AS first_id FROM {t} WHERE {c} IS NOT NULL GROUP BY {c}) AS g"
-        ).format(t=ctx.consumer, c=sql.Identifier(column), limit=sql.Literal(check.limit))).fetchone()
+        distinct, shared, firsts = ctx.conn.execute(
+            sql.SQL(
+                "SELECT count(*), count(*) FILTER (WHERE n > {limit}), array_agg(first_id) FILTER (WHERE n > {limit}) "
+                "FROM (SELECT count(*) AS n, min(consumer_id) AS first_id FROM {t} "
+                "WHERE {c} IS NOT NULL GROUP BY {c}) AS g"
+            ).format(t=ctx.consumer, c=sql.Identifier(column), limit=sql.Literal(check.limit))
+        ).fetchone()
         return Measure(shared, distinct, sorted(firsts or [])[:5])
+
     return measure
 
 
@@ -103,15 +121,21 @@ def source_keys(ctx: CheckContext, check: Check) -> Measure:
     """Every source id of the run is in the target or the rejects; nothing else of the run is."""
     keys, consumer = ctx.source_keys, ctx.consumer
     reject = sql.Identifier(ctx.target.etl_schema, "reject")
-    missing = ctx.conn.execute(sql.SQL(
-        "SELECT 'missing ' || k.consumer_id FROM {keys} k WHERE NOT EXISTS (SELECT FROM {consumer} c "
-        "WHERE c.consumer_id = k.consumer_id) AND NOT EXISTS (SELECT FROM {reject} r WHERE r.run_id = %s "
-        "AND r.consumer_id = k.consumer_id) ORDER BY 1").format(keys=keys, consumer=consumer, reject=reject),
-        [ctx.run.run_id]).fetchall()
-    unexpected = ctx.conn.execute(sql.SQL(
-        "SELECT 'unexpected ' || c.consumer_id FROM {consumer} c WHERE (c.created_at = now() OR "
-        "c.updated_at = now()) AND NOT EXISTS (SELECT FROM {keys} k WHERE k.consumer_id = c.consumer_id) "
-        "ORDER BY 1").format(keys=keys, consumer=consumer)).fetchall()
+    missing = ctx.conn.execute(
+        sql.SQL(
+            "SELECT 'missing ' || k.consumer_id FROM {keys} k WHERE NOT EXISTS (SELECT FROM {consumer} c "
+            "WHERE c.consumer_id = k.consumer_id) AND NOT EXISTS (SELECT FROM {reject} r WHERE r.run_id = %s "
+            "AND r.consumer_id = k.consumer_id) ORDER BY 1"
+        ).format(keys=keys, consumer=consumer, reject=reject),
+        [ctx.run.run_id],
+    ).fetchall()
+    unexpected = ctx.conn.execute(
+        sql.SQL(
+            "SELECT 'unexpected ' || c.consumer_id FROM {consumer} c WHERE (c.created_at = now() OR "
+            "c.updated_at = now()) AND NOT EXISTS (SELECT FROM {keys} k WHERE k.consumer_id = c.consumer_id) "
+            "ORDER BY 1"
+        ).format(keys=keys, consumer=consumer)
+    ).fetchall()
     found = [r[0] for r in missing + unexpected]
     return Measure(len(found), ctx.run.source_key_count, found[:20])
 
@@ -119,8 +143,11 @@ def source_keys(ctx: CheckContext, check: Check) -> Measure:
 def reject_rate(ctx: CheckContext, check: Check) -> Measure:
     extracted = ctx.run.counts["extracted"] or 1
     allowed = check.threshold if check.threshold >= 1 else check.threshold * extracted
-    over = [f"{reason}: {count} ({count / extracted:.1%})" for reason, count in ctx.run.rejects_by_reason.items()
-            if count > allowed]
+    over = [
+        f"{reason}: {count} ({count / extracted:.1%})"
+        for reason, count in ctx.run.rejects_by_reason.items()
+        if count > allowed
+    ]
     worst = max(ctx.run.rejects_by_reason.values(), default=0)
     return Measure(worst, ctx.run.counts["extracted"], over)
 
@@ -141,23 +168,49 @@ def builtin_checks() -> list[Check]:
     }
     integrity = {"consumer_id_not_null", "first_name_present", "last_name_present", "address_line_1_present"}
     checks = [
-        Check("record_count_reconciles", "extracted = inserted + updated + unchanged + rejected", "fail",
-              record_count, needs_run=True),
-        Check("source_keys_reconcile", "every source id is in the target or the rejects, nothing else of the run is",
-              "fail", source_keys, needs_run=True),
+        Check(
+            "record_count_reconciles",
+            "extracted = inserted + updated + unchanged + rejected",
+            "fail",
+            record_count,
+            needs_run=True,
+        ),
+        Check(
+            "source_keys_reconcile",
+            "every source id is in the target or the rejects, nothing else of the run is",
+            "fail",
+            source_keys,
+            needs_run=True,
+        ),
         Check("consumer_id_unique", "no consumer id appears twice in the target", "fail", consumer_id_unique),
     ]
-    checks += [Check(name, text, "fail" if name in integrity else "warn", failing_rows, predicate=name)
-               for name, text in described.items()]
     checks += [
-        Check("shared_phone_number", "no phone number is shared by more than `limit` consumers", "warn",
-              shared_contact("phone_number"), limit=3),
-        Check("shared_email_address", "no e-mail address is shared by more than `limit` consumers", "warn",
-              shared_contact("email_address"), limit=3),
-        Check("reject_rate", "no reject reason above `threshold` of the extracted rows", "warn", reject_rate,
-              threshold=0.05, needs_run=True),
-        Check("likely_duplicate_consumers", "no two consumer ids look like the same person", "warn",
-              likely_duplicates),
+        Check(name, text, "fail" if name in integrity else "warn", failing_rows, predicate=name)
+        for name, text in described.items()
+    ]
+    checks += [
+        Check(
+            "shared_phone_number",
+            "no phone number is shared by more than `limit` consumers",
+            "warn",
+            shared_contact("phone_number"),
+            limit=3,
+        ),
+        Check(
+            "shared_email_address",
+            "no e-mail address is shared by more than `limit` consumers",
+            "warn",
+            shared_contact("email_address"),
+            limit=3,
+        ),
+        Check(
+            "reject_rate",
+            "no reject reason above `threshold` of the extracted rows",
+            "warn",
+            reject_rate,
+            threshold=0.05,
+            needs_run=True,
+        ),
+        Check("likely_duplicate_consumers", "no two consumer ids look like the same person", "warn", likely_duplicates),
     ]
     return checks
-

@@ -13,7 +13,6 @@ from ..load.keys import SOURCE_KEYS
 from ..regions import Region
 
 
-
 @dataclass
 class RunFacts:
     """A run's own numbers, for the checks that compare the target with the source."""
@@ -52,13 +51,15 @@ class CheckContext:
 
     def sample(self, condition: sql.Composable, size: int = 5) -> list[str]:
         query = sql.SQL("SELECT consumer_id FROM {} WHERE {} ORDER BY consumer_id LIMIT {}").format(
-            self.consumer, condition, sql.Literal(size))
+            self.consumer, condition, sql.Literal(size)
+        )
         return ["(no id)" if row[0] is None else str(row[0]) for row in self.conn.execute(query)]
 
     def rows(self, ids: list[str], columns: tuple[str, ...]) -> list[dict]:
         """The consumer rows with these ids (a sample's worth), as dicts."""
         query = sql.SQL("SELECT {} FROM {} WHERE consumer_id = ANY(%s) ORDER BY consumer_id").format(
-            sql.SQL(", ").join(map(sql.Identifier, columns)), self.consumer)
+            sql.SQL(", ").join(map(sql.Identifier, columns)), self.consumer
+        )
         with self.conn.cursor(row_factory=psycopg.rows.dict_row) as cursor:
             return cursor.execute(query, [ids]).fetchall()
 

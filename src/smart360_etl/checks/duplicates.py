@@ -36,19 +36,27 @@ RULES = {
     "same_zip_similar_name_and_address": (
         "left(zip_code, 5) || '|' || split_part(address_line_1, ' ', 1) || '|' "
         "|| least(lower(left(first_name, 1)), lower(left(last_name, 1))) "
-        "|| greatest(lower(left(first_name, 1)), lower(left(last_name, 1)))", 90, 75),
+        "|| greatest(lower(left(first_name, 1)), lower(left(last_name, 1)))",
+        90,
+        75,
+    ),
 }
 PAIR_SCHEMA = {"consumer_id_a": pl.String, "consumer_id_b": pl.String, "score": pl.Float64, "rule": pl.String}
 
 
 def likely_duplicates(ctx: CheckContext, check: Check) -> Measure:
     found = [_rule_pairs(ctx, rule, *settings) for rule, settings in RULES.items()]
-    pairs = (pl.concat(found).sort("score", descending=True)
-             .unique(["consumer_id_a", "consumer_id_b"], keep="first", maintain_order=True))
+    pairs = (
+        pl.concat(found)
+        .sort("score", descending=True)
+        .unique(["consumer_id_a", "consumer_id_b"], keep="first", maintain_order=True)
+    )
     _store(ctx, pairs)
     ctx.duplicate_pairs = _described(ctx, pairs.head(50))
-    sample = [f"{r['consumer_id_a']}~{r['consumer_id_b']} ({r['rule']}, {r['score']:.0f})"
-              for r in pairs.head(5).iter_rows(named=True)]
+    sample = [
+        f"{r['consumer_id_a']}~{r['consumer_id_b']} ({r['rule']}, {r['score']:.0f})"
+        for r in pairs.head(5).iter_rows(named=True)
+    ]
     return Measure(pairs.height, ctx.predicate_counts["total"], sample)
 
 
@@ -77,8 +85,9 @@ def _score(rows: list[tuple], rule: str, min_name: int, min_address: int) -> pl.
     scored = pl.DataFrame({"consumer_id_a": ids_a, "consumer_id_b": ids_b, "name": name, "address": address})
     kept = scored.filter((pl.col("name") >= min_name) & (pl.col("address") >= min_address))
     score = pl.col("name") if not min_address else (pl.col("name") + pl.col("address")) / 2
-    return kept.select("consumer_id_a", "consumer_id_b", score.round(1).cast(pl.Float64).alias("score"),
-                       pl.lit(rule).alias("rule"))
+    return kept.select(
+        "consumer_id_a", "consumer_id_b", score.round(1).cast(pl.Float64).alias("score"), pl.lit(rule).alias("rule")
+    )
 
 
 def _described(ctx: CheckContext, pairs: pl.DataFrame) -> list[dict]:
@@ -88,8 +97,9 @@ def _described(ctx: CheckContext, pairs: pl.DataFrame) -> list[dict]:
     columns = ("consumer_id", "first_name", "last_name", "address_line_1", "phone_number", "email_address")
     ids = list(set(pairs["consumer_id_a"]) | set(pairs["consumer_id_b"]))
     people = pl.DataFrame(ctx.rows(ids, columns), schema={c: pl.String for c in columns})
-    joined = (pairs.join(people, left_on="consumer_id_a", right_on="consumer_id", how="left")
-              .join(people, left_on="consumer_id_b", right_on="consumer_id", how="left", suffix="_b"))
+    joined = pairs.join(people, left_on="consumer_id_a", right_on="consumer_id", how="left").join(
+        people, left_on="consumer_id_b", right_on="consumer_id", how="left", suffix="_b"
+    )
     return joined.to_dicts()
 
 
@@ -99,8 +109,10 @@ def _store(ctx: CheckContext, pairs: pl.DataFrame) -> None:
     if pairs.is_empty():
         return
     buffer = io.BytesIO()
-    pairs.select(pl.lit(ctx.check_run_id).alias("run_id"), "consumer_id_a", "consumer_id_b", "score", "rule") \
-        .write_csv(buffer, include_header=False)
-    with ctx.conn.cursor().copy(sql.SQL("COPY {} (run_id, consumer_id_a, consumer_id_b, score, rule) FROM STDIN "
-                                        "(FORMAT csv)").format(table)) as copy:
+    pairs.select(pl.lit(ctx.check_run_id).alias("run_id"), "consumer_id_a", "consumer_id_b", "score", "rule").write_csv(
+        buffer, include_header=False
+    )
+    with ctx.conn.cursor().copy(
+        sql.SQL("COPY {} (run_id, consumer_id_a, consumer_id_b, score, rule) FROM STDIN (FORMAT csv)").format(table)
+    ) as copy:
         copy.write(buffer.getbuffer())

@@ -31,14 +31,28 @@ def configured_checks(settings: dict[str, CheckSetting]) -> list[Check]:
         setting = settings.get(name, CheckSetting())
         if not setting.enabled:
             continue
-        chosen.append(replace(check, severity=setting.severity or check.severity,
-                              threshold=check.threshold if setting.threshold is None else setting.threshold,
-                              limit=setting.limit or check.limit))
+        chosen.append(
+            replace(
+                check,
+                severity=setting.severity or check.severity,
+                threshold=check.threshold if setting.threshold is None else setting.threshold,
+                limit=setting.limit or check.limit,
+            )
+        )
     return chosen
 
 
-SAMPLE_COLUMNS = ("consumer_id", "first_name", "last_name", "address_line_1", "city", "state", "zip_code",
-                  "phone_number", "email_address")
+SAMPLE_COLUMNS = (
+    "consumer_id",
+    "first_name",
+    "last_name",
+    "address_line_1",
+    "city",
+    "state",
+    "zip_code",
+    "phone_number",
+    "email_address",
+)
 
 
 def failing_samples(ctx: CheckContext, checks: list[Check], outcomes: list[Outcome]) -> dict[str, list[dict]]:
@@ -49,8 +63,9 @@ def failing_samples(ctx: CheckContext, checks: list[Check], outcomes: list[Outco
         check = by_name[outcome.name]
         ids = [i for i in outcome.sample if i != "(no id)"]
         if outcome.status != "pass" and ids and (check.predicate or check.name == "consumer_id_unique"):
-            samples[outcome.name] = [{k: (None if v is None else str(v)) for k, v in row.items()}
-                                     for row in ctx.rows(ids, SAMPLE_COLUMNS)]
+            samples[outcome.name] = [
+                {k: (None if v is None else str(v)) for k, v in row.items()} for row in ctx.rows(ids, SAMPLE_COLUMNS)
+            ]
     return samples
 
 
@@ -72,8 +87,13 @@ def run_checks(ctx: CheckContext, checks: list[Check], on_progress=None) -> list
             continue  # the region has nothing to check against (e.g. no state list)
         started = time.perf_counter()
         outcome = judge(check, check.measure(ctx, check))
-        log.info("check %s: %s (%d failing) in %.2fs", check.name, outcome.status, outcome.failing,
-                 time.perf_counter() - started, extra={"stage": "check"})
+        log.info(
+            "check %s: %s (%d failing) in %.2fs",
+            check.name,
+            outcome.status,
+            outcome.failing,
+            time.perf_counter() - started,
+            extra={"stage": "check"},
+        )
         outcomes.append(outcome)
     return outcomes
-

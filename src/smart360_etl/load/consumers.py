@@ -84,14 +84,20 @@ class ConsumerLoader:
         self.counts.inserted += self._insert_new()
 
     def _count_reasons(self, rejected: pl.DataFrame, loaded: pl.DataFrame) -> None:
-        for reasons, counter in ((rejected["reject_reasons"], self.counts.rejects_by_reason),
-                                 (loaded["warn_reasons"], self.counts.warnings_by_reason)):
+        for reasons, counter in (
+            (rejected["reject_reasons"], self.counts.rejects_by_reason),
+            (loaded["warn_reasons"], self.counts.warnings_by_reason),
+        ):
             counter.update(dict(reasons.drop_nulls().str.split(",").explode().value_counts().iter_rows()))
 
     def _copy_rejects(self, rejected: pl.DataFrame) -> int:
         rows = rejected.select(
-            pl.lit(self.run_id).alias("run_id"), "source_row_number", "consumer_id",
-            ("{" + pl.col("reject_reasons") + "}").alias("reasons"), "source_row")
+            pl.lit(self.run_id).alias("run_id"),
+            "source_row_number",
+            "consumer_id",
+            ("{" + pl.col("reject_reasons") + "}").alias("reasons"),
+            "source_row",
+        )
         return self._copy(self.reject, rows)
 
     def _copy(self, table: sql.Identifier, frame: pl.DataFrame) -> int:
@@ -115,16 +121,24 @@ class ConsumerLoader:
     # Update, then insert what is new: joins instead of ON CONFLICT's row-by-row speculative inserts.
     def _update_changed(self) -> int:
         updatable = [sql.Identifier(c) for c in CONSUMER_FIELDS if c != "consumer_id"]
-        return self._execute(sql.SQL(
-            "UPDATE {consumer} AS t SET ({cols}, updated_at) = ({new}, now()) FROM {stg} AS s "
-            "WHERE t.consumer_id = s.consumer_id AND ({old}) IS DISTINCT FROM ({new})"
-        ).format(consumer=self.consumer, stg=STAGING, cols=sql.SQL(", ").join(updatable),
-                 old=sql.SQL(", ").join(sql.SQL("t.{}").format(c) for c in updatable),
-                 new=sql.SQL(", ").join(sql.SQL("s.{}").format(c) for c in updatable)))
+        return self._execute(
+            sql.SQL(
+                "UPDATE {consumer} AS t SET ({cols}, updated_at) = ({new}, now()) FROM {stg} AS s "
+                "WHERE t.consumer_id = s.consumer_id AND ({old}) IS DISTINCT FROM ({new})"
+            ).format(
+                consumer=self.consumer,
+                stg=STAGING,
+                cols=sql.SQL(", ").join(updatable),
+                old=sql.SQL(", ").join(sql.SQL("t.{}").format(c) for c in updatable),
+                new=sql.SQL(", ").join(sql.SQL("s.{}").format(c) for c in updatable),
+            )
+        )
 
     def _insert_new(self) -> int:
         fields = sql.SQL(", ").join(map(sql.Identifier, CONSUMER_FIELDS))
-        return self._execute(sql.SQL(
-            "INSERT INTO {consumer} ({fields}) SELECT {fields} FROM {stg} AS s "
-            "WHERE NOT EXISTS (SELECT 1 FROM {consumer} AS t WHERE t.consumer_id = s.consumer_id)"
-        ).format(consumer=self.consumer, stg=STAGING, fields=fields))
+        return self._execute(
+            sql.SQL(
+                "INSERT INTO {consumer} ({fields}) SELECT {fields} FROM {stg} AS s "
+                "WHERE NOT EXISTS (SELECT 1 FROM {consumer} AS t WHERE t.consumer_id = s.consumer_id)"
+            ).format(consumer=self.consumer, stg=STAGING, fields=fields)
+        )

@@ -29,6 +29,7 @@ def stage_source_keys(conn: psycopg.Connection, id_batches: Iterable[pl.Series])
                 copy.write(buffer.getbuffer())
         count = cursor.rowcount
     conn.execute(sql.SQL("ANALYZE {}").format(SOURCE_KEYS))  # the planner must know it is big
-    duplicated = conn.execute(sql.SQL("SELECT consumer_id FROM {} GROUP BY consumer_id HAVING count(*) > 1")
-                              .format(SOURCE_KEYS)).fetchall()
+    duplicated = conn.execute(
+        sql.SQL("SELECT consumer_id FROM {} GROUP BY consumer_id HAVING count(*) > 1").format(SOURCE_KEYS)
+    ).fetchall()
     return count, pl.Series("consumer_id", [row[0] for row in duplicated], dtype=pl.String)

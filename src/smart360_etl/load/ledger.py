@@ -17,8 +17,12 @@ def _table(target: TargetConfig) -> sql.Identifier:
 
 
 def record_start(conn: psycopg.Connection, target: TargetConfig, run_id: str, job: str, started: datetime) -> None:
-    conn.execute(sql.SQL("INSERT INTO {} (run_id, job, started_at, status) VALUES (%s, %s, %s, 'running')")
-                 .format(_table(target)), [run_id, job, started])
+    conn.execute(
+        sql.SQL("INSERT INTO {} (run_id, job, started_at, status) VALUES (%s, %s, %s, 'running')").format(
+            _table(target)
+        ),
+        [run_id, job, started],
+    )
 
 
 def record_start_apart(url: str, target: TargetConfig, run_id: str, job: str, started: datetime) -> None:
@@ -30,23 +34,43 @@ def record_start_apart(url: str, target: TargetConfig, run_id: str, job: str, st
 def record_success(conn: psycopg.Connection, target: TargetConfig, run_id: str, result) -> None:
     """Counts, reasons and check outcomes of a run that is about to commit (in its own transaction)."""
     counts = result.counts
-    conn.execute(sql.SQL(
-        "UPDATE {} SET finished_at = clock_timestamp(), status = %s, extracted = %s, inserted = %s, updated = %s, "
-        "unchanged = %s, rejected = %s, rejects_by_reason = %s, warnings_by_reason = %s, checks = %s WHERE run_id = %s"
-    ).format(_table(target)), [result.status, counts["extracted"], counts["inserted"], counts["updated"],
-                               counts["unchanged"], counts["rejected"], json.dumps(result.rejects_by_reason),
-                               json.dumps(result.warnings_by_reason), json.dumps(result.checks), run_id])
+    conn.execute(
+        sql.SQL(
+            "UPDATE {} SET finished_at = clock_timestamp(), status = %s, extracted = %s, inserted = %s, updated = %s, "
+            "unchanged = %s, rejected = %s, rejects_by_reason = %s, warnings_by_reason = %s, checks = %s "
+            "WHERE run_id = %s"
+        ).format(_table(target)),
+        [
+            result.status,
+            counts["extracted"],
+            counts["inserted"],
+            counts["updated"],
+            counts["unchanged"],
+            counts["rejected"],
+            json.dumps(result.rejects_by_reason),
+            json.dumps(result.warnings_by_reason),
+            json.dumps(result.checks),
+            run_id,
+        ],
+    )
 
 
 def record_failure(url: str, target: TargetConfig, run_id: str, error: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(sql.SQL("UPDATE {} SET finished_at = clock_timestamp(), status = 'failed', error = %s "
-                             "WHERE run_id = %s").format(_table(target)), [error, run_id])
+        conn.execute(
+            sql.SQL(
+                "UPDATE {} SET finished_at = clock_timestamp(), status = 'failed', error = %s WHERE run_id = %s"
+            ).format(_table(target)),
+            [error, run_id],
+        )
 
 
 def history(conn: psycopg.Connection, target: TargetConfig, job: str, limit: int = 20) -> list[dict]:
     cursor = conn.cursor(row_factory=psycopg.rows.dict_row)
-    return cursor.execute(sql.SQL(
-        "SELECT run_id, started_at, finished_at - started_at AS duration, status, extracted, inserted, updated, "
-        "unchanged, rejected, error FROM {} WHERE job = %s ORDER BY started_at DESC LIMIT %s"
-    ).format(_table(target)), [job, limit]).fetchall()
+    return cursor.execute(
+        sql.SQL(
+            "SELECT run_id, started_at, finished_at - started_at AS duration, status, extracted, inserted, updated, "
+            "unchanged, rejected, error FROM {} WHERE job = %s ORDER BY started_at DESC LIMIT %s"
+        ).format(_table(target)),
+        [job, limit],
+    ).fetchall()

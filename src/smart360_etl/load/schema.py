@@ -13,7 +13,10 @@ from ..config import TargetConfig
 from ..errors import TargetNotInitialised
 
 MIGRATIONS: list[tuple[int, str, str]] = [
-    (1, "consumer table, run ledger, rejects", """
+    (
+        1,
+        "consumer table, run ledger, rejects",
+        """
         CREATE SCHEMA IF NOT EXISTS {schema};
         CREATE TABLE IF NOT EXISTS {schema}.consumer (
             consumer_id     text PRIMARY KEY,
@@ -57,8 +60,12 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             PRIMARY KEY (run_id, source_row_number)
         );
         CREATE INDEX IF NOT EXISTS reject_consumer_id ON {etl}.reject (consumer_id);
-    """),
-    (2, "duplicate candidates, check results", """
+    """,
+    ),
+    (
+        2,
+        "duplicate candidates, check results",
+        """
         CREATE TABLE IF NOT EXISTS {etl}.duplicate_candidate (
             run_id        text NOT NULL,
             consumer_id_a text NOT NULL,
@@ -69,7 +76,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             CHECK (consumer_id_a < consumer_id_b)
         );
         ALTER TABLE {etl}.run ADD COLUMN IF NOT EXISTS checks jsonb;
-    """),
+    """,
+    ),
 ]
 
 _LEDGER = """
@@ -87,8 +95,9 @@ def _compose(template: str, target: TargetConfig) -> sql.Composed:
 
 
 def pending_migrations(conn: psycopg.Connection, target: TargetConfig) -> list[int]:
-    exists = conn.execute("SELECT to_regclass(format('%%I.schema_migration', %s::text)) IS NOT NULL",
-                          [target.etl_schema]).fetchone()[0]
+    exists = conn.execute(
+        "SELECT to_regclass(format('%%I.schema_migration', %s::text)) IS NOT NULL", [target.etl_schema]
+    ).fetchone()[0]
     applied: set[int] = set()
     if exists:
         query = sql.SQL("SELECT version FROM {}.schema_migration").format(sql.Identifier(target.etl_schema))
@@ -107,7 +116,10 @@ def migrate(conn: psycopg.Connection, target: TargetConfig) -> list[int]:
                 conn.execute(_compose(body, target))
                 conn.execute(
                     sql.SQL("INSERT INTO {}.schema_migration (version, name) VALUES (%s, %s)").format(
-                        sql.Identifier(target.etl_schema)), [version, name])
+                        sql.Identifier(target.etl_schema)
+                    ),
+                    [version, name],
+                )
     return pending
 
 

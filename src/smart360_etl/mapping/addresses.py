@@ -24,7 +24,9 @@ _STREET_TYPES = (
     "circle cir parkway pkwy highway hwy square sq loop trail trl crescent cres close row walk grove "
     "gardens gdns mews esplanade esp parade pde marg nagar path pike plaza"
 ).split()
-_AFTER_STREET = rf"(?i)^(?P<street>.*\b(?:{'|'.join(_STREET_TYPES)})\.?(?:\s+{_UNIT})?),?\s+(?P<city>[A-Za-z][A-Za-z .'\-]*)$"
+_AFTER_STREET = (
+    rf"(?i)^(?P<street>.*\b(?:{'|'.join(_STREET_TYPES)})\.?(?:\s+{_UNIT})?),?\s+(?P<city>[A-Za-z][A-Za-z .'\-]*)$"
+)
 
 
 def parse_addresses(addresses: pl.Series, region: Region) -> pl.DataFrame:
@@ -75,11 +77,14 @@ def _take_postal_and_state(frame: pl.DataFrame, region: Region) -> pl.DataFrame:
         state=_tail(pl.col("after_postal"), rf"(?i){_SEP}(?P<state>{states})\.?"),
         bad_state=_tail(pl.col("after_postal"), rf"{_SEP}(?P<bad>[A-Z]{{2,3}})"),
         state_only=_tail(pl.when(postal["zip"].is_null()).then(a), rf"(?i)\s*,\s*(?P<state>{codes})\.?"),
-        bad_postal=_tail(pl.when(postal["zip"].is_null()).then(a),
-                         rf"(?i){_SEP}(?P<state>{states})\.?{_SEP}(?P<bad>\d[\dA-Za-z\-]*(?:\s+\d+)?)"),
+        bad_postal=_tail(
+            pl.when(postal["zip"].is_null()).then(a),
+            rf"(?i){_SEP}(?P<state>{states})\.?{_SEP}(?P<bad>\d[\dA-Za-z\-]*(?:\s+\d+)?)",
+        ),
     )
-    state, bad_state, state_only, bad_postal = (pl.col(c).struct for c in
-                                                ("state", "bad_state", "state_only", "bad_postal"))
+    state, bad_state, state_only, bad_postal = (
+        pl.col(c).struct for c in ("state", "bad_state", "state_only", "bad_postal")
+    )
     has_state = state["state"].is_not_null()
     may_flag_state = pl.lit(bool(region.states)) & bad_state["bad"].is_not_null()
     in_context = has_state | may_flag_state | postal["sep"].str.contains(",")
@@ -91,18 +96,29 @@ def _take_postal_and_state(frame: pl.DataFrame, region: Region) -> pl.DataFrame:
     postal_ok, flag_state, postal_bad = pl.col("postal_ok"), pl.col("flag_state"), pl.col("postal_bad")
     after_postal = pl.col("after_postal")
     return frame.select(
-        pl.when(postal_ok & has_state).then(_before(after_postal, "state"))
-        .when(postal_ok & flag_state).then(_before(after_postal, "bad_state"))
-        .when(postal_ok).then(after_postal)
-        .when(postal_bad).then(_before(a, "bad_postal"))
-        .when(state_only["state"].is_not_null()).then(_before(a, "state_only"))
-        .otherwise(a).alias("rest"),
+        pl.when(postal_ok & has_state)
+        .then(_before(after_postal, "state"))
+        .when(postal_ok & flag_state)
+        .then(_before(after_postal, "bad_state"))
+        .when(postal_ok)
+        .then(after_postal)
+        .when(postal_bad)
+        .then(_before(a, "bad_postal"))
+        .when(state_only["state"].is_not_null())
+        .then(_before(a, "state_only"))
+        .otherwise(a)
+        .alias("rest"),
         pl.when(postal_ok).then(postal["zip"]).alias("zip_code"),
-        pl.when(postal_ok).then(state["state"])
-        .when(postal_bad).then(bad_postal["state"])
-        .otherwise(state_only["state"]).alias("state"),
-        pl.when(postal_ok & flag_state).then(pl.lit("state_invalid"))
-        .when(~postal_ok & postal_bad).then(pl.lit("postal_code_invalid"))
+        pl.when(postal_ok)
+        .then(state["state"])
+        .when(postal_bad)
+        .then(bad_postal["state"])
+        .otherwise(state_only["state"])
+        .alias("state"),
+        pl.when(postal_ok & flag_state)
+        .then(pl.lit("state_invalid"))
+        .when(~postal_ok & postal_bad)
+        .then(pl.lit("postal_code_invalid"))
         .alias("reason"),
     )
 
@@ -119,23 +135,31 @@ def _take_city(frame: pl.DataFrame) -> pl.DataFrame:
     city = pl.coalesce(unit_first["city"], comma_part)
     frame = frame.with_columns(
         usable_comma=located & city.is_not_null() & (city != "") & ~city.str.contains(rf"(?i)^{_UNIT}$"),
-        comma_city=city)
+        comma_city=city,
+    )
     usable_comma = pl.col("usable_comma")
     # Without commas the city starts after the last street type ("... Oak Ave Springfield IL"): rarer, slower.
     frame = frame.with_columns(
-        by_street=pl.when(located & ~usable_comma).then(pl.col("rest")).str.extract_groups(_AFTER_STREET))
+        by_street=pl.when(located & ~usable_comma).then(pl.col("rest")).str.extract_groups(_AFTER_STREET)
+    )
     by_street = pl.col("by_street").struct
     street_before_comma = _before(pl.col("rest"), "by_comma")
     return frame.select(
         pl.when(usable_comma & unit_first["unit"].is_not_null())
         .then(pl.concat_str([street_before_comma, unit_first["unit"]], separator=", "))
-        .when(usable_comma).then(street_before_comma)
-        .when(by_street["city"].is_not_null()).then(by_street["street"])
-        .otherwise(pl.col("rest")).alias("street"),
+        .when(usable_comma)
+        .then(street_before_comma)
+        .when(by_street["city"].is_not_null())
+        .then(by_street["street"])
+        .otherwise(pl.col("rest"))
+        .alias("street"),
         pl.when(usable_comma).then(pl.col("comma_city")).otherwise(by_street["city"]).alias("city"),
-        "state", "zip_code",
+        "state",
+        "zip_code",
         pl.when(located & ~usable_comma & by_street["city"].is_null() & pl.col("reason").is_null())
-        .then(pl.lit("address_ambiguous")).otherwise(pl.col("reason")).alias("reason"),
+        .then(pl.lit("address_ambiguous"))
+        .otherwise(pl.col("reason"))
+        .alias("reason"),
     )
 
 
@@ -148,12 +172,20 @@ def _take_unit(frame: pl.DataFrame) -> pl.DataFrame:
     trailing, leading = pl.col("trailing").struct, pl.col("leading").struct
     trimmed = _before(street, "trailing")
     return frame.select(
-        pl.when(trailing["unit"].is_not_null() & trimmed.str.contains(r"\S")).then(trimmed)
-        .when(leading["unit"].is_not_null()).then(street.str.slice(leading["whole"].str.len_chars()))
-        .otherwise(street).alias("street"),
-        pl.when(trailing["unit"].is_not_null() & trimmed.str.contains(r"\S")).then(trailing["unit"])
-        .otherwise(leading["unit"]).alias("line_2"),
-        "city", "state", "zip_code", "reason",
+        pl.when(trailing["unit"].is_not_null() & trimmed.str.contains(r"\S"))
+        .then(trimmed)
+        .when(leading["unit"].is_not_null())
+        .then(street.str.slice(leading["whole"].str.len_chars()))
+        .otherwise(street)
+        .alias("street"),
+        pl.when(trailing["unit"].is_not_null() & trimmed.str.contains(r"\S"))
+        .then(trailing["unit"])
+        .otherwise(leading["unit"])
+        .alias("line_2"),
+        "city",
+        "state",
+        "zip_code",
+        "reason",
     )
 
 

@@ -24,10 +24,14 @@ def normalise_emails(values: pl.Series) -> pl.DataFrame:
     slow_input = cleaned.to_frame().select(pl.when(fast.is_null()).then(pl.col("raw")))["raw"]
     slow = by_unique(slow_input, parse_one, pl.String)
     email = pl.select(pl.coalesce(fast, slow)).to_series()
-    return pl.DataFrame({
-        "email_address": email,
-        "reason": pl.select(pl.when(cleaned.is_not_null() & email.is_null()).then(pl.lit("email_invalid"))).to_series(),
-    })
+    return pl.DataFrame(
+        {
+            "email_address": email,
+            "reason": pl.select(
+                pl.when(cleaned.is_not_null() & email.is_null()).then(pl.lit("email_invalid"))
+            ).to_series(),
+        }
+    )
 
 
 def parse_one(value: str) -> str | None:

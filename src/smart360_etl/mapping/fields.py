@@ -14,9 +14,20 @@ from ..config import FieldSpec
 from ..errors import ConfigError, SourceError
 
 CONSUMER_FIELDS = (
-    "consumer_id", "title", "first_name", "middle_name", "last_name", "suffix",
-    "address_line_1", "address_line_2", "city", "state", "zip_code",
-    "phone_number", "phone_extension", "email_address",
+    "consumer_id",
+    "title",
+    "first_name",
+    "middle_name",
+    "last_name",
+    "suffix",
+    "address_line_1",
+    "address_line_2",
+    "city",
+    "state",
+    "zip_code",
+    "phone_number",
+    "phone_extension",
+    "email_address",
 )
 
 # target field: (case-study source column, transform)
@@ -81,7 +92,13 @@ def _rule(field: str, spec: FieldSpec | None, source_columns: list[str]) -> Fiel
     default_column, default_transform = DEFAULT_MAPPING[field]
     column = spec.from_ if spec and spec.from_ else default_column
     transform = spec.transform if spec and spec.transform else default_transform
-    if spec and spec.from_ and not spec.transform and "." in default_transform and default_transform != "phone.extension":
+    if (
+        spec
+        and spec.from_
+        and not spec.transform
+        and "." in default_transform
+        and default_transform != "phone.extension"
+    ):
         # A column of its own holds just this field: take it as text rather than re-parse it.
         transform = "text"
     _check_transform(field, transform)
@@ -98,13 +115,18 @@ def _check_transform(field: str, transform: str) -> None:
     known = list(SIMPLE_TRANSFORMS) + [f"{f}.{p}" for f, ps in PART_TRANSFORMS.items() for p in ps]
     close = difflib.get_close_matches(transform, known, n=1)
     hint = f"did you mean `{close[0]}`? " if close else ""
-    raise ConfigError(f"unknown transform `{transform}`; {hint}transforms are: {', '.join(known)}", key=f"mapping.{field}.transform")
+    raise ConfigError(
+        f"unknown transform `{transform}`; {hint}transforms are: {', '.join(known)}", key=f"mapping.{field}.transform"
+    )
 
 
 # Words that give away a column's meaning, to suggest a fix when the case-study name is not there.
 HINTS = {
-    "consumer_id": ("consumer", "customer", "cust", "id"), "phone_number": ("phone", "tel", "mobile", "contact", "cell"),
-    "email_address": ("email", "mail"), "address_line_1": ("address", "addr", "street"), "first_name": ("name",),
+    "consumer_id": ("consumer", "customer", "cust", "id"),
+    "phone_number": ("phone", "tel", "mobile", "contact", "cell"),
+    "email_address": ("email", "mail"),
+    "address_line_1": ("address", "addr", "street"),
+    "first_name": ("name",),
 }
 OPTIONAL_FIELDS = {"title", "middle_name", "suffix", "address_line_2", "phone_extension"}
 
@@ -116,10 +138,15 @@ def resolve_column(wanted: str, source_columns: list[str], field: str) -> str | 
         return by_key[column_key(wanted)]
     if field in OPTIONAL_FIELDS and DEFAULT_MAPPING[field][0] == wanted:
         return None
-    close = difflib.get_close_matches(wanted, source_columns, n=1, cutoff=0.5) or [
-        c for c in source_columns if any(h in column_key(c) for h in HINTS.get(field, ()))][:1]
-    hint = (f"did you mean `{close[0]}`? set `mapping.{field}.from: {close[0]}`" if close else
-            f"set `mapping.{field}.from` to one of them, or `mapping.{field}: null` if the source has no such data")
+    close = (
+        difflib.get_close_matches(wanted, source_columns, n=1, cutoff=0.5)
+        or [c for c in source_columns if any(h in column_key(c) for h in HINTS.get(field, ()))][:1]
+    )
+    hint = (
+        f"did you mean `{close[0]}`? set `mapping.{field}.from: {close[0]}`"
+        if close
+        else f"set `mapping.{field}.from` to one of them, or `mapping.{field}: null` if the source has no such data"
+    )
     raise SourceError(
         f"column `{wanted}` (for `{field}`) not found in source; columns are: {', '.join(source_columns)}; {hint}"
     )

@@ -16,14 +16,23 @@ from .phones import normalise_phones
 from .text import clean
 
 # Fields SMART360 cannot do without, and the reason a row gets when one is missing.
-REQUIRED = {"consumer_id_missing": ("consumer_id",), "name_incomplete": ("first_name", "last_name"),
-            "address_unparsed": ("address_line_1",)}
+REQUIRED = {
+    "consumer_id_missing": ("consumer_id",),
+    "name_incomplete": ("first_name", "last_name"),
+    "address_unparsed": ("address_line_1",),
+}
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="smart360-etl-map")
 BOOKKEEPING = ("source_row_number", "reject_reasons", "warn_reasons", "source_row")
 
 
-def map_batch(batch: pl.DataFrame, rules: list[FieldRule], region: Region, disposition: Callable[[str], str],
-              first_row_number: int = 1, duplicate_ids: pl.Series | None = None) -> pl.DataFrame:
+def map_batch(
+    batch: pl.DataFrame,
+    rules: list[FieldRule],
+    region: Region,
+    disposition: Callable[[str], str],
+    first_row_number: int = 1,
+    duplicate_ids: pl.Series | None = None,
+) -> pl.DataFrame:
     """Map a batch of source rows (all text) to CONSUMER_FIELDS and BOOKKEEPING columns.
 
     `duplicate_ids` are consumer ids that occur more than once in the whole source (see keys.py):
@@ -35,8 +44,10 @@ def map_batch(batch: pl.DataFrame, rules: list[FieldRule], region: Region, dispo
     columns = {rule.target: _field(parsed[(rule.column, rule.family)], batch[rule.column], rule) for rule in rules}
     out = pl.DataFrame([columns.get(f, pl.Series(f, [None] * batch.height, dtype=pl.String)) for f in CONSUMER_FIELDS])
     reasons = [frame["reason"] for frame in parsed.values() if "reason" in frame.columns]
-    reasons += [out.select(pl.when(pl.any_horizontal(pl.col(f).is_null() for f in fields)).then(pl.lit(reason)))
-                .to_series() for reason, fields in REQUIRED.items()]
+    reasons += [
+        out.select(pl.when(pl.any_horizontal(pl.col(f).is_null() for f in fields)).then(pl.lit(reason))).to_series()
+        for reason, fields in REQUIRED.items()
+    ]
     if duplicate_ids is not None and len(duplicate_ids):
         duplicated = pl.col("consumer_id").is_in(duplicate_ids.implode())
         reasons.append(out.select(pl.when(duplicated).then(pl.lit("consumer_id_duplicate"))).to_series())
@@ -66,7 +77,9 @@ def _parse(values: pl.Series, family: str, region: Region) -> pl.DataFrame:
     if family == "address":
         return parse_addresses(values, region)
     if family == "phone":
-        return normalise_phones(values, region.phone_region).rename({"phone_number": "phone", "phone_extension": "extension"})
+        return normalise_phones(values, region.phone_region).rename(
+            {"phone_number": "phone", "phone_extension": "extension"}
+        )
     if family == "email":
         return normalise_emails(values).rename({"email_address": "email"})
     return values.to_frame("raw").select(clean(pl.col("raw")).alias(family))

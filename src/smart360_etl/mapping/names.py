@@ -62,12 +62,17 @@ def _split_common_shapes(cleaned: pl.Series) -> pl.DataFrame:
         family=pl.col("name").str.extract_groups(_FAMILY_FIRST),
     )
     parts = frame.select(
-        pl.coalesce(pl.col("given").struct[p], pl.col("family").struct[p]).alias(p) if p in ("first", "middle", "last")
-        else pl.col("given").struct[p] for p in PARTS)
+        pl.coalesce(pl.col("given").struct[p], pl.col("family").struct[p]).alias(p)
+        if p in ("first", "middle", "last")
+        else pl.col("given").struct[p]
+        for p in PARTS
+    )
     plain = ~pl.any_horizontal(
-        (pl.col(p).str.to_lowercase().str.strip_chars(".").is_in(_SPECIAL)
-         | pl.col(p).str.contains(r"(?i)^[ivx]+$")).fill_null(False)  # the library reads "Ix" as a numeral
-        for p in ("first", "middle", "last"))
+        (
+            pl.col(p).str.to_lowercase().str.strip_chars(".").is_in(_SPECIAL) | pl.col(p).str.contains(r"(?i)^[ivx]+$")
+        ).fill_null(False)  # the library reads "Ix" as a numeral
+        for p in ("first", "middle", "last")
+    )
     return parts.select(pl.when(plain & pl.col("first").is_not_null()).then(pl.col(p)).alias(p) for p in PARTS)
 
 

@@ -18,8 +18,16 @@ from .text import by_unique, clean
 
 RESULT = pl.Struct({"e164": pl.String, "extension": pl.String})
 _TYPE_DESCS = (
-    "premium_rate", "toll_free", "shared_cost", "voip", "personal_number",
-    "pager", "uan", "voicemail", "fixed_line", "mobile",
+    "premium_rate",
+    "toll_free",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+    "fixed_line",
+    "mobile",
 )
 
 
@@ -30,11 +38,15 @@ def normalise_phones(values: pl.Series, phone_region: str) -> pl.DataFrame:
     slow_input = cleaned.to_frame().select(pl.when(~fast["decided"]).then(pl.col("raw")))["raw"]
     slow = by_unique(slow_input, lambda v: parse_one(v, phone_region), RESULT).struct.unnest()
     e164 = pl.select(pl.coalesce(fast["e164"], slow["e164"])).to_series()
-    return pl.DataFrame({
-        "phone_number": e164,
-        "phone_extension": pl.select(pl.coalesce(fast["extension"], slow["extension"])).to_series(),
-        "reason": pl.select(pl.when(cleaned.is_not_null() & e164.is_null()).then(pl.lit("phone_invalid"))).to_series(),
-    })
+    return pl.DataFrame(
+        {
+            "phone_number": e164,
+            "phone_extension": pl.select(pl.coalesce(fast["extension"], slow["extension"])).to_series(),
+            "reason": pl.select(
+                pl.when(cleaned.is_not_null() & e164.is_null()).then(pl.lit("phone_invalid"))
+            ).to_series(),
+        }
+    )
 
 
 @lru_cache(maxsize=100_000)
@@ -63,9 +75,13 @@ def fast_path(cleaned: pl.Series, phone_region: str) -> pl.DataFrame:
     """
     meta = PhoneMetadata.metadata_for_region(phone_region)
     if meta is None or meta.national_prefix_for_parsing not in (None, meta.national_prefix):
-        return pl.DataFrame({"e164": cleaned.cast(pl.String).clear(len(cleaned)),
-                             "extension": cleaned.cast(pl.String).clear(len(cleaned)),
-                             "decided": pl.Series([False] * len(cleaned))})
+        return pl.DataFrame(
+            {
+                "e164": cleaned.cast(pl.String).clear(len(cleaned)),
+                "extension": cleaned.cast(pl.String).clear(len(cleaned)),
+                "decided": pl.Series([False] * len(cleaned)),
+            }
+        )
     cc = str(meta.country_code)
     frame = cleaned.to_frame("raw").with_columns(shape=pl.col("raw").str.extract_groups(_SHAPE))
     number = pl.col("shape").struct["number"]
@@ -74,9 +90,11 @@ def fast_path(cleaned: pl.Series, phone_region: str) -> pl.DataFrame:
         international=number.str.starts_with("+"),
         extension=pl.col("shape").struct["ext"],
     )
-    national = pl.when(pl.col("international")).then(
-        pl.when(pl.col("digits").str.starts_with(cc)).then(pl.col("digits").str.slice(len(cc)))
-    ).otherwise(_strip_national_prefix(pl.col("digits"), meta))
+    national = (
+        pl.when(pl.col("international"))
+        .then(pl.when(pl.col("digits").str.starts_with(cc)).then(pl.col("digits").str.slice(len(cc))))
+        .otherwise(_strip_national_prefix(pl.col("digits"), meta))
+    )
     frame = frame.with_columns(national=national)
     valid = _matches_general(pl.col("national"), meta) & _matches_any_type(pl.col("national"), meta)
     frame = frame.with_columns(valid=valid.fill_null(False))
@@ -104,8 +122,11 @@ def _nanp_pattern() -> str:
     patterns = []
     for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1]:
         meta = PhoneMetadata.metadata_for_region(region)
-        patterns += [desc.national_number_pattern for desc in (getattr(meta, n) for n in _TYPE_DESCS)
-                     if desc is not None and desc.national_number_pattern]
+        patterns += [
+            desc.national_number_pattern
+            for desc in (getattr(meta, n) for n in _TYPE_DESCS)
+            if desc is not None and desc.national_number_pattern
+        ]
     return "^(?:" + "|".join(f"(?:{p})" for p in patterns) + ")$"
 
 

@@ -19,13 +19,23 @@ def print_checks(checks: list[dict], console: Console) -> None:
     if not checks:
         return
     table = Table(title="checks")
-    for name, justify in (("check", "left"), ("severity", "left"), ("status", "left"), ("failing", "right"),
-                          ("sample", "left")):
+    for name, justify in (
+        ("check", "left"),
+        ("severity", "left"),
+        ("status", "left"),
+        ("failing", "right"),
+        ("sample", "left"),
+    ):
         table.add_column(name, justify=justify, overflow="fold")
     for check in checks:
         style = STATUS_STYLE[check["status"]]
-        table.add_row(check["name"], check["severity"], f"[{style}]{check['status']}[/{style}]",
-                      f"{check['failing']} of {check['total']}", ", ".join(check["sample"][:3]))
+        table.add_row(
+            check["name"],
+            check["severity"],
+            f"[{style}]{check['status']}[/{style}]",
+            f"{check['failing']} of {check['total']}",
+            ", ".join(check["sample"][:3]),
+        )
     console.print(table)
 
 
@@ -65,8 +75,10 @@ def print_summary(result: RunResult, console: Console) -> None:
         counts.add_column(name, justify="right")
     counts.add_row(*(str(result.counts[n]) for n in ("extracted", "inserted", "updated", "unchanged", "rejected")))
     console.print(counts)
-    for title, reasons in (("rejects by reason (a row may have several)", result.rejects_by_reason),
-                           ("warnings by reason (field nulled, row loaded)", result.warnings_by_reason)):
+    for title, reasons in (
+        ("rejects by reason (a row may have several)", result.rejects_by_reason),
+        ("warnings by reason (field nulled, row loaded)", result.warnings_by_reason),
+    ):
         if reasons:
             table = Table(title=title)
             table.add_column("reason")
@@ -78,8 +90,10 @@ def print_summary(result: RunResult, console: Console) -> None:
     balanced = all(c["status"] == "pass" for c in result.checks if c["name"] == "record_count_reconciles")
     console.print(("reconciled: " if balanced else "NOT reconciled: ") + result.reconciliation)
     if result.failed_checks:
-        console.print("[red]a check with severity `fail` failed[/red]: the data is loaded; see the checks above "
-                      "and the report, fix the source or the mapping, and run again (exit code 2)")
+        console.print(
+            "[red]a check with severity `fail` failed[/red]: the data is loaded; see the checks above "
+            "and the report, fix the source or the mapping, and run again (exit code 2)"
+        )
     if result.dry_run:
         console.print("dry run: everything was rolled back, the target is unchanged")
     console.print(f"report: {result.report_path} (and {Path(result.report_path).with_suffix('.html')})")

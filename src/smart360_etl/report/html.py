@@ -9,14 +9,25 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 
 OUTCOMES = ("inserted", "updated", "unchanged", "rejected")
-COLOURS = {"inserted": "#2e7d32", "updated": "#1565c0", "unchanged": "#9e9e9e", "rejected": "#c62828",
-           "pass": "#2e7d32", "warn": "#ef6c00", "fail": "#c62828"}
+COLOURS = {
+    "inserted": "#2e7d32",
+    "updated": "#1565c0",
+    "unchanged": "#9e9e9e",
+    "rejected": "#c62828",
+    "pass": "#2e7d32",
+    "warn": "#ef6c00",
+    "fail": "#c62828",
+}
 PALETTE = ["#c62828", "#1565c0", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f", "#5d4037", "#ad1457"]
 
 
 def _environment() -> Environment:
-    env = Environment(loader=PackageLoader("smart360_etl.report", "templates"),
-                      autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=PackageLoader("smart360_etl.report", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.globals.update(colours=COLOURS, outcomes=OUTCOMES, palette=PALETTE)
     return env
 

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import re
 
-PERSONAL_FIELDS = {"first_name", "middle_name", "last_name", "first_name_b", "last_name_b", "address_line_1",
-                   "address_line_1_b", "phone_number", "phone_number_b", "email_address", "email_address_b"}
+PERSONAL_FIELDS = {
+    "first_name",
+    "middle_name",
+    "last_name",
+    "first_name_b",
+    "last_name_b",
+    "address_line_1",
+    "address_line_1_b",
+    "phone_number",
+    "phone_number_b",
+    "email_address",
+    "email_address_b",
+}
 
 
 def mask_email(value: str) -> str:

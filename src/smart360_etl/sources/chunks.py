@@ -11,8 +11,9 @@ from ..errors import SourceError
 READ_BYTES = 4 * 1024 * 1024
 
 
-def frames_from_csv_bytes(chunks: Iterable[bytes], batch_size: int, separator: str = ",",
-                          origin: str = "source") -> Iterator[pl.DataFrame]:
+def frames_from_csv_bytes(
+    chunks: Iterable[bytes], batch_size: int, separator: str = ",", origin: str = "source"
+) -> Iterator[pl.DataFrame]:
     """Parse a stream of CSV bytes (header first) into frames of at most `batch_size` rows."""
     header: list[str] | None = None
     pending: pl.DataFrame | None = None
@@ -85,8 +86,9 @@ def _first_record_end(block: bytes) -> int:
 
 def _parse(block: bytes, header: list[str], separator: str, origin: str) -> pl.DataFrame:
     try:
-        return pl.read_csv(block, has_header=False, new_columns=header, separator=separator,
-                           infer_schema=False, quote_char='"')
+        return pl.read_csv(
+            block, has_header=False, new_columns=header, separator=separator, infer_schema=False, quote_char='"'
+        )
     except pl.exceptions.PolarsError as exc:
         if "utf-8" in str(exc).lower():
             raise SourceError(f"{origin} is not valid UTF-8; set `source.encoding` (e.g. latin-1 or cp1252)") from None

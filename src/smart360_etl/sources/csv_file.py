@@ -19,7 +19,9 @@ class CsvSource:
         try:
             codecs.lookup(encoding)
         except LookupError:
-            raise SourceError(f"unknown encoding `{encoding}` in `source.encoding`; try utf-8, latin-1 or cp1252") from None
+            raise SourceError(
+                f"unknown encoding `{encoding}` in `source.encoding`; try utf-8, latin-1 or cp1252"
+            ) from None
         self.path, self.delimiter, self.encoding, self.limit = path, delimiter, encoding, limit
 
     def __enter__(self) -> CsvSource:
