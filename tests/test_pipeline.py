@@ -305,3 +305,25 @@ def test_unknown_mapping_field_is_a_config_error(source_url, target_url, write_j
     )
     with pytest.raises(ConfigError, match="did you mean `first_name`"):
         run(job)
+
+
+def test_a_csv_that_changes_during_the_run_stops_it(target_url, write_job, tmp_path, monkeypatch):
+    import smart360_etl.pipeline as pipeline
+
+    path = tmp_path / "c.csv"
+    path.write_text(SAMPLES.joinpath("case_study_sample.csv").read_text().rstrip("\n") + "\n")
+    job = load_job(write_job(source={"csv": str(path)}, target={"url": target_url}))
+    with target_connection(job.target) as conn:
+        migrate(conn, job.target)
+    first_pass = pipeline.stage_source_keys
+
+    def then_append(conn, batches):  # another process appends a row between the two passes
+        keys = first_pass(conn, batches)
+        with open(path, "a") as handle:
+            handle.write("14,Late Comer,1 Oak St,,,,,,,\n")
+        return keys
+
+    monkeypatch.setattr(pipeline, "stage_source_keys", then_append)
+    with pytest.raises(StageFailed, match="changed while it was being read"):
+        run(job)
+    assert consumers(target_url) == {}

@@ -24,7 +24,7 @@ from .load import ledger
 from .load.consumers import ConsumerLoader, LoadCounts
 from .load.schema import require_migrated
 from .mapping.fields import build_rules
-from .load.keys import stage_source_keys
+from .load.keys import SourceKeys, stage_source_keys
 from .mapping.keys import duplicate_ids
 from .mapping.mapper import map_batch, map_field
 from .overlap import Behind
@@ -127,17 +127,21 @@ def _run_in_transaction(conn, job, source, rules, checks, result, started, on_pr
             ledger.record_start_apart(job.target.url, job.target, result.run_id, job.name, started)
         stage = "extract"
         try:
-            key_count, duplicates = stage_source_keys(conn, _id_batches(job, source, rules))
+            keys = stage_source_keys(conn, _id_batches(job, source, rules))
             log.info(
-                "%d consumer ids read; %d occur more than once", key_count, len(duplicates), extra={"stage": "extract"}
+                "%d source rows, %d consumer ids, %d of them more than once",
+                keys.rows,
+                keys.ids,
+                len(keys.duplicates),
+                extra={"stage": "extract"},
             )
             stage = "load"
             loader = ConsumerLoader(conn, job.target, result.run_id)
-            extracted = _stream(job, source, rules, duplicates, loader, on_progress)
+            extracted = _stream(job, source, rules, keys, loader, on_progress)
             stage = "reconcile"
-            _reconcile(result, extracted, loader.counts)
+            _reconcile(result, extracted, loader.counts, keys.rows)
             stage = "check"
-            _check(conn, job, checks, result, key_count, on_progress)
+            _check(conn, job, checks, result, keys.ids, on_progress)
             if not result.dry_run:
                 ledger.record_success(conn, job.target, result.run_id, result)
         except Exception as exc:
@@ -172,12 +176,12 @@ def _check(conn, job: JobConfig, checks, result: RunResult, key_count: int, on_p
 
 
 def _stream(
-    job: JobConfig, source, rules, duplicates: pl.Series, loader: ConsumerLoader, on_progress: OnProgress | None
+    job: JobConfig, source, rules, keys: SourceKeys, loader: ConsumerLoader, on_progress: OnProgress | None
 ) -> int:
-    region, total, done = job.region_config(), source.total_rows(), 0
+    region, total, done = job.region_config(), keys.rows, 0
     with Behind(loader.load) as loading:
         for batch in source.batches(job.source.batch_size):
-            loading.submit(map_batch(batch, rules, region, job.disposition, done + 1, duplicates))
+            loading.submit(map_batch(batch, rules, region, job.disposition, done + 1, keys.duplicates))
             done += batch.height
             log.info("mapped %d rows", done, extra={"stage": "load", "rows": done})
             if on_progress:
@@ -185,7 +189,7 @@ def _stream(
     return done
 
 
-def _reconcile(result: RunResult, extracted: int, counts: LoadCounts) -> None:
+def _reconcile(result: RunResult, extracted: int, counts: LoadCounts, rows_in_id_pass: int) -> None:
     result.counts = {
         "extracted": extracted,
         "inserted": counts.inserted,
@@ -196,7 +200,8 @@ def _reconcile(result: RunResult, extracted: int, counts: LoadCounts) -> None:
     result.rejects_by_reason = dict(counts.rejects_by_reason.most_common())
     result.warnings_by_reason = dict(counts.warnings_by_reason.most_common())
     # Rows the database acknowledged (COPY row counts) against rows read from the source.
-    balanced = extracted == counts.staged + counts.rejected and counts.unchanged >= 0
+    # ... and against the first pass over the same snapshot.
+    balanced = extracted == counts.staged + counts.rejected == rows_in_id_pass and counts.unchanged >= 0
     log.info(result.reconciliation, extra={"stage": "reconcile"})
     if not balanced:
         raise ReconciliationError(result.counts)

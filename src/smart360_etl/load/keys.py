@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import polars as pl
 import psycopg
@@ -17,13 +18,21 @@ from psycopg import sql
 SOURCE_KEYS = sql.Identifier("smart360_etl_source_keys")
 
 
-def stage_source_keys(conn: psycopg.Connection, id_batches: Iterable[pl.Series]) -> tuple[int, pl.Series]:
-    """COPY the ids into SOURCE_KEYS; returns how many there are and the ones that occur more than once."""
+@dataclass(frozen=True)
+class SourceKeys:
+    rows: int  # source rows seen by the id pass (the main pass must see as many)
+    ids: int  # non-null ids among them, now in SOURCE_KEYS
+    duplicates: pl.Series  # ids that occur more than once
+
+
+def stage_source_keys(conn: psycopg.Connection, id_batches: Iterable[pl.Series]) -> SourceKeys:
+    """COPY the ids into SOURCE_KEYS and find the ones that occur more than once."""
     conn.execute(sql.SQL("CREATE TEMP TABLE {} (consumer_id text) ON COMMIT DROP").format(SOURCE_KEYS))
-    count = 0
+    rows = 0
     with conn.cursor() as cursor:
         with cursor.copy(sql.SQL("COPY {} FROM STDIN (FORMAT csv)").format(SOURCE_KEYS)) as copy:
             for ids in id_batches:
+                rows += len(ids)
                 buffer = io.BytesIO()
                 ids.drop_nulls().to_frame().write_csv(buffer, include_header=False)
                 copy.write(buffer.getbuffer())
@@ -32,4 +41,4 @@ def stage_source_keys(conn: psycopg.Connection, id_batches: Iterable[pl.Series])
     duplicated = conn.execute(
         sql.SQL("SELECT consumer_id FROM {} GROUP BY consumer_id HAVING count(*) > 1").format(SOURCE_KEYS)
     ).fetchall()
-    return count, pl.Series("consumer_id", [row[0] for row in duplicated], dtype=pl.String)
+    return SourceKeys(rows, count, pl.Series("consumer_id", [row[0] for row in duplicated], dtype=pl.String))

@@ -41,9 +41,6 @@ class CsvSource:
     def columns(self) -> list[str]:
         return read_header(self._utf8_chunks(), self.delimiter, self.describe())
 
-    def total_rows(self) -> int | None:
-        return None
-
     def batches(self, batch_size: int, columns: list[str] | None = None) -> Iterator[pl.DataFrame]:
         if getattr(self, "_stamp", None) not in (None, self._file_stamp()):
             raise SourceError(f"{self.path} changed while it was being read; run again on a stable copy")

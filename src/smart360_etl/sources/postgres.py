@@ -67,10 +67,6 @@ class PostgresSource:
                 raise SourceError(f"cannot read {self.describe()}: {exc}".strip()) from None
             return [column.name for column in cursor.description]
 
-    def total_rows(self) -> int | None:
-        with self._session() as conn:
-            return conn.execute(sql.SQL("SELECT count(*) FROM ({}) AS q").format(self._relation())).fetchone()[0]
-
     def batches(self, batch_size: int, columns: list[str] | None = None) -> Iterator[pl.DataFrame]:
         relation = self._relation()
         if columns:
