@@ -327,3 +327,18 @@ def test_a_csv_that_changes_during_the_run_stops_it(target_url, write_job, tmp_p
     with pytest.raises(StageFailed, match="changed while it was being read"):
         run(job)
     assert consumers(target_url) == {}
+
+
+def test_an_interrupted_run_is_rolled_back_and_recorded(demo_job, target_url, monkeypatch):
+    import smart360_etl.pipeline as pipeline
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "map_batch", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run(demo_job)
+    assert consumers(target_url) == {}
+    with psycopg.connect(target_url) as conn:
+        status, error = conn.execute("SELECT status, error FROM smart360_etl.run").fetchone()
+    assert status == "failed" and error.startswith("interrupted (KeyboardInterrupt)")

@@ -105,10 +105,12 @@ def run(job: JobConfig, *, dry_run: bool = False, on_progress: OnProgress | None
             with target_connection(job.target) as conn:
                 require_migrated(conn, job.target)
                 _run_in_transaction(conn, job, source, rules, checks, result, started, on_progress)
-        except (EtlError, psycopg.Error) as exc:
-            result.status, result.error = "failed", redact_url(str(exc))
-            if isinstance(exc, StageFailed) and not dry_run:  # after the rollback: the ledger row is free
-                _record_failure(job, result.run_id, str(exc))
+        except BaseException as exc:
+            interrupted = not isinstance(exc, (EtlError, psycopg.Error))  # Ctrl-C, SIGTERM, a bug
+            result.status = "failed"
+            result.error = f"interrupted ({type(exc).__name__}): rolled back" if interrupted else redact_url(str(exc))
+            if (interrupted or isinstance(exc, StageFailed)) and not dry_run:  # after the rollback: the row is free
+                _record_failure(job, result.run_id, result.error)
             raise
         finally:
             result.duration_s = round(time.perf_counter() - clock, 3)
