@@ -10,6 +10,11 @@ from pathlib import Path
 import psycopg
 import pytest
 import yaml
+from hypothesis import settings
+
+# The same examples on every run: CI must not pass or fail by chance.
+settings.register_profile("deterministic", derandomize=True, print_blob=True)
+settings.load_profile("deterministic")
 
 from smart360_etl.embedded import embedded_postgres, with_database
 

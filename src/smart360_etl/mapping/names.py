@@ -67,12 +67,13 @@ def _split_common_shapes(cleaned: pl.Series) -> pl.DataFrame:
         else pl.col("given").struct[p]
         for p in PARTS
     )
-    plain = ~pl.any_horizontal(
-        (
-            pl.col(p).str.to_lowercase().str.strip_chars(".").is_in(_SPECIAL) | pl.col(p).str.contains(r"(?i)^[ivx]+$")
-        ).fill_null(False)  # the library reads "Ix" as a numeral
-        for p in ("first", "middle", "last")
-    )
+    def word(part: str) -> pl.Expr:
+        return pl.col(part).str.to_lowercase().str.replace_all(".", "", literal=True)
+
+    special = [word(p).is_in(_SPECIAL) for p in ("first", "middle", "last")]
+    special += [(word(a) + word(b)).is_in(_SPECIAL) for a, b in (("first", "middle"), ("middle", "last"))]  # "Ph D."
+    special += [pl.col(p).str.contains(r"(?i)^[ivx]+$") for p in ("first", "middle", "last")]  # "Ix": a numeral
+    plain = ~pl.any_horizontal(flag.fill_null(False) for flag in special)
     return parts.select(pl.when(plain & pl.col("first").is_not_null()).then(pl.col(p)).alias(p) for p in PARTS)
 
 

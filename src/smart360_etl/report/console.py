@@ -18,23 +18,18 @@ STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "red"}
 def print_checks(checks: list[dict], console: Console) -> None:
     if not checks:
         return
-    table = Table(title="checks")
-    for name, justify in (
-        ("check", "left"),
-        ("severity", "left"),
-        ("status", "left"),
-        ("failing", "right"),
-        ("sample", "left"),
-    ):
-        table.add_column(name, justify=justify, overflow="fold")
+    table = Table(title="checks (severity, thresholds and full samples in the report)")
+    table.add_column("check", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("failing", justify="right", no_wrap=True)
+    table.add_column("sample", overflow="ellipsis", no_wrap=True, max_width=24)
     for check in checks:
         style = STATUS_STYLE[check["status"]]
         table.add_row(
             check["name"],
-            check["severity"],
             f"[{style}]{check['status']}[/{style}]",
             f"{check['failing']} of {check['total']}",
-            ", ".join(check["sample"][:3]),
+            ", ".join(check["sample"][:2]),
         )
     console.print(table)
 
@@ -88,7 +83,7 @@ def print_summary(result: RunResult, console: Console) -> None:
             console.print(table)
     print_checks(result.checks, console)
     balanced = all(c["status"] == "pass" for c in result.checks if c["name"] == "record_count_reconciles")
-    console.print(("reconciled: " if balanced else "NOT reconciled: ") + result.reconciliation)
+    console.print(("reconciled: " if balanced else "NOT reconciled: ") + result.reconciliation, soft_wrap=True)
     if result.failed_checks:
         console.print(
             "[red]a check with severity `fail` failed[/red]: the data is loaded; see the checks above "
@@ -96,4 +91,5 @@ def print_summary(result: RunResult, console: Console) -> None:
         )
     if result.dry_run:
         console.print("dry run: everything was rolled back, the target is unchanged")
-    console.print(f"report: {result.report_path} (and {Path(result.report_path).with_suffix('.html')})")
+    html = Path(result.report_path).with_suffix(".html")
+    console.print(f"report: {result.report_path} and {html}", soft_wrap=True, highlight=False)
