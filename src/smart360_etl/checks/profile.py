@@ -1,4 +1,6 @@
-"""The quality profile: per field, how much is missing, invalid, odd or placeholder, in two scans.
+"""The quality profile: per field, how much is missing, invalid, odd or placeholder.
+
+Its conditions are counted in the same single scan as the row checks.
 
 Distinct counts and average widths are PostgreSQL's own statistics (ANALYZE samples the table): exact
 figures would sort every column, which costs more than the rest of the profile together. A length
@@ -35,45 +37,51 @@ INVALID_BY = {
 }
 
 
-def quality_profile(ctx: CheckContext) -> dict[str, dict]:
-    """{field: {missing, missing_rate, invalid, invalid_rate, distinct, length_outliers, odd_characters,
-    placeholders}} over the whole consumer table."""
-    total = ctx.predicate_counts["total"]
-    stats = _statistics(ctx, total)
-    parts = []
+def profile_conditions(ctx: CheckContext) -> dict[str, sql.Composable]:
+    """`<field>.<figure>` -> the condition a row meets to count for it; counted in the row checks' scan."""
+    widths = {field: width for field, (_, width) in _statistics(ctx).items()}
+    conditions = {}
     for field in FIELDS:
-        f = sql.Identifier(field)
-        width = stats.get(field, (0, 0))[1]
+        f, width = sql.Identifier(field), widths.get(field, 0)
         odd = r"[[:cntrl:]]|[0-9]" if field in NAME_FIELDS else r"[[:cntrl:]]"
-        parts += [
-            sql.SQL("count(*) FILTER (WHERE {f} IS NULL OR btrim({f}) = '')").format(f=f),
-            # far longer than the column's average (from the statistics: no extra scan)
-            sql.SQL("count(*) FILTER (WHERE length({f}) > {limit})").format(
-                f=f, limit=sql.Literal(max(3 * width, width + 20))
-            ),
-            sql.SQL("count(*) FILTER (WHERE {f} ~ {odd})").format(f=f, odd=sql.Literal(odd)),
-            sql.SQL("count(*) FILTER (WHERE lower(btrim({f})) = ANY({p}))").format(f=f, p=sql.Literal(PLACEHOLDERS)),
-        ]
-    row = ctx.conn.execute(sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(parts), ctx.consumer)).fetchone()
+        conditions[f"{field}.missing"] = sql.SQL("({f} IS NULL OR btrim({f}) = '')").format(f=f)
+        # far longer than the column's average (from the statistics: no extra scan)
+        conditions[f"{field}.long"] = sql.SQL("length({f}) > {limit}").format(
+            f=f, limit=sql.Literal(max(3 * width, width + 20))
+        )
+        conditions[f"{field}.odd"] = sql.SQL("{f} ~ {odd}").format(f=f, odd=sql.Literal(odd))
+        conditions[f"{field}.placeholder"] = sql.SQL("lower(btrim({f})) = ANY({p})").format(
+            f=f, p=sql.Literal(PLACEHOLDERS)
+        )
+    return conditions
+
+
+def quality_profile(ctx: CheckContext) -> dict[str, dict]:
+    """{field: {missing, missing_rate, invalid, invalid_rate, distinct_estimate, length_outliers,
+    odd_characters, placeholders}} over the whole consumer table."""
+    counts, total = ctx.predicate_counts, ctx.predicate_counts["total"]
+    distinct = {field: n for field, (n, _) in _statistics(ctx).items()}
     profile = {}
-    for i, field in enumerate(FIELDS):
-        missing, outliers, odd, placeholders = row[i * 4 : (i + 1) * 4]
-        invalid = ctx.predicate_counts.get(INVALID_BY.get(field, ""), 0)
+    for field in FIELDS:
+        missing, invalid = counts[f"{field}.missing"], counts.get(INVALID_BY.get(field, ""), 0)
         profile[field] = {
             "missing": missing,
             "missing_rate": _rate(missing, total),
             "invalid": invalid,
             "invalid_rate": _rate(invalid, total),
-            "distinct_estimate": stats.get(field, (0, 0))[0],
-            "length_outliers": outliers,
-            "odd_characters": odd,
-            "placeholders": placeholders,
+            "distinct_estimate": distinct.get(field, 0),
+            "length_outliers": counts[f"{field}.long"],
+            "odd_characters": counts[f"{field}.odd"],
+            "placeholders": counts[f"{field}.placeholder"],
         }
     return profile
 
 
-def _statistics(ctx: CheckContext, total: int) -> dict[str, tuple[int, int]]:
+def _statistics(ctx: CheckContext) -> dict[str, tuple[int, int]]:
     """(distinct values, average width) per column, from the statistics the check runner gathered."""
+    total = ctx.conn.execute(
+        "SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = %s::regclass", [ctx.consumer.as_string(ctx.conn)]
+    ).fetchone()[0]
     rows = ctx.conn.execute(
         "SELECT attname, n_distinct, avg_width FROM pg_stats WHERE schemaname = %s AND tablename = 'consumer'",
         [ctx.target.schema_],

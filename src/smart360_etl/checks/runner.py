@@ -13,6 +13,7 @@ from ..config import CheckSetting
 from ..errors import ConfigError
 from . import Check, Outcome, judge
 from .builtin import builtin_checks, row_predicates
+from .profile import profile_conditions
 from .context import CheckContext
 
 log = logging.getLogger("smart360_etl")
@@ -76,7 +77,7 @@ def run_checks(ctx: CheckContext, checks: list[Check], on_progress=None) -> list
         ctx.conn.execute(f"SET LOCAL {setting}")
     # Fresh statistics: a just-loaded table looks empty to the planner, which then picks slow plans.
     ctx.conn.execute(sql.SQL("ANALYZE {}").format(ctx.consumer))
-    ctx.predicates = row_predicates(ctx)
+    ctx.predicates = row_predicates(ctx) | profile_conditions(ctx)
     outcomes = []
     for done, check in enumerate(checks):
         if on_progress:

@@ -67,6 +67,7 @@ def _split_common_shapes(cleaned: pl.Series) -> pl.DataFrame:
         else pl.col("given").struct[p]
         for p in PARTS
     )
+
     def word(part: str) -> pl.Expr:
         return pl.col(part).str.to_lowercase().str.replace_all(".", "", literal=True)
 
