@@ -88,3 +88,15 @@ def test_password_never_shown_in_config_errors(tmp_path):
 )
 def test_redact_url(url, shown):
     assert redact_url(url) == shown
+
+
+def test_database_row_values_are_hidden():
+    from smart360_etl.config import redact
+
+    text = (
+        'new row violates check constraint "no_austin"\nDETAIL:  Failing row contains (999, Ann, (x), Lee, Austin).'
+        "\nKey (consumer_id)=(999) already exists. postgresql://u:pw@h/db"
+    )
+    shown = redact(text)
+    assert "Ann" not in shown and "999" not in shown and "pw" not in shown
+    assert "no_austin" in shown and "Failing row contains (values hidden)" in shown and "Key (consumer_id)=(values hidden)" in shown

@@ -172,12 +172,14 @@ def test_a_failure_mid_load_rolls_everything_back(demo_job, source_url, target_u
         run(demo_job)
     assert failure.value.stage == "load" and "no_austin" in str(failure.value)
     assert consumers(target_url) == before
+    report = json.loads(sorted(demo_job.report_dir.glob("*.json"))[-1].read_text())
+    assert "no_austin" in report["error"] and "Ann Lee" not in report["error"] and "values hidden" in report["error"]
     with psycopg.connect(target_url) as conn:
         status, error = conn.execute(
             "SELECT status, error FROM smart360_etl.run ORDER BY started_at DESC LIMIT 1"
         ).fetchone()
         rejects = conn.execute("SELECT count(DISTINCT run_id) FROM smart360_etl.reject").fetchone()[0]
-    assert status == "failed" and "no_austin" in error and rejects == 1
+    assert status == "failed" and "no_austin" in error and "1 Oak St" not in error and rejects == 1
 
 
 def test_a_lost_row_fails_the_reconciliation_and_nothing_is_kept(demo_job, target_url, monkeypatch):

@@ -17,7 +17,7 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import __version__
-from .config import JobConfig, load_job, redact_url
+from .config import JobConfig, load_job, redact
 from .errors import EtlError
 
 console = Console(stderr=False)
@@ -43,8 +43,8 @@ CONFIG_OPTION = click.option(
 
 class _RedactSecrets(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact_url(str(record.msg))
-        record.args = tuple(redact_url(a) if isinstance(a, str) else a for a in (record.args or ()))
+        record.msg = redact(str(record.msg))
+        record.args = tuple(redact(a) if isinstance(a, str) else a for a in (record.args or ()))
         return True
 
 
@@ -67,10 +67,10 @@ def _errors_to_exit_codes():
     try:
         yield
     except EtlError as exc:
-        err_console.print(f"[red]error:[/red] {redact_url(str(exc))}", highlight=False, markup=True)
+        err_console.print(f"[red]error:[/red] {redact(str(exc))}", highlight=False, markup=True)
         sys.exit(1)
     except psycopg.Error as exc:
-        err_console.print(f"[red]database error:[/red] {redact_url(str(exc)).strip()}", highlight=False)
+        err_console.print(f"[red]database error:[/red] {redact(str(exc)).strip()}", highlight=False)
         sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("interrupted: the run was rolled back, nothing was written")

@@ -197,3 +197,15 @@ def redact_url(url: str) -> str:
     """The URL with any password replaced, safe for output and logs."""
     url = re.sub(r"(://[^:/@\s]*:)[^\s/?#]*@", r"\1***@", url)
     return re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", url)
+
+
+_PARENS = r"\((?:[^()]|\([^()]*\))*\)"
+_FAILING_ROW = re.compile(rf"Failing row contains {_PARENS}")
+_KEY_VALUES = re.compile(rf"Key (\([^()]*\))={_PARENS}")
+
+
+def redact(text: str) -> str:
+    """Text safe for output, logs and the ledger: no URL passwords, and no row values that the database
+    quotes in its errors ("Failing row contains (...)", "Key (id)=(...)"): those are personal data."""
+    text = _FAILING_ROW.sub("Failing row contains (values hidden)", redact_url(text))
+    return _KEY_VALUES.sub(r"Key \1=(values hidden)", text)

@@ -18,7 +18,7 @@ from .checks import Outcome
 from .checks.context import CheckContext, RunFacts
 from .checks.profile import quality_profile
 from .checks.runner import configured_checks, failing_samples, run_checks
-from .config import JobConfig, TargetConfig, redact_url
+from .config import JobConfig, TargetConfig, redact, redact_url
 from .errors import EtlError, ReconciliationError, RunLocked, StageFailed, TargetError
 from .load import ledger
 from .load.consumers import ConsumerLoader, LoadCounts
@@ -108,7 +108,7 @@ def run(job: JobConfig, *, dry_run: bool = False, on_progress: OnProgress | None
         except BaseException as exc:
             interrupted = not isinstance(exc, (EtlError, psycopg.Error))  # Ctrl-C, SIGTERM, a bug
             result.status = "failed"
-            result.error = f"interrupted ({type(exc).__name__}): rolled back" if interrupted else redact_url(str(exc))
+            result.error = f"interrupted ({type(exc).__name__}): rolled back" if interrupted else redact(str(exc))
             if (interrupted or isinstance(exc, StageFailed)) and not dry_run:  # after the rollback: the row is free
                 _record_failure(job, result.run_id, result.error)
             raise
