@@ -99,4 +99,8 @@ def test_database_row_values_are_hidden():
     )
     shown = redact(text)
     assert "Ann" not in shown and "999" not in shown and "pw" not in shown
-    assert "no_austin" in shown and "Failing row contains (values hidden)" in shown and "Key (consumer_id)=(values hidden)" in shown
+    assert (
+        "no_austin" in shown
+        and "Failing row contains (values hidden)" in shown
+        and "Key (consumer_id)=(values hidden)" in shown
+    )

@@ -112,7 +112,9 @@ def _surely_invalid_nanp(frame: pl.DataFrame, cc: str) -> pl.Expr:
     if cc != "1":
         return pl.lit(False)
     candidate = pl.col("national").str.contains(r"^[2-9]\d{9}$") & ~pl.col("valid") & ~pl.col("international")
-    invalid = candidate.fill_null(False) & ~pl.col("national").str.contains(_nanp_pattern())
+    # the big pattern only runs on the few candidates (null elsewhere)
+    accepted = pl.when(candidate).then(pl.col("national")).str.contains(_nanp_pattern())
+    invalid = candidate.fill_null(False) & ~accepted.fill_null(True)
     return pl.lit(frame.select(invalid.fill_null(False)).to_series())
 
 
