@@ -172,7 +172,7 @@ def test_a_failure_mid_load_rolls_everything_back(demo_job, source_url, target_u
         run(demo_job)
     assert failure.value.stage == "load" and "no_austin" in str(failure.value)
     assert consumers(target_url) == before
-    report = json.loads(sorted(demo_job.report_dir.glob("*.json"))[-1].read_text())
+    report = json.loads((demo_job.report_dir / f"{failure.value.run_id}.json").read_text())
     assert "no_austin" in report["error"] and "Ann Lee" not in report["error"] and "values hidden" in report["error"]
     with psycopg.connect(target_url) as conn:
         status, error = conn.execute(

@@ -48,7 +48,7 @@ def write_index(report_dir: Path) -> Path:
             runs.append(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, json.JSONDecodeError):
             continue  # not one of ours, or half-written: the index lists what it can read
-    runs = [r for r in runs if "run_id" in r and "counts" in r]
+    runs = sorted((r for r in runs if "run_id" in r and "counts" in r), key=lambda r: r.get("started_at", ""))
     reasons = sorted({reason for r in runs for reason in r.get("rejects_by_reason", {})})
     page = _environment().get_template("index.html.j2").render(runs=runs, reasons=reasons)
     path = report_dir / "index.html"
