@@ -11,21 +11,11 @@ from __future__ import annotations
 
 from psycopg import sql
 
+from ..mapping.fields import CONSUMER_FIELDS
 from .context import CheckContext
 
-FIELDS = (
-    "consumer_id",
-    "first_name",
-    "middle_name",
-    "last_name",
-    "address_line_1",
-    "address_line_2",
-    "city",
-    "state",
-    "zip_code",
-    "phone_number",
-    "email_address",
-)
+# Every consumer field but the rare name and phone adornments.
+FIELDS = tuple(f for f in CONSUMER_FIELDS if f not in ("title", "suffix", "phone_extension"))
 NAME_FIELDS = {"first_name", "middle_name", "last_name", "city"}
 PLACEHOLDERS = ["n/a", "na", "unknown", "test", "none", "null", "xxx", "000-000-0000", "-", ".", "tbd", "0"]
 # Which row check says a field's value is invalid.
