@@ -10,7 +10,6 @@ Uses the server in SMART360_BENCH_DATABASE_URL when set, otherwise an embedded o
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import subprocess
 import sys
@@ -22,9 +21,11 @@ from pathlib import Path
 
 import psycopg
 import yaml
+from psycopg import sql
 
 from smart360_etl.demo import SOURCE_DDL
 from smart360_etl.demo_data import generate
+from smart360_etl.load.copying import copy_frames
 from smart360_etl.embedded import embedded_postgres, with_database
 
 CHUNK = 100_000
@@ -46,10 +47,7 @@ def create_source(url: str, rows: int) -> None:
         for start in range(0, rows, CHUNK):
             frame = generate(min(CHUNK, rows - start), seed=start)
             frame = frame.with_columns((frame["consumer_id"] + start).alias("consumer_id"))
-            buffer = io.BytesIO()
-            frame.write_csv(buffer, include_header=False)
-            with conn.cursor().copy("COPY consumer_data FROM STDIN (FORMAT csv)") as copy:
-                copy.write(buffer.getbuffer())
+            copy_frames(conn, sql.Identifier("consumer_data"), [frame], frame.columns)
             print(f"  generated {min(start + CHUNK, rows)} rows", file=sys.stderr)
         conn.execute("ANALYZE consumer_data")
 

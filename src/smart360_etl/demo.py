@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import io
 import logging
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 from .config import JobConfig, SourceConfig, TargetConfig
 from .demo_data import generate
 from .embedded import embedded_postgres, with_database
+from .load.copying import copy_frames
 from .load.schema import migrate
 from .pipeline import OnProgress, RunResult, run
 
@@ -26,12 +27,9 @@ CREATE TABLE consumer_data (
 def create_demo_source(url: str, rows: int, seed: int = 360) -> None:
     """Fill `consumer_data` at `url` with `rows` generated legacy records (COPY, not row by row)."""
     frame = generate(rows, seed)
-    buffer = io.BytesIO()
-    frame.write_csv(buffer, include_header=False)
     with psycopg.connect(url) as conn:
         conn.execute(SOURCE_DDL)
-        with conn.cursor().copy("COPY consumer_data FROM STDIN (FORMAT csv)") as copy:
-            copy.write(buffer.getbuffer())
+        copy_frames(conn, sql.Identifier("consumer_data"), [frame], frame.columns)
 
 
 def demo_job(source_url: str, target_url: str, report_dir: Path) -> JobConfig:

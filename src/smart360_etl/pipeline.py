@@ -16,8 +16,7 @@ import psycopg
 
 from .checks import Outcome
 from .checks.context import CheckContext, RunFacts
-from .checks.profile import quality_profile
-from .checks.runner import configured_checks, failing_samples, run_checks
+from .checks.runner import configured_checks, gather_findings
 from .config import JobConfig, TargetConfig, redact, redact_url
 from .errors import EtlError, ReconciliationError, RunLocked, StageFailed, TargetError
 from .load import ledger
@@ -168,11 +167,9 @@ def _id_batches(job: JobConfig, source, rules) -> Iterator[pl.Series]:
 def _check(conn, job: JobConfig, checks, result: RunResult, key_count: int, on_progress: OnProgress | None) -> None:
     facts = RunFacts(result.run_id, result.counts, result.rejects_by_reason, key_count)
     context = CheckContext(conn, job.target, job.region_config(), result.run_id, facts)
-    outcomes = run_checks(context, checks, on_progress)
-    result.checks = [outcome.to_json() for outcome in outcomes]
-    result.profile = quality_profile(context)
-    result.samples = failing_samples(context, checks, outcomes)
-    result.duplicates = context.duplicate_pairs
+    outcomes, found = gather_findings(context, checks, on_progress)
+    for key, value in found.items():
+        setattr(result, key, value)
     if any(outcome.status == "fail" for outcome in outcomes) and not result.dry_run:
         result.status = "checks_failed"
 
@@ -224,13 +221,7 @@ def validate(job: JobConfig) -> tuple[list[Outcome], Path]:
         require_migrated(conn, job.target)
         with conn.transaction():
             context = CheckContext(conn, job.target, job.region_config(), validation_id)
-            outcomes = run_checks(context, checks)
-            found = {
-                "checks": [o.to_json() for o in outcomes],
-                "profile": quality_profile(context),
-                "samples": failing_samples(context, checks, outcomes),
-                "duplicates": context.duplicate_pairs,
-            }
+            outcomes, found = gather_findings(context, checks)
     from .report import write_validation_report
 
     return outcomes, write_validation_report(

@@ -9,7 +9,6 @@ rule) for a reviewer to work through.
 
 from __future__ import annotations
 
-import io
 import logging
 
 import polars as pl
@@ -17,6 +16,7 @@ from psycopg import sql
 from rapidfuzz import fuzz
 from rapidfuzz.process import cpdist
 
+from ..load.copying import copy_frames
 from . import Check, Measure
 from .context import CheckContext
 
@@ -108,11 +108,6 @@ def _store(ctx: CheckContext, pairs: pl.DataFrame) -> None:
     ctx.conn.execute(sql.SQL("DELETE FROM {} WHERE run_id = %s").format(table), [ctx.check_run_id])
     if pairs.is_empty():
         return
-    buffer = io.BytesIO()
-    pairs.select(pl.lit(ctx.check_run_id).alias("run_id"), "consumer_id_a", "consumer_id_b", "score", "rule").write_csv(
-        buffer, include_header=False
-    )
-    with ctx.conn.cursor().copy(
-        sql.SQL("COPY {} (run_id, consumer_id_a, consumer_id_b, score, rule) FROM STDIN (FORMAT csv)").format(table)
-    ) as copy:
-        copy.write(buffer.getbuffer())
+    columns = ["run_id", "consumer_id_a", "consumer_id_b", "score", "rule"]
+    rows = pairs.with_columns(run_id=pl.lit(ctx.check_run_id)).select(columns)
+    copy_frames(ctx.conn, table, [rows], columns)

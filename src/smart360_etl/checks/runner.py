@@ -13,8 +13,8 @@ from ..config import CheckSetting
 from ..errors import ConfigError
 from . import Check, Outcome, judge
 from .builtin import builtin_checks, row_predicates
-from .profile import profile_conditions
 from .context import CheckContext
+from .profile import profile_conditions, quality_profile
 
 log = logging.getLogger("smart360_etl")
 
@@ -98,3 +98,14 @@ def run_checks(ctx: CheckContext, checks: list[Check], on_progress=None) -> list
         )
         outcomes.append(outcome)
     return outcomes
+
+
+def gather_findings(ctx: CheckContext, checks: list[Check], on_progress=None) -> tuple[list[Outcome], dict]:
+    """Run the checks; return their outcomes and what the reports show: checks, profile, samples, duplicates."""
+    outcomes = run_checks(ctx, checks, on_progress)
+    return outcomes, {
+        "checks": [outcome.to_json() for outcome in outcomes],
+        "profile": quality_profile(ctx),
+        "samples": failing_samples(ctx, checks, outcomes),
+        "duplicates": ctx.duplicate_pairs,
+    }

@@ -3,13 +3,12 @@ into a small staging table, then one set-based UPDATE of changed rows and one IN
 (or, into an empty consumer table, COPY straight in).
 
 Every batch shares the caller's transaction, so a failure anywhere leaves the target as it was.
-Duplicate ids are known before the first batch (mapping/keys.py), so a batch never has to wait for
+Duplicate ids are known before the first batch (load/keys.py), so a batch never has to wait for
 later ones: the work of loading it overlaps with mapping the next.
 """
 
 from __future__ import annotations
 
-import io
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -19,10 +18,9 @@ from psycopg import sql
 
 from ..config import TargetConfig
 from ..mapping.fields import CONSUMER_FIELDS
+from .copying import copy_frames
 
 STAGING = sql.Identifier("smart360_etl_staging")
-COPY_SLICE_ROWS = 10_000
-REJECT_COLUMNS = ("run_id", "source_row_number", "consumer_id", "reasons", "source_row")
 
 
 @dataclass
@@ -101,17 +99,7 @@ class ConsumerLoader:
         return self._copy(self.reject, rows)
 
     def _copy(self, table: sql.Identifier, frame: pl.DataFrame) -> int:
-        """COPY a frame, encoded a slice at a time to keep memory flat; returns the rows written."""
-        if frame.is_empty():
-            return 0
-        columns = sql.SQL(", ").join(map(sql.Identifier, frame.columns))
-        with self.conn.cursor() as cursor:
-            with cursor.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(table, columns)) as copy:
-                for piece in frame.iter_slices(COPY_SLICE_ROWS):
-                    buffer = io.BytesIO()
-                    piece.write_csv(buffer, include_header=False)
-                    copy.write(buffer.getbuffer())
-            return cursor.rowcount
+        return copy_frames(self.conn, table, [frame], frame.columns) if frame.height else 0
 
     def _execute(self, query: sql.Composable) -> int:
         with self.conn.cursor() as cursor:

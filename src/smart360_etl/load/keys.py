@@ -7,13 +7,14 @@ the checks later compare it with the target and the rejects.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import polars as pl
 import psycopg
 from psycopg import sql
+
+from .copying import copy_frames
 
 SOURCE_KEYS = sql.Identifier("smart360_etl_source_keys")
 
@@ -28,17 +29,16 @@ class SourceKeys:
 def stage_source_keys(conn: psycopg.Connection, id_batches: Iterable[pl.Series]) -> SourceKeys:
     """COPY the ids into SOURCE_KEYS and find the ones that occur more than once."""
     conn.execute(sql.SQL("CREATE TEMP TABLE {} (consumer_id text) ON COMMIT DROP").format(SOURCE_KEYS))
-    rows = 0
-    with conn.cursor() as cursor:
-        with cursor.copy(sql.SQL("COPY {} FROM STDIN (FORMAT csv)").format(SOURCE_KEYS)) as copy:
-            for ids in id_batches:
-                rows += len(ids)
-                buffer = io.BytesIO()
-                ids.drop_nulls().to_frame().write_csv(buffer, include_header=False)
-                copy.write(buffer.getbuffer())
-        count = cursor.rowcount
+    seen = [0]
+
+    def non_null(batches: Iterable[pl.Series]) -> Iterable[pl.DataFrame]:
+        for ids in batches:
+            seen[0] += len(ids)
+            yield ids.drop_nulls().to_frame("consumer_id")
+
+    count = copy_frames(conn, SOURCE_KEYS, non_null(id_batches), ["consumer_id"])
     conn.execute(sql.SQL("ANALYZE {}").format(SOURCE_KEYS))  # the planner must know it is big
     duplicated = conn.execute(
         sql.SQL("SELECT consumer_id FROM {} GROUP BY consumer_id HAVING count(*) > 1").format(SOURCE_KEYS)
     ).fetchall()
-    return SourceKeys(rows, count, pl.Series("consumer_id", [row[0] for row in duplicated], dtype=pl.String))
+    return SourceKeys(seen[0], count, pl.Series("consumer_id", [row[0] for row in duplicated], dtype=pl.String))
