@@ -18,6 +18,7 @@ settings.load_profile("deterministic")
 
 from smart360_etl.embedded import embedded_postgres, with_database
 
+DEMO_ROWS = 3000
 SAMPLES = Path(__file__).resolve().parents[1] / "tests" / "data"
 
 
@@ -70,3 +71,20 @@ def write_job(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture
+def demo_job(source_url, target_url, write_job):
+    """A job over DEMO_ROWS generated ABC Utility consumers, its target initialised."""
+    from smart360_etl.config import load_job
+    from smart360_etl.demo import create_demo_source
+    from smart360_etl.load.schema import migrate
+    from smart360_etl.pipeline import target_connection
+
+    create_demo_source(source_url, DEMO_ROWS)
+    job = load_job(
+        write_job(source={"url": source_url, "table": "consumer_data", "batch_size": 700}, target={"url": target_url})
+    )
+    with target_connection(job.target) as conn:
+        migrate(conn, job.target)
+    return job

@@ -8,8 +8,7 @@ import pytest
 
 from smart360_etl.checks import Check, judge
 from smart360_etl.checks.builtin import record_count
-from smart360_etl.checks.context import RunFacts
-from smart360_etl.checks.context import CheckContext
+from smart360_etl.checks.context import CheckContext, RunFacts
 from smart360_etl.checks.runner import configured_checks, run_checks
 from smart360_etl.config import CheckSetting, load_job
 from smart360_etl.demo import create_demo_source

@@ -19,23 +19,12 @@ from smart360_etl.errors import (
     TargetNotInitialised,
 )
 from smart360_etl.load.consumers import ConsumerLoader
-from smart360_etl.load.schema import migrate, pending_migrations
+from smart360_etl.load.schema import MIGRATIONS, migrate, pending_migrations
 from smart360_etl.pipeline import run, target_connection
 
-from .conftest import SAMPLES
+from .conftest import DEMO_ROWS, SAMPLES
 
-ROWS = 3000
-
-
-@pytest.fixture
-def demo_job(source_url, target_url, write_job):
-    create_demo_source(source_url, ROWS)
-    job = load_job(
-        write_job(source={"url": source_url, "table": "consumer_data", "batch_size": 700}, target={"url": target_url})
-    )
-    with target_connection(job.target) as conn:
-        migrate(conn, job.target)
-    return job
+ROWS = DEMO_ROWS
 
 
 def consumers(url: str) -> dict[str, tuple]:
@@ -228,7 +217,7 @@ def test_init_is_idempotent(target_url, write_job, tmp_path):
     (tmp_path / "x.csv").write_text("a\n1\n")
     job = load_job(write_job(source={"csv": "x.csv"}, target={"url": target_url}))
     with target_connection(job.target) as conn:
-        assert migrate(conn, job.target) == [1, 2]
+        assert migrate(conn, job.target) == [version for version, _, _ in MIGRATIONS]
         with conn.cursor() as cur:
             cur.execute(
                 "SELECT md5(string_agg(table_name || column_name || data_type, ',' ORDER BY 1)) "

@@ -18,12 +18,13 @@ from .checks import Outcome
 from .checks.context import CheckContext, RunFacts
 from .checks.runner import configured_checks, gather_findings
 from .config import JobConfig, TargetConfig, redact, redact_url
+from .drift import SchemaDrift, source_drift, target_drift
 from .errors import EtlError, ReconciliationError, RunLocked, StageFailed, TargetError
 from .load import ledger
 from .load.consumers import ConsumerLoader, LoadCounts
-from .load.schema import require_migrated
-from .mapping.fields import build_rules
 from .load.keys import SourceKeys, stage_source_keys
+from .load.schema import pending_migrations, require_migrated
+from .mapping.fields import build_rules
 from .mapping.keys import duplicate_ids
 from .mapping.mapper import map_batch, map_field
 from .overlap import Behind
@@ -53,6 +54,8 @@ class RunResult:
     profile: dict[str, dict] = field(default_factory=dict)
     samples: dict[str, list[dict]] = field(default_factory=dict)
     duplicates: list[dict] = field(default_factory=list)
+    drift: list[dict] = field(default_factory=list)
+    source_schema: dict[str, str] = field(default_factory=dict)
     error: str | None = None
     report_path: str | None = None
 
@@ -98,18 +101,18 @@ def run(job: JobConfig, *, dry_run: bool = False, on_progress: OnProgress | None
         result = RunResult(
             new_run_id(), job.name, "dry_run" if dry_run else "ok", dry_run, started.isoformat(), source.describe()
         )
-        rules = build_rules(job.mapping, source.columns())  # a mapping or check error stops us before any write
         checks = configured_checks(job.checks)
         try:
             with target_connection(job.target) as conn:
+                rules = _guard_schema(conn, job, source, result)  # before any write
                 require_migrated(conn, job.target)
                 _run_in_transaction(conn, job, source, rules, checks, result, started, on_progress)
         except BaseException as exc:
             interrupted = not isinstance(exc, (EtlError, psycopg.Error))  # Ctrl-C, SIGTERM, a bug
             result.status = "failed"
             result.error = f"interrupted ({type(exc).__name__}): rolled back" if interrupted else redact(str(exc))
-            if (interrupted or isinstance(exc, StageFailed)) and not dry_run:  # after the rollback: the row is free
-                _record_failure(job, result.run_id, result.error)
+            if (interrupted or isinstance(exc, (StageFailed, SchemaDrift))) and not dry_run:  # after the rollback
+                _record_failure(job, result.run_id, started, result.error)
             raise
         finally:
             result.duration_s = round(time.perf_counter() - clock, 3)
@@ -155,6 +158,22 @@ def _take_run_lock(conn: psycopg.Connection, job: str) -> None:
     ).fetchone()[0]
     if not locked:
         raise RunLocked(job)
+
+
+def _guard_schema(conn: psycopg.Connection, job: JobConfig, source, result: RunResult) -> list:
+    """Compare source and target with what the mapping needs; breaking drift stops the run before any write."""
+    result.source_schema = source.schema()
+    drifts = []
+    if not pending_migrations(conn, job.target):  # else there is no baseline yet, and `init` comes first
+        previous = ledger.last_source_schema(conn, job.target, job.name)
+        drifts = source_drift(previous, result.source_schema, job.mapping) + target_drift(conn, job.target, job.mapping)
+    result.drift = [drift.to_json() for drift in drifts]
+    for drift in drifts:
+        if not drift.breaking:
+            log.warning("schema drift: %s", drift.message, extra={"stage": "schema"})
+    if any(drift.breaking for drift in drifts):
+        raise SchemaDrift(drifts)
+    return build_rules(job.mapping, list(result.source_schema))
 
 
 def _id_batches(job: JobConfig, source, rules) -> Iterator[pl.Series]:
@@ -206,9 +225,9 @@ def _reconcile(result: RunResult, extracted: int, counts: LoadCounts, rows_in_id
         raise ReconciliationError(result.counts)
 
 
-def _record_failure(job: JobConfig, run_id: str, error: str) -> None:
+def _record_failure(job: JobConfig, run_id: str, started: datetime, error: str) -> None:
     try:
-        ledger.record_failure(job.target.url, job.target, run_id, error)
+        ledger.record_failure(job.target.url, job.target, run_id, job.name, started, error)
     except psycopg.Error as exc:  # the run's own error matters more than the ledger's
         log.warning("could not record the failure of run %s in the ledger: %s", run_id, exc)
 

@@ -37,8 +37,8 @@ def record_success(conn: psycopg.Connection, target: TargetConfig, run_id: str, 
     conn.execute(
         sql.SQL(
             "UPDATE {} SET finished_at = clock_timestamp(), status = %s, extracted = %s, inserted = %s, updated = %s, "
-            "unchanged = %s, rejected = %s, rejects_by_reason = %s, warnings_by_reason = %s, checks = %s "
-            "WHERE run_id = %s"
+            "unchanged = %s, rejected = %s, rejects_by_reason = %s, warnings_by_reason = %s, checks = %s, "
+            "source_schema = %s WHERE run_id = %s"
         ).format(_table(target)),
         [
             result.status,
@@ -50,19 +50,35 @@ def record_success(conn: psycopg.Connection, target: TargetConfig, run_id: str, 
             json.dumps(result.rejects_by_reason),
             json.dumps(result.warnings_by_reason),
             json.dumps(result.checks),
+            json.dumps(result.source_schema),
             run_id,
         ],
     )
 
 
-def record_failure(url: str, target: TargetConfig, run_id: str, error: str) -> None:
+def record_failure(url: str, target: TargetConfig, run_id: str, job: str, started: datetime, error: str) -> None:
+    """On its own connection, after the rollback; also for a run that failed before it was on record."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             sql.SQL(
-                "UPDATE {} SET finished_at = clock_timestamp(), status = 'failed', error = %s WHERE run_id = %s"
+                "INSERT INTO {} AS r (run_id, job, started_at, finished_at, status, error) "
+                "VALUES (%s, %s, %s, clock_timestamp(), 'failed', %s) ON CONFLICT (run_id) DO UPDATE "
+                "SET finished_at = clock_timestamp(), status = 'failed', error = excluded.error"
             ).format(_table(target)),
-            [error, run_id],
+            [run_id, job, started, error],
         )
+
+
+def last_source_schema(conn: psycopg.Connection, target: TargetConfig, job: str) -> dict[str, str] | None:
+    """The source's columns and types at the job's last run that loaded (None before the first)."""
+    row = conn.execute(
+        sql.SQL(
+            "SELECT source_schema FROM {} WHERE job = %s AND status IN ('ok', 'checks_failed') "
+            "AND source_schema IS NOT NULL ORDER BY started_at DESC LIMIT 1"
+        ).format(_table(target)),
+        [job],
+    ).fetchone()
+    return row[0] if row else None
 
 
 def history(conn: psycopg.Connection, target: TargetConfig, job: str, limit: int = 20) -> list[dict]:

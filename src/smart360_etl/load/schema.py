@@ -78,6 +78,28 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE {etl}.run ADD COLUMN IF NOT EXISTS checks jsonb;
     """,
     ),
+    (
+        3,
+        "source schema per run, incremental watermarks and row hashes, consumer status",
+        """
+        ALTER TABLE {etl}.run ADD COLUMN IF NOT EXISTS source_schema jsonb;
+        CREATE TABLE IF NOT EXISTS {etl}.watermark (
+            job         text PRIMARY KEY,
+            column_name text NOT NULL,
+            value       text NOT NULL,
+            run_id      text NOT NULL,
+            updated_at  timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE TABLE IF NOT EXISTS {etl}.source_row (
+            job         text NOT NULL,
+            consumer_id text NOT NULL,
+            row_hash    text NOT NULL,
+            run_id      text NOT NULL,
+            PRIMARY KEY (job, consumer_id)
+        );
+        ALTER TABLE {schema}.consumer ADD COLUMN IF NOT EXISTS status text NOT NULL DEFAULT 'ACTIVE';
+    """,
+    ),
 ]
 
 _LEDGER = """

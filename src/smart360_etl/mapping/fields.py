@@ -88,7 +88,16 @@ def build_rules(overrides: dict[str, FieldSpec | None], source_columns: list[str
     return [rule for rule in rules if rule is not None]
 
 
-def _rule(field: str, spec: FieldSpec | None, source_columns: list[str]) -> FieldRule | None:
+def wanted_columns(overrides: dict[str, FieldSpec | None]) -> dict[str, tuple[str, str]]:
+    """Target field -> (source column as the job names it, transform), for every field the job maps."""
+    return {
+        field: _wanted(field, overrides.get(field))
+        for field in CONSUMER_FIELDS
+        if field not in overrides or overrides[field] is not None
+    }
+
+
+def _wanted(field: str, spec: FieldSpec | None) -> tuple[str, str]:
     default_column, default_transform = DEFAULT_MAPPING[field]
     column = spec.from_ if spec and spec.from_ else default_column
     transform = spec.transform if spec and spec.transform else default_transform
@@ -101,6 +110,11 @@ def _rule(field: str, spec: FieldSpec | None, source_columns: list[str]) -> Fiel
     ):
         # A column of its own holds just this field: take it as text rather than re-parse it.
         transform = "text"
+    return column, transform
+
+
+def _rule(field: str, spec: FieldSpec | None, source_columns: list[str]) -> FieldRule | None:
+    column, transform = _wanted(field, spec)
     _check_transform(field, transform)
     actual = resolve_column(column, source_columns, field)
     if actual is None:

@@ -11,7 +11,6 @@ from rich.table import Table
 from ..pipeline import RunResult
 from .masking import mask_row
 
-
 STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "red"}
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-
 OUTCOMES = ("inserted", "updated", "unchanged", "rejected")
 COLOURS = {
     "inserted": "#2e7d32",

@@ -41,6 +41,10 @@ class CsvSource:
     def columns(self) -> list[str]:
         return read_header(self._utf8_chunks(), self.delimiter, self.describe())
 
+    def schema(self) -> dict[str, str]:
+        """Column name -> type; a CSV file has only text."""
+        return dict.fromkeys(self.columns(), "text")
+
     def batches(self, batch_size: int, columns: list[str] | None = None) -> Iterator[pl.DataFrame]:
         if getattr(self, "_stamp", None) not in (None, self._file_stamp()):
             raise SourceError(f"{self.path} changed while it was being read; run again on a stable copy")

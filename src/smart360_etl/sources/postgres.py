@@ -60,12 +60,16 @@ class PostgresSource:
         return conn
 
     def columns(self) -> list[str]:
+        return list(self.schema())
+
+    def schema(self) -> dict[str, str]:
+        """Column name -> PostgreSQL type, in the source's order."""
         with self._session() as conn:
             try:
                 cursor = conn.execute(sql.SQL("SELECT * FROM ({}) AS q LIMIT 0").format(self._relation()))
             except psycopg.Error as exc:
                 raise SourceError(f"cannot read {self.describe()}: {exc}".strip()) from None
-            return [column.name for column in cursor.description]
+            return {column.name: column.type_display for column in cursor.description}
 
     def batches(self, batch_size: int, columns: list[str] | None = None) -> Iterator[pl.DataFrame]:
         relation = self._relation()
