@@ -218,7 +218,7 @@ def preview(config_path: Path, limit: int) -> None:
       smart360-etl preview -c job.yaml --limit 50
     """
     from .pipeline import preview as preview_rows
-    from .preview_view import print_preview
+    from .views import print_preview
 
     with _errors_to_exit_codes():
         mapped = preview_rows(_job(config_path), limit)
@@ -236,11 +236,33 @@ def history(config_path: Path, limit: int) -> None:
       smart360-etl history -c job.yaml --limit 5
     """
     from .pipeline import history as past_runs
-    from .preview_view import print_history
+    from .views import print_history
 
     with _errors_to_exit_codes():
         rows = past_runs(_job(config_path), limit)
     print_history(rows, console)
+
+
+@main.command()
+@CONFIG_OPTION
+def doctor(config_path: Path) -> None:
+    """Check configuration, connectivity, permissions, pending migrations and schema drift; writes nothing.
+
+    Prints one line per check with the fix for each problem. Exit 0 when nothing failed, 1 otherwise.
+
+    \b
+    Example:
+      smart360-etl doctor -c job.yaml
+    """
+    from .doctor import Finding, diagnose
+    from .views import print_findings
+
+    try:
+        findings = diagnose(_job(config_path))
+    except EtlError as exc:  # the job file itself: nothing else can be checked
+        findings = [Finding("configuration", "fail", redact(str(exc)), "fix the job file")]
+    print_findings(findings, console)
+    sys.exit(1 if any(finding.status == "fail" for finding in findings) else 0)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Console tables for `preview` and `history`."""
+"""Console tables for `preview`, `history` and `doctor`."""
 
 from __future__ import annotations
 
@@ -64,3 +64,19 @@ def print_history(rows: list[dict], console: Console) -> None:
             ),
         )
     console.print(table)
+
+
+FINDING_STYLE = {"ok": "green", "warn": "yellow", "fail": "red"}
+
+
+def print_findings(findings, console: Console) -> None:
+    """`doctor`'s findings: one row each, the fix beside every problem."""
+    table = Table(title="doctor")
+    for name in ("check", "status", "detail", "fix"):
+        table.add_column(name, overflow="fold")
+    for finding in findings:
+        style = FINDING_STYLE[finding.status]
+        table.add_row(finding.name, f"[{style}]{finding.status}[/{style}]", finding.detail, finding.fix)
+    console.print(table)
+    failed = sum(finding.status == "fail" for finding in findings)
+    console.print(f"[red]{failed} problem(s) to fix[/red]" if failed else "[green]ready to run[/green]")

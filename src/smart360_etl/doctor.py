@@ -1,0 +1,134 @@
+"""`doctor`: everything a run needs, checked without writing anything, each problem with its fix."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from .config import JobConfig, redact
+from .drift import source_drift, target_drift
+from .errors import EtlError
+from .load import ledger
+from .load.schema import pending_migrations
+from .mapping.fields import build_rules
+from .sources import open_source
+
+
+@dataclass(frozen=True)
+class Finding:
+    name: str
+    status: str  # ok | warn | fail
+    detail: str
+    fix: str = ""
+
+
+def diagnose(job: JobConfig) -> list[Finding]:
+    """Source, mapping, target, permissions, migrations and drift; stops early only where later steps need more."""
+    findings: list[Finding] = []
+    schema = _attempt(findings, "source", lambda: _read_source(job), "check `source:` in the job file")
+    if schema is not None:
+        _attempt(findings, "mapping", lambda: _mapping(job, schema), "see README, 'Mapping'")
+    try:
+        conn = psycopg.connect(job.target.url, autocommit=True, connect_timeout=10)
+    except psycopg.Error as exc:
+        findings.append(
+            Finding(
+                "target",
+                "fail",
+                f"cannot connect: {redact(str(exc)).strip()}",
+                "check `target.url`, that the server runs, and the credentials",
+            )
+        )
+        return findings
+    with conn:
+        findings.append(Finding("target", "ok", f"connected to {conn.info.dbname} on {conn.info.host}"))
+        findings += _migrations(conn, job)
+        findings += _privileges(conn, job)
+        if schema is not None and not pending_migrations(conn, job.target):
+            findings += _drift(conn, job, schema)
+    return findings
+
+
+def _attempt(findings: list[Finding], name: str, step: Callable[[], tuple[object, str]], fix: str):
+    try:
+        value, detail = step()
+    except (EtlError, psycopg.Error, OSError) as exc:
+        findings.append(Finding(name, "fail", redact(str(exc)).strip(), fix))
+        return None
+    findings.append(Finding(name, "ok", detail))
+    return value
+
+
+def _read_source(job: JobConfig) -> tuple[dict[str, str], str]:
+    with open_source(job.source, limit=1) as source:
+        schema = source.schema()
+        rows = sum(batch.height for batch in source.batches(1))  # SELECT works, not only the catalogue
+        return schema, f"{source.describe()}: {len(schema)} columns, readable ({rows} row read)"
+
+
+def _mapping(job: JobConfig, schema: dict[str, str]) -> tuple[None, str]:
+    rules = build_rules(job.mapping, list(schema))
+    return None, f"{len(rules)} fields mapped from {len({rule.column for rule in rules})} source columns"
+
+
+def _migrations(conn: psycopg.Connection, job: JobConfig) -> list[Finding]:
+    pending = pending_migrations(conn, job.target)
+    if pending:
+        return [
+            Finding(
+                "migrations", "fail", f"pending target migrations {pending}", "run `smart360-etl init -c <job.yaml>`"
+            )
+        ]
+    return [Finding("migrations", "ok", "target schema up to date")]
+
+
+def _privileges(conn: psycopg.Connection, job: JobConfig) -> list[Finding]:
+    """What the load needs: temporary staging tables, and read and write on every table it touches."""
+    missing = []
+    if not conn.execute("SELECT has_database_privilege(current_database(), 'TEMP')").fetchone()[0]:
+        missing.append(
+            Finding(
+                "permissions",
+                "fail",
+                "database: missing TEMP (staging tables)",
+                "GRANT TEMP ON DATABASE <db> TO <user>",
+            )
+        )
+    target = job.target
+    for schema, table in (
+        (target.schema_, "consumer"),
+        (target.etl_schema, "run"),
+        (target.etl_schema, "reject"),
+        (target.etl_schema, "source_row"),
+    ):
+        regclass = sql.Identifier(schema, table).as_string(conn)
+        if conn.execute("SELECT to_regclass(%s)", [regclass]).fetchone()[0] is None:
+            continue  # not created yet: the migrations finding says so
+        lacking = [
+            privilege
+            for privilege in ("SELECT", "INSERT", "UPDATE")  # one at a time: a list is true if ANY is held
+            if not conn.execute("SELECT has_table_privilege(%s, %s)", [regclass, privilege]).fetchone()[0]
+        ]
+        if lacking:
+            missing.append(
+                Finding(
+                    "permissions",
+                    "fail",
+                    f"{schema}.{table}: missing {', '.join(lacking)}",
+                    f"GRANT {', '.join(lacking)} ON {schema}.{table} TO <user>",
+                )
+            )
+    return missing or [Finding("permissions", "ok", "the target user may create staging tables and write every table")]
+
+
+def _drift(conn: psycopg.Connection, job: JobConfig, schema: dict[str, str]) -> Iterator[Finding]:
+    previous = ledger.last_source_schema(conn, job.target, job.name)
+    drifts = source_drift(previous, schema, job.mapping) + target_drift(conn, job.target, job.mapping)
+    for drift in drifts:
+        yield Finding(f"drift ({drift.side})", "fail" if drift.breaking else "warn", drift.message, drift.fix)
+    if not drifts:
+        baseline = "the last successful run" if previous else "the mapping (no earlier run to compare with)"
+        yield Finding("drift", "ok", f"source and target match {baseline}")

@@ -1,0 +1,90 @@
+"""`doctor`: each problem found on a real server, with its fix; nothing written."""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+from psycopg.conninfo import make_conninfo
+
+from smart360_etl.cli import main
+from smart360_etl.config import load_job
+from smart360_etl.doctor import diagnose
+from smart360_etl.pipeline import run
+
+
+def doctor(job_path):
+    return CliRunner().invoke(main, ["doctor", "-c", str(job_path)], terminal_width=200)
+
+
+def by_name(findings) -> dict[str, list]:
+    found: dict[str, list] = {}
+    for finding in findings:
+        found.setdefault(finding.name, []).append(finding)
+    return found
+
+
+def test_a_healthy_job_is_ready_to_run(demo_job, tmp_path):
+    run(demo_job)
+    result = doctor(tmp_path / "job.yaml")
+    assert result.exit_code == 0, result.output
+    assert "ready to run" in result.output and "source and target match the last successful run" in result.output
+
+
+def test_an_uninitialised_target_says_to_run_init(source_url, target_url, write_job):
+    from smart360_etl.demo import create_demo_source
+
+    create_demo_source(source_url, 10)
+    path = write_job(source={"url": source_url, "table": "consumer_data"}, target={"url": target_url})
+    result = doctor(path)
+    assert result.exit_code == 1
+    assert "pending target migrations" in result.output and "smart360-etl init" in result.output
+    with psycopg.connect(target_url) as conn:  # doctor wrote nothing
+        assert conn.execute("SELECT to_regnamespace('smart360') IS NULL").fetchone()[0]
+
+
+def test_unreachable_databases_and_a_bad_mapping_are_each_reported(write_job, tmp_path):
+    (tmp_path / "c.csv").write_text("Consumer ID,Name,Address,Email Address\n1,Ann Lee,1 Oak St,a@b.co\n")
+    path = write_job(source={"csv": "c.csv"}, target={"url": "postgresql://etl:secret@127.0.0.1:1/nowhere"})
+    findings = by_name(diagnose(load_job(path)))
+    assert findings["source"][0].status == "ok"
+    assert findings["mapping"][0].status == "fail" and "mapping.phone_number" in findings["mapping"][0].detail
+    target = findings["target"][0]
+    assert target.status == "fail" and "secret" not in target.detail and "target.url" in target.fix
+
+
+def test_drift_shows_with_its_fix(demo_job, source_url, tmp_path):
+    run(demo_job)
+    with psycopg.connect(source_url) as conn:
+        conn.execute("ALTER TABLE consumer_data RENAME COLUMN email_address TO email")
+    findings = by_name(diagnose(demo_job))
+    drift = findings["drift (source)"][0]
+    assert drift.status == "fail" and "`mapping.email_address.from: email`" in drift.fix
+    assert findings["mapping"][0].status == "fail"  # and the mapping itself no longer resolves
+
+
+@pytest.fixture
+def limited_user(server_url, target_url):
+    role = f"etl_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(target_url, autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{role}" LOGIN')
+    yield role
+    with psycopg.connect(target_url, autocommit=True) as conn:
+        conn.execute(f'DROP OWNED BY "{role}"')
+        conn.execute(f'DROP ROLE "{role}"')
+
+
+def test_missing_privileges_are_named_with_the_grant(demo_job, target_url, limited_user):
+    with psycopg.connect(target_url) as conn:
+        conn.execute(f'GRANT USAGE ON SCHEMA smart360, smart360_etl TO "{limited_user}"')
+        conn.execute(f'GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA smart360_etl TO "{limited_user}"')
+        conn.execute(f'GRANT SELECT, INSERT ON smart360.consumer TO "{limited_user}"')
+    job = demo_job.model_copy(
+        update={"target": demo_job.target.model_copy(update={"url": make_conninfo(target_url, user=limited_user)})}
+    )
+    problems = [f for f in diagnose(job) if f.name == "permissions"]
+    assert [(p.status, p.detail, p.fix) for p in problems] == [
+        ("fail", "smart360.consumer: missing UPDATE", "GRANT UPDATE ON smart360.consumer TO <user>")
+    ]
