@@ -97,7 +97,7 @@ def test_run_before_init_exits_1_and_says_what_to_do(job_file):
 def test_preview_shows_mapped_rows_and_rejects_without_writing(write_job, tmp_path):
     csv_path = tmp_path / "c.csv"
     csv_path.write_text(SAMPLES.joinpath("case_study_sample.csv").read_text().rstrip("\n") + "\n14,Madonna,,,,,,,,\n")
-    job = write_job(source={"csv": str(csv_path)}, target={"url": "postgresql://nobody@127.0.0.1:1/none"})
+    job = write_job(source={"csv": str(csv_path)}, target={"url": "postgresql://nobody@127.0.0.1:1/none", "connect_retries": 0})
     result = CliRunner().invoke(main, ["preview", "-c", str(job), "--limit", "14"], terminal_width=250)
     assert result.exit_code == 0, result.output
     assert "123 Main St" in result.output and "reject: name_incomplete,address_unparsed" in result.output
@@ -112,14 +112,17 @@ def test_preview_shows_mapped_rows_and_rejects_without_writing(write_job, tmp_pa
     ],
 )
 def test_bad_input_exits_1_with_a_message(write_job, tmp_path, sections, message):
-    sections.setdefault("target", {"url": "postgresql://nobody@127.0.0.1:1/none"})
+    sections.setdefault("target", {"url": "postgresql://nobody@127.0.0.1:1/none", "connect_retries": 0})
     result = CliRunner().invoke(main, ["run", "-c", str(write_job(**sections))])
     assert result.exit_code == 1 and "error:" in result.output and message in result.output
 
 
-def test_unreachable_target_exits_1_without_showing_the_password(write_job, tmp_path):
+def test_unreachable_target_is_retried_then_exits_1_without_showing_the_password(write_job, tmp_path, monkeypatch):
+    monkeypatch.setattr("smart360_etl.db.BACKOFF_S", 0.01)
     (tmp_path / "c.csv").write_text(SAMPLES.joinpath("case_study_sample.csv").read_text())
-    job = write_job(source={"csv": "c.csv"}, target={"url": "postgresql://etl:hunter2@127.0.0.1:1/smart360"})
-    result = CliRunner().invoke(main, ["run", "-c", str(job)])
+    target = {"url": "postgresql://etl:hunter2@127.0.0.1:1/smart360", "connect_retries": 2}
+    result = CliRunner().invoke(main, ["run", "-c", str(write_job(source={"csv": "c.csv"}, target=target))])
     assert result.exit_code == 1 and "cannot connect to the SMART360 target" in result.output
+    assert "(tried 3 times)" in result.output and "that the server runs" in result.output
+    assert result.output.count("retrying") == 2
     assert "hunter2" not in result.output and "etl:***@" in result.output

@@ -47,7 +47,9 @@ def test_an_uninitialised_target_says_to_run_init(source_url, target_url, write_
 
 def test_unreachable_databases_and_a_bad_mapping_are_each_reported(write_job, tmp_path):
     (tmp_path / "c.csv").write_text("Consumer ID,Name,Address,Email Address\n1,Ann Lee,1 Oak St,a@b.co\n")
-    path = write_job(source={"csv": "c.csv"}, target={"url": "postgresql://etl:secret@127.0.0.1:1/nowhere"})
+    path = write_job(
+        source={"csv": "c.csv"}, target={"url": "postgresql://etl:secret@127.0.0.1:1/nowhere", "connect_retries": 0}
+    )
     findings = by_name(diagnose(load_job(path)))
     assert findings["source"][0].status == "ok"
     assert findings["mapping"][0].status == "fail" and "mapping.phone_number" in findings["mapping"][0].detail

@@ -13,10 +13,9 @@ from pathlib import Path
 import click
 import psycopg
 from rich.console import Console
-from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from . import __version__
+from . import __version__, logs
 from .config import JobConfig, load_job, redact
 from .errors import EtlError
 
@@ -39,27 +38,6 @@ CONFIG_OPTION = click.option(
     type=click.Path(path_type=Path),
     help="job file (YAML), e.g. job.yaml",
 )
-
-
-class _RedactSecrets(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact(str(record.msg))
-        record.args = tuple(redact(a) if isinstance(a, str) else a for a in (record.args or ()))
-        return True
-
-
-def _setup_logging(verbose: int) -> None:
-    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose or not sys.stderr.isatty() else logging.WARNING
-    handler: logging.Handler
-    if sys.stderr.isatty():
-        handler = RichHandler(console=err_console, show_path=False)
-    else:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(_RedactSecrets())
-    log.handlers[:] = [handler]
-    log.setLevel(level)
-    log.propagate = False
 
 
 @contextmanager
@@ -90,7 +68,9 @@ def _progress(label: str):
 
 
 def _job(config_path: Path) -> JobConfig:
-    return load_job(config_path)
+    job = load_job(config_path)
+    logs.setup_job(job)
+    return job
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -105,7 +85,7 @@ def main(verbose: int) -> None:
       smart360-etl init -c job.yaml        # create or migrate the SMART360 target schema
       smart360-etl run -c job.yaml         # one run; exit 0 ok, 1 error (target unchanged)
     """
-    _setup_logging(verbose)
+    logs.setup_console(verbose)
 
 
 @main.command()
@@ -166,13 +146,13 @@ def run_command(config_path: Path, dry_run: bool) -> None:
     Example:
       smart360-etl run -c job.yaml --dry-run
     """
-    from .pipeline import run
+    from .operate import run_job
     from .report import print_summary
 
     with _errors_to_exit_codes():
         job = _job(config_path)
         with _progress("migrating consumers") as on_progress:
-            result = run(job, dry_run=dry_run, on_progress=on_progress)
+            result = run_job(job, dry_run=dry_run, on_progress=on_progress)
     print_summary(result, console)
     sys.exit(2 if result.failed_checks else 0)
 

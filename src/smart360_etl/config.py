@@ -5,8 +5,9 @@ from __future__ import annotations
 import difflib
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from dotenv import dotenv_values
@@ -28,6 +29,35 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+class IncrementalConfig(StrictModel):
+    """Extract only what changed since the last successful run."""
+
+    mode: Literal["column", "compare"] = Field(
+        "column", description="column: rows whose `column` moved past the watermark; compare: row hashes"
+    )
+    column: str | None = Field(None, description="a timestamp (or ever-growing number) set on every change")
+    overlap: str = Field("0s", description="re-read this much before the watermark, e.g. 10m, 1h (column mode)")
+    deletes: Literal["ignore", "mark_inactive", "report"] = Field(
+        "report", description="what to do with consumers whose source row disappeared"
+    )
+
+    @model_validator(mode="after")
+    def _column_mode_needs_a_column(self) -> IncrementalConfig:
+        if self.mode == "column" and not self.column:
+            raise ValueError("give `column` (e.g. updated_at), or `mode: compare` when the source has none")
+        parse_duration(self.overlap)
+        return self
+
+
+def parse_duration(text: str) -> timedelta:
+    """'90s', '10m', '2h', '1d' (or a bare number of seconds) as a timedelta."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", str(text))
+    if not match:
+        raise ValueError(f"`{text}` is not a duration; write e.g. 30s, 10m, 2h or 1d")
+    unit = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    return timedelta(seconds=float(match.group(1)) * unit)
+
+
 class SourceConfig(StrictModel):
     """Where consumer records come from: a PostgreSQL table or query, or a CSV file."""
 
@@ -38,6 +68,8 @@ class SourceConfig(StrictModel):
     delimiter: str = Field(",", min_length=1, max_length=1, description="CSV field separator")
     encoding: str = Field("utf-8", description="CSV file encoding, e.g. latin-1 or cp1252")
     batch_size: int = Field(50_000, gt=0, description="records per batch; bounds memory")
+    connect_retries: int = Field(3, ge=0, description="retries of a failed connection, with backoff")
+    incremental: IncrementalConfig | None = Field(None, description="extract only what changed")
 
     @model_validator(mode="after")
     def _one_kind(self) -> SourceConfig:
@@ -45,6 +77,8 @@ class SourceConfig(StrictModel):
             raise ValueError("give exactly one of `url` (a postgresql:// URL) or `csv` (a file path)")
         if self.url is not None and (self.table is None) == (self.query is None):
             raise ValueError("with `url`, give exactly one of `table` or `query`")
+        if self.csv is not None and self.incremental is not None and self.incremental.mode == "column":
+            raise ValueError("a CSV file has no change column to follow: use `incremental: {mode: compare}`")
         return self
 
 
@@ -54,6 +88,7 @@ class TargetConfig(StrictModel):
     url: str = Field(description="postgresql:// URL of the SMART360 database")
     schema_: str = Field("smart360", alias="schema", description="schema of the SMART360 tables")
     etl_schema: str = Field("smart360_etl", description="schema of this tool's run ledger and rejects")
+    connect_retries: int = Field(3, ge=0, description="retries of a failed connection, with backoff")
 
 
 class FieldSpec(StrictModel):
@@ -73,6 +108,63 @@ class CheckSetting(StrictModel):
     limit: int | None = Field(None, ge=1, description="check-specific limit, e.g. consumers per phone")
 
 
+class ScheduleConfig(StrictModel):
+    cron: str = Field(description="five-field cron expression, e.g. '0 8 * * *'")
+    timezone: str = Field("UTC", description="IANA time zone the cron expression is read in, e.g. Europe/London")
+    catch_up: bool = Field(False, description="at start, run once if a scheduled run was missed while down")
+
+    @model_validator(mode="after")
+    def _valid(self) -> ScheduleConfig:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        from croniter import croniter
+
+        if len(self.cron.split()) != 5 or not croniter.is_valid(self.cron):
+            raise ValueError(f"`{self.cron}` is not a five-field cron expression (minute hour day month weekday)")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone `{self.timezone}`; use an IANA name such as Europe/London") from None
+        return self
+
+
+class LoggingConfig(StrictModel):
+    file: Path | None = Field(None, description="structured log file, rotated by size")
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="lowest level written")
+    format: Literal["json", "text"] = Field("json", description="format of the file's lines")
+    max_bytes: int = Field(10_000_000, gt=0, description="rotate the file at this size")
+    backups: int = Field(5, ge=0, description="rotated files kept")
+    mask_personal_data: bool = Field(True, description="mask e-mail addresses and phone numbers in log lines")
+
+
+class WebhookChannel(StrictModel):
+    url: str = Field(description="incoming-webhook URL (Slack, Teams, or any HTTP receiver)")
+    timeout_s: float = Field(10, gt=0)
+
+
+class EmailChannel(StrictModel):
+    host: str
+    port: int = Field(587, gt=0, lt=65536)
+    starttls: bool = Field(True, description="upgrade the connection with STARTTLS")
+    username: str | None = None
+    password: str | None = None
+    from_: str = Field(alias="from", description="sender address")
+    to: list[str] = Field(min_length=1, description="recipient addresses")
+    timeout_s: float = Field(10, gt=0)
+
+
+AlertEvent = Literal["failure", "check_fail", "check_warn"]
+
+
+class AlertsConfig(StrictModel):
+    on: list[AlertEvent] = Field(["failure", "check_fail"], description="events that send an alert")
+    reject_rate: float | None = Field(None, ge=0, le=1, description="also alert when rejected/extracted exceeds it")
+    retries: int = Field(3, ge=0, description="delivery attempts after the first")
+    backoff_s: float = Field(1.0, ge=0, description="first wait between attempts; doubles each time")
+    webhook: WebhookChannel | None = None
+    email: EmailChannel | None = None
+
+
 class ReportConfig(StrictModel):
     mask_personal_data: bool = Field(True, description="mask names, phones, e-mails in reports and samples")
 
@@ -90,6 +182,10 @@ class JobConfig(StrictModel):
     reasons: dict[str, Disposition] = Field(default_factory=dict, description="reason -> reject | warn")
     checks: dict[str, CheckSetting] = Field(default_factory=dict, description="check name -> overrides")
     report: ReportConfig = Field(default_factory=ReportConfig, description="report options")
+    logging: LoggingConfig = Field(default_factory=LoggingConfig, description="log file and level")
+    metrics_file: Path | None = Field(None, description="Prometheus textfile-collector file (.prom)")
+    alerts: AlertsConfig | None = Field(None, description="where failures and failed checks are sent")
+    schedule: ScheduleConfig | None = Field(None, description="when `smart360-etl schedule` runs the job")
 
     @model_validator(mode="after")
     def _known_reasons(self) -> JobConfig:
@@ -158,11 +254,20 @@ def _explain(exc: ValidationError, origin: str) -> str:
 def _fields_at(section: str) -> list[str]:
     model: type[BaseModel] = JobConfig
     for part in filter(None, section.split(".")):
-        annotation = model.model_fields.get(part)
-        if annotation is None or not isinstance(annotation.annotation, type):
+        found = model.model_fields.get(part)
+        nested = _model_in(found.annotation) if found else None
+        if nested is None:  # a dict of entries, e.g. mapping.<field>
             return [f.alias or n for n, f in FieldSpec.model_fields.items()]
-        model = annotation.annotation
+        model = nested
     return [f.alias or n for n, f in model.model_fields.items()]
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model inside `Model`, `Model | None`."""
+    for candidate in (annotation, *get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
 
 
 def _interpolate(value: Any, env: dict[str, str], path: Path) -> Any:
@@ -190,6 +295,10 @@ def _resolve_paths(job: JobConfig, base: Path) -> JobConfig:
         updates["report_dir"] = base / job.report_dir
     if job.source.csv is not None and not job.source.csv.is_absolute():
         updates["source"] = job.source.model_copy(update={"csv": base / job.source.csv})
+    if job.logging.file is not None and not job.logging.file.is_absolute():
+        updates["logging"] = job.logging.model_copy(update={"file": base / job.logging.file})
+    if job.metrics_file is not None and not job.metrics_file.is_absolute():
+        updates["metrics_file"] = base / job.metrics_file
     return job.model_copy(update=updates)
 
 

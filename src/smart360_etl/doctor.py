@@ -9,6 +9,7 @@ import psycopg
 from psycopg import sql
 
 from .config import JobConfig, redact
+from .db import connect
 from .drift import source_drift, target_drift
 from .errors import EtlError
 from .load import ledger
@@ -32,7 +33,7 @@ def diagnose(job: JobConfig) -> list[Finding]:
     if schema is not None:
         _attempt(findings, "mapping", lambda: _mapping(job, schema), "see README, 'Mapping'")
     try:
-        conn = psycopg.connect(job.target.url, autocommit=True, connect_timeout=10)
+        conn = connect(job.target.url, job.target.connect_retries, "the SMART360 target", autocommit=True)
     except psycopg.Error as exc:
         findings.append(
             Finding(

@@ -18,6 +18,7 @@ from .checks import Outcome
 from .checks.context import CheckContext, RunFacts
 from .checks.runner import configured_checks, gather_findings
 from .config import JobConfig, TargetConfig, redact, redact_url
+from .db import connect
 from .drift import SchemaDrift, source_drift, target_drift
 from .errors import EtlError, ReconciliationError, RunLocked, StageFailed, TargetError
 from .load import ledger
@@ -83,23 +84,39 @@ def new_run_id() -> str:
 @contextmanager
 def target_connection(target: TargetConfig) -> Iterator[psycopg.Connection]:
     try:
-        conn = psycopg.connect(target.url, autocommit=False)
+        conn = connect(target.url, target.connect_retries, "the SMART360 target", autocommit=False)
     except psycopg.OperationalError as exc:
         raise TargetError(
-            f"cannot connect to the SMART360 target {redact_url(target.url)}: {exc}".strip()
-            + "; check `target.url`, that the server runs, and the credentials"
+            f"cannot connect to the SMART360 target {redact_url(target.url)} "
+            f"(tried {target.connect_retries + 1} times): {str(exc).strip()}; "
+            "check `target.url`, that the server runs and accepts connections, and the credentials"
         ) from None
     with conn:
         yield conn
 
 
-def run(job: JobConfig, *, dry_run: bool = False, on_progress: OnProgress | None = None) -> RunResult:
-    """One run of `job`. Raises StageFailed (target rolled back) or RunLocked; writes the JSON report either way."""
+def run(
+    job: JobConfig,
+    *,
+    dry_run: bool = False,
+    on_progress: OnProgress | None = None,
+    run_id: str | None = None,
+    on_finish: Callable[[RunResult], None] | None = None,
+) -> RunResult:
+    """One run of `job`. Raises StageFailed (target rolled back) or RunLocked; writes the JSON report either way.
+
+    `on_finish` gets the result once the report is written, whether the run succeeded or not.
+    """
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
     with open_source(job.source) as source:
         result = RunResult(
-            new_run_id(), job.name, "dry_run" if dry_run else "ok", dry_run, started.isoformat(), source.describe()
+            run_id or new_run_id(),
+            job.name,
+            "dry_run" if dry_run else "ok",
+            dry_run,
+            started.isoformat(),
+            source.describe(),
         )
         checks = configured_checks(job.checks)
         try:
@@ -119,6 +136,8 @@ def run(job: JobConfig, *, dry_run: bool = False, on_progress: OnProgress | None
             from .report import write_reports
 
             result.report_path = str(write_reports(result, job.report_dir, job.report.mask_personal_data))
+            if on_finish is not None:
+                on_finish(result)
     return result
 
 

@@ -29,4 +29,4 @@ def open_source(config: SourceConfig, limit: int | None = None) -> Source:
         return CsvSource(config.csv, config.delimiter, config.encoding, limit)
     from .postgres import PostgresSource
 
-    return PostgresSource(config.url, config.table, config.query, limit)
+    return PostgresSource(config.url, config.table, config.query, limit, config.connect_retries)

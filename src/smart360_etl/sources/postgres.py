@@ -10,13 +10,17 @@ import psycopg
 from psycopg import sql
 
 from ..config import redact_url
+from ..db import connect
 from ..errors import SourceError
 from .chunks import frames_from_csv_bytes
 
 
 class PostgresSource:
-    def __init__(self, url: str, table: str | None, query: str | None, limit: int | None = None) -> None:
+    def __init__(
+        self, url: str, table: str | None, query: str | None, limit: int | None = None, connect_retries: int = 3
+    ) -> None:
         self.url, self.table, self.query, self.limit = url, table, query, limit
+        self.connect_retries = connect_retries
         self._snapshot: psycopg.Connection | None = None
 
     def __enter__(self) -> PostgresSource:
@@ -53,9 +57,13 @@ class PostgresSource:
 
     def _connect(self) -> psycopg.Connection:
         try:
-            conn = psycopg.connect(self.url, autocommit=False)
+            conn = connect(self.url, self.connect_retries, "the source", autocommit=False)
         except psycopg.OperationalError as exc:
-            raise SourceError(f"cannot connect to the source {self.describe()}: {exc}".strip()) from None
+            raise SourceError(
+                f"cannot connect to the source {self.describe()} (tried {self.connect_retries + 1} times): "
+                f"{str(exc).strip()}; check `source.url`, that the server runs and accepts connections, "
+                "and the credentials"
+            ) from None
         conn.read_only = True  # the source is only ever read
         return conn
 

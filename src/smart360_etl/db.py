@@ -1,0 +1,38 @@
+"""Connecting to the source and target: transient failures are retried with backoff before a run fails."""
+
+from __future__ import annotations
+
+import logging
+
+import psycopg
+from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
+
+from .config import redact_url
+
+log = logging.getLogger("smart360_etl")
+BACKOFF_S = 1.0  # first wait; doubles with each attempt
+# Failures that waiting will not fix: retrying them only delays the message.
+_PERMANENT = ("authentication failed", "does not exist", "no pg_hba.conf entry", "role", "invalid")
+
+
+def _transient(exc: BaseException) -> bool:
+    return isinstance(exc, psycopg.OperationalError) and not any(w in str(exc) for w in _PERMANENT)
+
+
+def connect(url: str, retries: int, what: str, **kwargs) -> psycopg.Connection:
+    """psycopg.connect, retried `retries` times on a transient error (server starting, refused, timed out)."""
+    attempt = retry(
+        retry=retry_if_exception(_transient),
+        stop=stop_after_attempt(retries + 1),
+        wait=wait_exponential(multiplier=BACKOFF_S, max=30),
+        reraise=True,
+        before_sleep=lambda state: log.warning(
+            "cannot connect to %s %s (attempt %d of %d): %s; retrying",
+            what,
+            redact_url(url),
+            state.attempt_number,
+            retries + 1,
+            str(state.outcome.exception()).strip(),
+        ),
+    )
+    return attempt(psycopg.connect)(url, connect_timeout=kwargs.pop("connect_timeout", 10), **kwargs)

@@ -1,0 +1,1 @@
+"""After every run: Prometheus metrics and alerts, both read only the run's RunResult."""

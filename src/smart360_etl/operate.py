@@ -1,0 +1,61 @@
+"""One operated run: the pipeline, plus what a production job needs around it (log context, metrics,
+alerts). `run` and `schedule` both go through here; the demo and the tests may call the pipeline alone."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from .config import JobConfig, redact
+from .logs import run_context
+from .monitoring.alerts import send_alerts
+from .monitoring.metrics import write_metrics
+from .pipeline import OnProgress, RunResult, new_run_id, run
+
+log = logging.getLogger("smart360_etl")
+
+
+def run_job(job: JobConfig, *, dry_run: bool = False, on_progress: OnProgress | None = None) -> RunResult:
+    """Run once; metrics and alerts follow every outcome, a failure to start included. Raises as `run` does."""
+    run_id = new_run_id()
+    finished: list[RunResult] = []
+
+    def after(result: RunResult) -> None:
+        finished.append(result)
+        _monitor(job, result)
+
+    with run_context(run_id):
+        log.info("run of job %s starts", job.name, extra={"stage": "start"})
+        try:
+            result = run(job, dry_run=dry_run, on_progress=on_progress, run_id=run_id, on_finish=after)
+        except BaseException as exc:
+            if not finished:  # failed before the run had a result: the source could not even be opened
+                _monitor(job, _failed_to_start(job, run_id, exc))
+            raise
+        log.info(
+            "run finished: %s; %s",
+            result.status,
+            result.reconciliation,
+            extra={"stage": "done", "counts": result.counts, "duration_s": result.duration_s},
+        )
+        return result
+
+
+def _failed_to_start(job: JobConfig, run_id: str, exc: BaseException) -> RunResult:
+    now = datetime.now(timezone.utc).isoformat()
+    result = RunResult(run_id, job.name, "failed", False, now, "source not opened")
+    result.error = redact(str(exc)) or type(exc).__name__
+    return result
+
+
+def _monitor(job: JobConfig, result: RunResult) -> None:
+    if result.dry_run:
+        return  # a rehearsal moves nothing: no metrics to publish, nobody to wake
+    if result.status == "failed":
+        log.error("run failed: %s", result.error, extra={"stage": "done"})
+    if job.metrics_file is not None:
+        try:
+            write_metrics(job.metrics_file, result)
+        except OSError as exc:
+            log.error("could not write metrics to %s: %s", job.metrics_file, exc)
+    send_alerts(result, job.alerts)
