@@ -10,6 +10,7 @@ import logging
 import shutil
 import signal
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,7 +38,7 @@ def embedded_postgres() -> Iterator[str]:
         if server is not None:
             server.cleanup()
         _stop(postmaster)  # also when the signal came while the server was still starting
-        shutil.rmtree(pgdata, ignore_errors=True)
+        _remove(pgdata)
         signal.signal(signal.SIGTERM, previous)
         log.info("embedded PostgreSQL stopped and %s removed", pgdata)
 
@@ -57,12 +58,26 @@ def _stop(pid: int | None, wait_s: float = 15.0) -> None:
         return
     try:
         process = psutil.Process(pid)
+        backends = process.children(recursive=True)
         process.send_signal(signal.SIGINT)
         process.wait(wait_s)
     except psutil.TimeoutExpired:
         process.kill()
     except psutil.NoSuchProcess:
-        pass
+        return
+    # A backend still exiting may write into the data folder after the postmaster is gone.
+    _, alive = psutil.wait_procs(backends, timeout=5)
+    for backend in alive:
+        backend.kill()
+
+
+def _remove(pgdata: Path, attempts: int = 10) -> None:
+    """Delete the data folder; again if a late writer put files back while it was being deleted."""
+    for _ in range(attempts):
+        shutil.rmtree(pgdata, ignore_errors=True)
+        if not pgdata.exists():
+            return
+        time.sleep(0.2)
 
 
 def _exit_on_sigterm(signum, frame) -> None:
