@@ -308,8 +308,8 @@ def test_a_csv_that_changes_during_the_run_stops_it(target_url, write_job, tmp_p
         migrate(conn, job.target)
     first_pass = pipeline.stage_source_keys
 
-    def then_append(conn, batches):  # another process appends a row between the two passes
-        keys = first_pass(conn, batches)
+    def then_append(conn, batches, **kwargs):  # another process appends a row between the two passes
+        keys = first_pass(conn, batches, **kwargs)
         with open(path, "a") as handle:
             handle.write("14,Late Comer,1 Oak St,,,,,,,\n")
         return keys

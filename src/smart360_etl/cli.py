@@ -139,7 +139,8 @@ def init(config_path: Path) -> None:
 @main.command(name="run")
 @CONFIG_OPTION
 @click.option("--dry-run", is_flag=True, help="do everything, then roll back: the target stays unchanged")
-def run_command(config_path: Path, dry_run: bool) -> None:
+@click.option("--full-refresh", is_flag=True, help="incremental jobs: read the whole source, ignore the watermark")
+def run_command(config_path: Path, dry_run: bool, full_refresh: bool) -> None:
     """Run the job once: extract, map, load, reconcile, check, report.
 
     \b
@@ -152,7 +153,7 @@ def run_command(config_path: Path, dry_run: bool) -> None:
     with _errors_to_exit_codes():
         job = _job(config_path)
         with _progress("migrating consumers") as on_progress:
-            result = run_job(job, dry_run=dry_run, on_progress=on_progress)
+            result = run_job(job, dry_run=dry_run, full_refresh=full_refresh, on_progress=on_progress)
     print_summary(result, console)
     sys.exit(2 if result.failed_checks else 0)
 

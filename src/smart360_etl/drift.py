@@ -50,9 +50,9 @@ def type_family(pg_type: str) -> str:
     name = pg_type.lower()
     if name.endswith("[]"):
         return "array"
-    if re.match(r"(text|character|varchar|char|citext|name|\"char\")", name):
+    if re.match(r"(text|character|varchar|bpchar|char|citext|name|\"char\")", name):
         return "text"
-    if re.match(r"(smallint|integer|bigint|int|numeric|decimal|real|double)", name):
+    if re.match(r"(smallint|integer|bigint|int|numeric|decimal|real|double|float)", name):
         return "number"
     if re.match(r"(date|time)", name):
         return "temporal"

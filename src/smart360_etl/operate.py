@@ -15,7 +15,9 @@ from .pipeline import OnProgress, RunResult, new_run_id, run
 log = logging.getLogger("smart360_etl")
 
 
-def run_job(job: JobConfig, *, dry_run: bool = False, on_progress: OnProgress | None = None) -> RunResult:
+def run_job(
+    job: JobConfig, *, dry_run: bool = False, full_refresh: bool = False, on_progress: OnProgress | None = None
+) -> RunResult:
     """Run once; metrics and alerts follow every outcome, a failure to start included. Raises as `run` does."""
     run_id = new_run_id()
     finished: list[RunResult] = []
@@ -27,7 +29,14 @@ def run_job(job: JobConfig, *, dry_run: bool = False, on_progress: OnProgress | 
     with run_context(run_id):
         log.info("run of job %s starts", job.name, extra={"stage": "start"})
         try:
-            result = run(job, dry_run=dry_run, on_progress=on_progress, run_id=run_id, on_finish=after)
+            result = run(
+                job,
+                dry_run=dry_run,
+                full_refresh=full_refresh,
+                on_progress=on_progress,
+                run_id=run_id,
+                on_finish=after,
+            )
         except BaseException as exc:
             if not finished:  # failed before the run had a result: the source could not even be opened
                 _monitor(job, _failed_to_start(job, run_id, exc))

@@ -14,10 +14,11 @@ from pathlib import Path
 import polars as pl
 import psycopg
 
+from . import sync
 from .checks import Outcome
 from .checks.context import CheckContext, RunFacts
 from .checks.runner import configured_checks, gather_findings
-from .config import JobConfig, TargetConfig, redact, redact_url
+from .config import JobConfig, TargetConfig, parse_duration, redact, redact_url
 from .db import connect
 from .drift import SchemaDrift, source_drift, target_drift
 from .errors import EtlError, ReconciliationError, RunLocked, StageFailed, TargetError
@@ -56,6 +57,7 @@ class RunResult:
     samples: dict[str, list[dict]] = field(default_factory=dict)
     duplicates: list[dict] = field(default_factory=list)
     drift: list[dict] = field(default_factory=list)
+    incremental: dict | None = None  # window, watermark, verification, deleted rows (incremental runs only)
     source_schema: dict[str, str] = field(default_factory=dict)
     error: str | None = None
     report_path: str | None = None
@@ -102,10 +104,12 @@ def run(
     on_progress: OnProgress | None = None,
     run_id: str | None = None,
     on_finish: Callable[[RunResult], None] | None = None,
+    full_refresh: bool = False,
 ) -> RunResult:
     """One run of `job`. Raises StageFailed (target rolled back) or RunLocked; writes the JSON report either way.
 
     `on_finish` gets the result once the report is written, whether the run succeeded or not.
+    `full_refresh` reads the whole source even when an incremental watermark is stored.
     """
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
@@ -123,7 +127,7 @@ def run(
             with target_connection(job.target) as conn:
                 rules = _guard_schema(conn, job, source, result)  # before any write
                 require_migrated(conn, job.target)
-                _run_in_transaction(conn, job, source, rules, checks, result, started, on_progress)
+                _run_in_transaction(conn, job, source, rules, checks, result, started, on_progress, full_refresh)
         except BaseException as exc:
             interrupted = not isinstance(exc, (EtlError, psycopg.Error))  # Ctrl-C, SIGTERM, a bug
             result.status = "failed"
@@ -141,7 +145,7 @@ def run(
     return result
 
 
-def _run_in_transaction(conn, job, source, rules, checks, result, started, on_progress) -> None:
+def _run_in_transaction(conn, job, source, rules, checks, result, started, on_progress, full_refresh) -> None:
     with conn.transaction(force_rollback=result.dry_run):
         _take_run_lock(conn, job.name)
         if result.dry_run:  # on record only inside the transaction that is rolled back
@@ -150,7 +154,10 @@ def _run_in_transaction(conn, job, source, rules, checks, result, started, on_pr
             ledger.record_start_apart(job.target.url, job.target, result.run_id, job.name, started)
         stage = "extract"
         try:
-            keys = stage_source_keys(conn, _id_batches(job, source, rules))
+            window = sync.open_window(conn, job, source, full_refresh) if job.source.incremental else None
+            hashed = window is not None
+            keys = stage_source_keys(conn, _key_frames(job, source, rules, hashed), with_hash=hashed)
+            skip = sync.unchanged_ids(conn, job, keys.duplicates) if hashed and window.mode == "compare" else None
             log.info(
                 "%d source rows, %d consumer ids, %d of them more than once",
                 keys.rows,
@@ -160,7 +167,10 @@ def _run_in_transaction(conn, job, source, rules, checks, result, started, on_pr
             )
             stage = "load"
             loader = ConsumerLoader(conn, job.target, result.run_id)
-            extracted = _stream(job, source, rules, keys, loader, on_progress)
+            extracted = _stream(job, source, rules, keys, loader, on_progress, skip)
+            if window is not None:
+                stage = "sync"
+                result.incremental = _finish_incremental(conn, job, source, rules, window, result.run_id)
             stage = "reconcile"
             _reconcile(result, extracted, loader.counts, keys.rows)
             stage = "check"
@@ -202,8 +212,70 @@ def _id_batches(job: JobConfig, source, rules) -> Iterator[pl.Series]:
         yield map_field(batch, id_rule, job.region_config())
 
 
+def _key_frames(job: JobConfig, source, rules, hashed: bool, whole: bool = False) -> Iterator[pl.DataFrame]:
+    """The id pass as frames of `consumer_id` (and, for incremental runs, `row_hash` of the whole row)."""
+    if not hashed:
+        yield from (ids.to_frame("consumer_id") for ids in _id_batches(job, source, rules))
+        return
+    id_rule = next(rule for rule in rules if rule.target == "consumer_id")
+    for batch in source.batches(job.source.batch_size, whole=whole):
+        ids = map_field(batch, id_rule, job.region_config()).alias("consumer_id")
+        yield pl.DataFrame([ids, sync.hash_rows(batch)])
+
+
+def _finish_incremental(conn, job: JobConfig, source, rules, window: sync.Window, run_id: str) -> dict:
+    """After the load: remember what was loaded, find deleted rows, verify the window, move the watermark."""
+    settings = job.source.incremental
+    sync.record_loaded(conn, job, run_id)
+    deleted: list[str] = []
+    if settings.deletes != "ignore":
+        if not window.whole_source:
+            sync.stage_all_keys(conn, (ids for ids in _whole_id_batches(job, source, rules)))
+        if settings.deletes == "mark_inactive":
+            sync.reactivate(conn, job)
+        deleted = sync.deleted_ids(conn, job, window)
+    fresh = None
+    if window.mode == "column" and window.since is not None:
+        fresh = _fresh_window(job, rules, window)
+    failing, total, sample = sync.verify_window(conn, job, window, run_id, fresh)
+    if failing == 0:
+        sync.save_watermark(conn, job, window, run_id)
+    else:
+        log.warning(
+            "window verification: %d of %d rows differ; the watermark stays at %s so the next run reads them again",
+            failing,
+            total,
+            window.since,
+            extra={"stage": "sync"},
+        )
+    return {
+        "mode": window.mode,
+        "window": window.describe(),
+        "since": window.since,
+        "until": window.until,
+        "watermark_saved": failing == 0 and window.mode == "column" and window.until is not None,
+        "verified": {"failing": failing, "total": total, "sample": sample},
+        "deletes": settings.deletes,
+        "deleted": {"count": len(deleted), "sample": deleted[:20]},
+    }
+
+
+def _whole_id_batches(job: JobConfig, source, rules) -> Iterator[pl.Series]:
+    id_rule = next(rule for rule in rules if rule.target == "consumer_id")
+    for batch in source.batches(job.source.batch_size, columns=[id_rule.column], whole=True):
+        yield map_field(batch, id_rule, job.region_config())
+
+
+def _fresh_window(job: JobConfig, rules, window: sync.Window) -> Iterator[pl.DataFrame]:
+    """The run's window read again in a new snapshot: rows committed late with an old stamp show up here."""
+    settings = job.source.incremental
+    with open_source(job.source) as fresh:
+        fresh.restrict(settings.column, window.since, parse_duration(settings.overlap).total_seconds(), window.until)
+        yield from _key_frames(job, fresh, rules, hashed=True)
+
+
 def _check(conn, job: JobConfig, checks, result: RunResult, key_count: int, on_progress: OnProgress | None) -> None:
-    facts = RunFacts(result.run_id, result.counts, result.rejects_by_reason, key_count)
+    facts = RunFacts(result.run_id, result.counts, result.rejects_by_reason, key_count, result.incremental)
     context = CheckContext(conn, job.target, job.region_config(), result.run_id, facts)
     outcomes, found = gather_findings(context, checks, on_progress)
     for key, value in found.items():
@@ -213,13 +285,32 @@ def _check(conn, job: JobConfig, checks, result: RunResult, key_count: int, on_p
 
 
 def _stream(
-    job: JobConfig, source, rules, keys: SourceKeys, loader: ConsumerLoader, on_progress: OnProgress | None
+    job: JobConfig,
+    source,
+    rules,
+    keys: SourceKeys,
+    loader: ConsumerLoader,
+    on_progress: OnProgress | None,
+    skip: pl.Series | None = None,
 ) -> int:
+    """The main pass: map each batch and hand it to the loader (which works on it while the next is mapped).
+
+    `skip` (compare mode) holds ids whose source row is unchanged: they are counted, not mapped or written.
+    """
     region, total, done = job.region_config(), keys.rows, 0
+    id_rule = next(rule for rule in rules if rule.target == "consumer_id")
     with Behind(loader.load) as loading:
         for batch in source.batches(job.source.batch_size):
-            loading.submit(map_batch(batch, rules, region, job.disposition, done + 1, keys.duplicates))
-            done += batch.height
+            height = batch.height
+            numbers = pl.int_range(done + 1, done + 1 + height, dtype=pl.Int64, eager=True)
+            if skip is not None and len(skip):
+                keep = ~map_field(batch, id_rule, region).is_in(skip.implode()).fill_null(False)
+                loader.counts.skipped += height - int(keep.sum())
+                batch, numbers = batch.filter(keep), numbers.filter(keep)
+            loading.submit(
+                map_batch(batch, rules, region, job.disposition, duplicate_ids=keys.duplicates, row_numbers=numbers)
+            )
+            done += height
             log.info("mapped %d rows", done, extra={"stage": "load", "rows": done})
             if on_progress:
                 on_progress("loading rows", done, total)
@@ -238,7 +329,8 @@ def _reconcile(result: RunResult, extracted: int, counts: LoadCounts, rows_in_id
     result.warnings_by_reason = dict(counts.warnings_by_reason.most_common())
     # Rows the database acknowledged (COPY row counts) against rows read from the source.
     # ... and against the first pass over the same snapshot.
-    balanced = extracted == counts.staged + counts.rejected == rows_in_id_pass and counts.unchanged >= 0
+    balanced = extracted == counts.staged + counts.skipped + counts.rejected == rows_in_id_pass
+    balanced = balanced and counts.unchanged >= 0
     log.info(result.reconciliation, extra={"stage": "reconcile"})
     if not balanced:
         raise ReconciliationError(result.counts)

@@ -29,6 +29,7 @@ class Check:
     needs_run: bool = False  # compares with a run's source, so `validate` alone cannot run it
     limit: int | None = None
     predicate: str | None = None  # a row check: the name of its condition (skipped where the region has none)
+    applies: Callable[..., bool] | None = None  # (context) -> False skips the check, e.g. incremental only
 
 
 @dataclass

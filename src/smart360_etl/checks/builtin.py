@@ -152,6 +152,24 @@ def reject_rate(ctx: CheckContext, check: Check) -> Measure:
     return Measure(worst, ctx.run.counts["extracted"], over)
 
 
+def _incremental(ctx: CheckContext) -> bool:
+    return ctx.run is not None and ctx.run.incremental is not None
+
+
+def _reporting_deletes(ctx: CheckContext) -> bool:
+    return _incremental(ctx) and ctx.run.incremental["deletes"] == "report"
+
+
+def window_verified(ctx: CheckContext, check: Check) -> Measure:
+    verified = ctx.run.incremental["verified"]
+    return Measure(verified["failing"], verified["total"], verified["sample"])
+
+
+def source_deletes(ctx: CheckContext, check: Check) -> Measure:
+    deleted = ctx.run.incremental["deleted"]
+    return Measure(deleted["count"], ctx.run.source_key_count + deleted["count"], deleted["sample"])
+
+
 def builtin_checks() -> list[Check]:
     from .duplicates import likely_duplicates
 
@@ -212,5 +230,21 @@ def builtin_checks() -> list[Check]:
             needs_run=True,
         ),
         Check("likely_duplicate_consumers", "no two consumer ids look like the same person", "warn", likely_duplicates),
+        Check(
+            "incremental_window_verified",
+            "every source row of the incremental window is in the target as the source has it now, or rejected",
+            "fail",
+            window_verified,
+            needs_run=True,
+            applies=_incremental,
+        ),
+        Check(
+            "source_rows_deleted",
+            "no consumer loaded earlier has disappeared from the source (incremental, `deletes: report`)",
+            "warn",
+            source_deletes,
+            needs_run=True,
+            applies=_reporting_deletes,
+        ),
     ]
     return checks

@@ -21,6 +21,7 @@ class RunFacts:
     counts: dict[str, int]
     rejects_by_reason: dict[str, int]
     source_key_count: int  # non-null consumer ids the source had (they are in load.keys.SOURCE_KEYS)
+    incremental: dict | None = None  # an incremental run's window verification and deleted rows (sync.py)
 
 
 @dataclass

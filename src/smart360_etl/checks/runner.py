@@ -84,6 +84,8 @@ def run_checks(ctx: CheckContext, checks: list[Check], on_progress=None) -> list
             on_progress(f"checking {check.name}", done, len(checks))
         if check.needs_run and ctx.run is None:
             continue
+        if check.applies is not None and not check.applies(ctx):
+            continue
         if check.predicate is not None and check.predicate not in ctx.predicates:
             continue  # the region has nothing to check against (e.g. no state list)
         started = time.perf_counter()

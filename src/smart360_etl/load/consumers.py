@@ -26,6 +26,7 @@ STAGING = sql.Identifier("smart360_etl_staging")
 @dataclass
 class LoadCounts:
     staged: int = 0
+    skipped: int = 0  # compare mode: rows whose source is as it was when loaded; neither mapped nor written
     inserted: int = 0
     updated: int = 0
     rejected: int = 0
@@ -34,7 +35,7 @@ class LoadCounts:
 
     @property
     def unchanged(self) -> int:
-        return self.staged - self.inserted - self.updated
+        return self.staged + self.skipped - self.inserted - self.updated
 
 
 class ConsumerLoader:

@@ -1,7 +1,7 @@
 """The run's source keys, kept in the target database rather than in memory.
 
 A first, narrow pass over the source's id column COPYs every id (after the id field's transform) into
-a temporary table. From it, SQL finds the ids that occur more than once before any row is loaded, and
+a temporary table (in incremental runs the pass reads whole rows and keeps a hash of each). From it, SQL finds the ids that occur more than once before any row is loaded, and
 the checks later compare it with the target and the rejects.
 """
 
@@ -26,17 +26,23 @@ class SourceKeys:
     duplicates: pl.Series  # ids that occur more than once
 
 
-def stage_source_keys(conn: psycopg.Connection, id_batches: Iterable[pl.Series]) -> SourceKeys:
-    """COPY the ids into SOURCE_KEYS and find the ones that occur more than once."""
-    conn.execute(sql.SQL("CREATE TEMP TABLE {} (consumer_id text) ON COMMIT DROP").format(SOURCE_KEYS))
+def stage_source_keys(
+    conn: psycopg.Connection, id_batches: Iterable[pl.DataFrame], with_hash: bool = False
+) -> SourceKeys:
+    """COPY the ids (and, in incremental runs, each row's hash) into SOURCE_KEYS; find ids that occur twice.
+
+    Each batch is a frame with `consumer_id` and, when `with_hash`, `row_hash`.
+    """
+    conn.execute(sql.SQL("CREATE TEMP TABLE {} (consumer_id text, row_hash text) ON COMMIT DROP").format(SOURCE_KEYS))
     seen = [0]
+    columns = ["consumer_id", "row_hash"] if with_hash else ["consumer_id"]
 
-    def non_null(batches: Iterable[pl.Series]) -> Iterable[pl.DataFrame]:
-        for ids in batches:
-            seen[0] += len(ids)
-            yield ids.drop_nulls().to_frame("consumer_id")
+    def non_null(batches: Iterable[pl.DataFrame]) -> Iterable[pl.DataFrame]:
+        for frame in batches:
+            seen[0] += frame.height
+            yield frame.filter(pl.col("consumer_id").is_not_null()).select(columns)
 
-    count = copy_frames(conn, SOURCE_KEYS, non_null(id_batches), ["consumer_id"])
+    count = copy_frames(conn, SOURCE_KEYS, non_null(id_batches), columns)
     conn.execute(sql.SQL("ANALYZE {}").format(SOURCE_KEYS))  # the planner must know it is big
     duplicated = conn.execute(
         sql.SQL("SELECT consumer_id FROM {} GROUP BY consumer_id HAVING count(*) > 1").format(SOURCE_KEYS)

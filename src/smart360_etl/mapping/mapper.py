@@ -32,11 +32,13 @@ def map_batch(
     disposition: Callable[[str], str],
     first_row_number: int = 1,
     duplicate_ids: pl.Series | None = None,
+    row_numbers: pl.Series | None = None,
 ) -> pl.DataFrame:
     """Map a batch of source rows (all text) to CONSUMER_FIELDS and BOOKKEEPING columns.
 
     `duplicate_ids` are consumer ids that occur more than once in the whole source (see keys.py):
-    every copy is rejected, since which one is right cannot be known here.
+    every copy is rejected, since which one is right cannot be known here. `row_numbers` number the rows
+    when the batch is not a contiguous run of source rows (unchanged rows skipped in compare mode).
     """
     groups = list(dict.fromkeys((rule.column, rule.family) for rule in rules))
     # The normalisers spend their time in polars (no GIL): run them side by side.
@@ -51,8 +53,10 @@ def map_batch(
     if duplicate_ids is not None and len(duplicate_ids):
         duplicated = pl.col("consumer_id").is_in(duplicate_ids.implode())
         reasons.append(out.select(pl.when(duplicated).then(pl.lit("consumer_id_duplicate"))).to_series())
+    if row_numbers is None:
+        row_numbers = pl.int_range(first_row_number, first_row_number + batch.height, dtype=pl.Int64, eager=True)
     out = out.with_columns(
-        pl.int_range(first_row_number, first_row_number + batch.height, dtype=pl.Int64).alias("source_row_number"),
+        row_numbers.cast(pl.Int64).alias("source_row_number"),
         *_split_reasons(reasons, disposition),
     )
     return out.with_columns(_source_json(batch, out))

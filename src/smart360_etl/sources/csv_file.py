@@ -45,7 +45,8 @@ class CsvSource:
         """Column name -> type; a CSV file has only text."""
         return dict.fromkeys(self.columns(), "text")
 
-    def batches(self, batch_size: int, columns: list[str] | None = None) -> Iterator[pl.DataFrame]:
+    def batches(self, batch_size: int, columns: list[str] | None = None, whole: bool = False) -> Iterator[pl.DataFrame]:
+        """The rows (of `columns`), batch by batch; a CSV file is always read whole."""
         if getattr(self, "_stamp", None) not in (None, self._file_stamp()):
             raise SourceError(f"{self.path} changed while it was being read; run again on a stable copy")
         remaining = self.limit

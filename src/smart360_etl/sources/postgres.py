@@ -14,6 +14,17 @@ from ..db import connect
 from ..errors import SourceError
 from .chunks import frames_from_csv_bytes
 
+# Types a change column may have, and the cast its stored watermark text gets back.
+_CASTS = {
+    "timestamptz": "timestamptz",
+    "timestamp": "timestamp",
+    "date": "date",
+    "int2": "numeric",
+    "int4": "numeric",
+    "int8": "numeric",
+    "numeric": "numeric",
+}
+
 
 class PostgresSource:
     def __init__(
@@ -22,6 +33,7 @@ class PostgresSource:
         self.url, self.table, self.query, self.limit = url, table, query, limit
         self.connect_retries = connect_retries
         self._snapshot: psycopg.Connection | None = None
+        self._window: sql.Composable | None = None  # incremental runs: a filter on the change column
 
     def __enter__(self) -> PostgresSource:
         # One read-only REPEATABLE READ transaction: every read of the run sees the same rows.
@@ -46,11 +58,15 @@ class PostgresSource:
     def describe(self) -> str:
         return f"PostgreSQL {redact_url(self.url)} ({self.table or 'query'})"
 
-    def _relation(self) -> sql.Composable:
+    def _base(self) -> sql.Composable:
         if self.table is not None:
-            body = sql.SQL("SELECT * FROM {}").format(sql.Identifier(*self.table.split(".", 1)))
-        else:
-            body = sql.SQL(self.query.strip().rstrip(";"))
+            return sql.SQL("SELECT * FROM {}").format(sql.Identifier(*self.table.split(".", 1)))
+        return sql.SQL(self.query.strip().rstrip(";"))
+
+    def _relation(self) -> sql.Composable:
+        body = self._base()
+        if self._window is not None:
+            body = sql.SQL("SELECT * FROM ({}) AS w WHERE {}").format(body, self._window)
         if self.limit is not None:
             return sql.SQL("SELECT * FROM ({}) AS q LIMIT {}").format(body, sql.Literal(self.limit))
         return body
@@ -79,8 +95,35 @@ class PostgresSource:
                 raise SourceError(f"cannot read {self.describe()}: {exc}".strip()) from None
             return {column.name: column.type_display for column in cursor.description}
 
-    def batches(self, batch_size: int, columns: list[str] | None = None) -> Iterator[pl.DataFrame]:
-        relation = self._relation()
+    def restrict(self, column: str, after: str, overlap_s: float, until: str | None = None) -> None:
+        """Read only rows whose `column` is past `after` minus the overlap (and up to `until`, when given).
+
+        Rows where it is null are read too: a row without a change stamp is re-read every run rather
+        than never.
+        """
+        cast = _CASTS.get(self.schema().get(column, "").split("(")[0])
+        if cast is None:
+            raise SourceError(
+                f"`source.incremental.column` {column} must be a timestamp, date or number column of the source"
+            )
+        stamp, lower = sql.Identifier(column), sql.SQL("{}::{}").format(sql.Literal(after), sql.SQL(cast))
+        if overlap_s:
+            lower = sql.SQL("({} - make_interval(secs => {}))").format(lower, sql.Literal(overlap_s))
+        window = sql.SQL("w.{} > {}").format(stamp, lower)
+        if until is not None:
+            upper = sql.SQL("{}::{}").format(sql.Literal(until), sql.SQL(cast))
+            window = sql.SQL("{} AND w.{} <= {}").format(window, stamp, upper)
+        self._window = sql.SQL("w.{} IS NULL OR ({})").format(stamp, window)
+
+    def max_value(self, column: str) -> str | None:
+        """The largest value of `column` in the whole source (same snapshot), as text."""
+        query = sql.SQL("SELECT max({})::text FROM ({}) AS q").format(sql.Identifier(column), self._base())
+        with self._session() as conn:
+            return conn.execute(query).fetchone()[0]
+
+    def batches(self, batch_size: int, columns: list[str] | None = None, whole: bool = False) -> Iterator[pl.DataFrame]:
+        """The rows (of `columns`), batch by batch; `whole` ignores an incremental restriction."""
+        relation = self._base() if whole else self._relation()
         if columns:
             picked = sql.SQL(", ").join(map(sql.Identifier, columns))
             relation = sql.SQL("SELECT {} FROM ({}) AS q").format(picked, relation)
