@@ -226,6 +226,37 @@ def history(config_path: Path, limit: int) -> None:
 
 @main.command()
 @CONFIG_OPTION
+@click.option("--print-cron", is_flag=True, help="print a crontab line for the job's schedule and exit")
+@click.option("--print-systemd", is_flag=True, help="print a systemd service and timer unit and exit")
+def schedule(config_path: Path, print_cron: bool, print_systemd: bool) -> None:
+    """Run the job on its `schedule:` (cron expression and time zone) in the foreground, until stopped.
+
+    Never two runs at once; SIGTERM or Ctrl-C rolls back a run in progress and exits cleanly; with
+    `catch_up: true` a run missed while the scheduler was down runs once at start. Each run logs,
+    writes metrics and sends alerts as `run` does.
+
+    \b
+    Example:
+      smart360-etl schedule -c job.yaml
+      smart360-etl schedule -c job.yaml --print-systemd
+    """
+    from . import schedule as scheduling
+    from .operate import run_job
+    from .pipeline import last_started
+
+    with _errors_to_exit_codes():
+        job = _job(config_path)
+        scheduling.require_schedule(job)
+        if print_cron or print_systemd:
+            text = scheduling.crontab_line(job, config_path) if print_cron else ""
+            text += ("\n" if text else "") + (scheduling.systemd_units(job, config_path) if print_systemd else "")
+            click.echo(text)
+            return
+        scheduling.serve(job, lambda: run_job(job), lambda: last_started(job))
+
+
+@main.command()
+@CONFIG_OPTION
 def doctor(config_path: Path) -> None:
     """Check configuration, connectivity, permissions, pending migrations and schema drift; writes nothing.
 

@@ -366,6 +366,13 @@ def history(job: JobConfig, limit: int = 20) -> list[dict]:
         return ledger.history(conn, job.target, job.name, limit)
 
 
+def last_started(job: JobConfig):
+    """When the job's latest run started (None before the first): the scheduler's catch-up needs it."""
+    with target_connection(job.target) as conn:
+        require_migrated(conn, job.target)
+        return ledger.last_started(conn, job.target, job.name)
+
+
 def preview(job: JobConfig, limit: int = 20) -> pl.DataFrame:
     """The first `limit` source rows mapped, with the reasons they would be rejected or warned; no writes."""
     with open_source(job.source, limit=limit) as source:

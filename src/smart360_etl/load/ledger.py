@@ -81,6 +81,12 @@ def last_source_schema(conn: psycopg.Connection, target: TargetConfig, job: str)
     return row[0] if row else None
 
 
+def last_started(conn: psycopg.Connection, target: TargetConfig, job: str) -> datetime | None:
+    """When the job's most recent run started, whatever became of it."""
+    query = sql.SQL("SELECT max(started_at) FROM {} WHERE job = %s").format(_table(target))
+    return conn.execute(query, [job]).fetchone()[0]
+
+
 def history(conn: psycopg.Connection, target: TargetConfig, job: str, limit: int = 20) -> list[dict]:
     cursor = conn.cursor(row_factory=psycopg.rows.dict_row)
     return cursor.execute(
