@@ -88,3 +88,12 @@ def demo_job(source_url, target_url, write_job):
     with target_connection(job.target) as conn:
         migrate(conn, job.target)
     return job
+
+
+@pytest.fixture(autouse=True)
+def _no_log_file_outlives_its_test():
+    """A job's log file is attached to the package logger by the CLI; detach it after each test."""
+    yield
+    from smart360_etl.logs import close_file
+
+    close_file()

@@ -128,7 +128,7 @@ def test_a_failed_run_alerts_by_webhook_and_email(job_with, smtp_server, http_re
     assert "pending migration" in mail.get_payload()
     lines = [json.loads(line) for line in log_file.read_text().splitlines()]
     assert {"time", "level", "run_id", "message"} <= set(lines[0])
-    assert lines[0]["run_id"] == body["smart360_etl"]["run_id"]
+    assert lines[0]["run_id"] == body["smart360_etl"]["run_id"] and lines[0]["stage"] == "start"
     assert any(line["message"] == "alert sent via email" for line in lines)
     assert PASSWORD not in log_file.read_text() + result.output
 
@@ -209,3 +209,15 @@ def test_log_lines_mask_personal_data(job_with, tmp_path):
     assert "a***@example.com" in line and "+1******0147" in line
     assert "ann.lee" not in line and "555-0147" not in line
     assert "1500000 rows mapped at 2026-11-26 11:00:05" in line  # counts and times are not personal data
+
+
+def test_json_log_lines_carry_the_stage_and_the_counts(job_with, tmp_path):
+    log_file = tmp_path / "etl.jsonl"
+    assert invoke_run(job_with(logging={"file": str(log_file)})).exit_code == 0
+    lines = [json.loads(line) for line in log_file.read_text().splitlines()]
+    assert len({line["run_id"] for line in lines}) == 1
+    stages = {line.get("stage") for line in lines}
+    assert {"start", "extract", "load", "reconcile", "check", "done"} <= stages
+    done = lines[-1]
+    report = json.loads(sorted((tmp_path / "reports").glob("2*.json"))[-1].read_text())
+    assert done["stage"] == "done" and done["counts"] == report["counts"] and done["level"] == "INFO"

@@ -81,6 +81,17 @@ def print_summary(result: RunResult, console: Console) -> None:
                 table.add_row(reason, str(count))
             console.print(table)
     print_checks(result.checks, console)
+    for drift in result.drift:
+        console.print(f"[yellow]schema drift[/yellow]: {drift['message']}", soft_wrap=True, highlight=False)
+    if result.incremental:
+        sync = result.incremental
+        moved = "watermark moved" if sync["watermark_saved"] else "watermark kept"
+        console.print(
+            f"incremental ({sync['window']}); {moved}; {sync['deleted']['count']} consumer(s) gone from the "
+            f"source (deletes: {sync['deletes']})",
+            soft_wrap=True,
+            highlight=False,
+        )
     balanced = all(c["status"] == "pass" for c in result.checks if c["name"] == "record_count_reconciles")
     console.print(("reconciled: " if balanced else "NOT reconciled: ") + result.reconciliation, soft_wrap=True)
     if result.failed_checks:
