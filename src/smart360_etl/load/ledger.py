@@ -10,6 +10,7 @@ import psycopg
 from psycopg import sql
 
 from ..config import TargetConfig
+from ..db import connect
 
 
 def _table(target: TargetConfig) -> sql.Identifier:
@@ -27,7 +28,7 @@ def record_start(conn: psycopg.Connection, target: TargetConfig, run_id: str, jo
 
 def record_start_apart(url: str, target: TargetConfig, run_id: str, job: str, started: datetime) -> None:
     """Committed at once on its own connection, so the run is on record even if it is rolled back."""
-    with psycopg.connect(url, autocommit=True) as conn:
+    with connect(url, target.connect_retries, "the SMART360 target", autocommit=True) as conn:
         record_start(conn, target, run_id, job, started)
 
 
@@ -58,7 +59,7 @@ def record_success(conn: psycopg.Connection, target: TargetConfig, run_id: str, 
 
 def record_failure(url: str, target: TargetConfig, run_id: str, job: str, started: datetime, error: str) -> None:
     """On its own connection, after the rollback; also for a run that failed before it was on record."""
-    with psycopg.connect(url, autocommit=True) as conn:
+    with connect(url, target.connect_retries, "the SMART360 target", autocommit=True) as conn:
         conn.execute(
             sql.SQL(
                 "INSERT INTO {} AS r (run_id, job, started_at, finished_at, status, error) "
