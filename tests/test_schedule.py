@@ -197,3 +197,21 @@ def test_systemd_calendar_fires_when_cron_does(cron):
         for stamp in re.findall(r"(?:Next elapse|Iter\. #\d+): \w{3} (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)", done.stdout):
             systemd_times.add(datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC))
     assert sorted(systemd_times)[:6] == expected
+
+
+def test_a_failing_run_does_not_end_the_schedule(caplog):
+    from smart360_etl.errors import TargetError
+
+    clock = FakeClock(datetime(2026, 11, 26, 10, 0, 1, tzinfo=UTC))
+    attempts = []
+
+    def flaky():
+        attempts.append(clock.now())
+        if len(attempts) == 1:
+            raise TargetError("cannot connect to the SMART360 target")
+        if len(attempts) == 2:
+            raise ValueError("a bug")
+
+    scheduler, _ = scheduled({"schedule": {"cron": "*/10 * * * *"}}, clock, run_once=flaky)
+    assert scheduler.loop(max_runs=3) == 3 and len(attempts) == 3
+    assert "run failed: cannot connect" in caplog.text and "run failed unexpectedly" in caplog.text

@@ -62,7 +62,11 @@ class Scheduler:
 
     def missed_run(self) -> bool:
         """A scheduled time passed since the last run started (or no run ever did)."""
-        last = self.last_started()
+        try:
+            last = self.last_started()
+        except EtlError as exc:  # the run itself will fail and alert; that is where it belongs
+            log.warning("cannot tell when the last run was (%s): running now", exc)
+            return True
         return last is None or previous_run(self.schedule, self.now()) > last
 
     def loop(self, max_runs: int | None = None) -> int:
@@ -89,6 +93,8 @@ class Scheduler:
             log.warning("skipped: %s", exc)
         except EtlError as exc:  # already reported and alerted; the schedule goes on
             log.error("run failed: %s", exc)
+        except Exception:  # a bug must not end months of unattended runs; SIGTERM (Stop) still does
+            log.exception("run failed unexpectedly; the schedule goes on")
 
 
 def serve(job: JobConfig, run_once: Callable[[], object], last_started: Callable[[], datetime | None]) -> None:
