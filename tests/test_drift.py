@@ -48,6 +48,8 @@ def test_a_renamed_column_fails_the_run_naming_the_fix(demo_job, source_url, tar
     assert [d["column"] for d in report["drift"] if d["breaking"]] == ["contact_number"]
     assert report["drift"][0]["affects"] == ["mapping.phone_number", "mapping.phone_extension"]
     assert _ledger(target_url)[-1][0] == "failed"
+    page = (Path(demo_job.report_dir) / f"{report['run_id']}.html").read_text()
+    assert "Schema drift" in page and "set `mapping.phone_number.from: phone`" in page
     with psycopg.connect(target_url) as conn:  # nothing of the second run was written
         query = "SELECT first_name FROM smart360.consumer WHERE consumer_id = %s"
         assert conn.execute(query, [str(loaded_id)]).fetchone()[0] != "Changed"

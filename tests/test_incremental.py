@@ -83,6 +83,8 @@ def test_only_changed_and_new_rows_are_read_and_the_watermark_moves(incremental_
     assert target_rows(target_url)["C0007"][0] == "Changed" and "C9999" in target_rows(target_url)
     assert watermark(target_url) == "2026-02-01 00:00:05+00"
     assert check(second, "incremental_window_verified")["status"] == "pass"
+    page = open(second.report_path.replace(".json", ".html"), encoding="utf-8").read()
+    assert "watermark moved to 2026-02-01 00:00:05+00" in page and "0 of 12 rows differ" in page
     third = run(job)  # the overlap re-reads what was stamped within 10 minutes of the watermark: unchanged
     assert third.counts == {"extracted": 2, "inserted": 0, "updated": 0, "unchanged": 2, "rejected": 0}
 
