@@ -226,6 +226,9 @@ def _key_frames(job: JobConfig, source, rules, hashed: bool, whole: bool = False
 def _finish_incremental(conn, job: JobConfig, source, rules, window: sync.Window, run_id: str) -> dict:
     """After the load: remember what was loaded, find deleted rows, verify the window, move the watermark."""
     settings = job.source.incremental
+    # Whole-table joins from here on: the load switched hash joins off for its per-batch probes.
+    for setting in ("enable_hashjoin = on", "enable_mergejoin = on"):
+        conn.execute(f"SET LOCAL {setting}")
     sync.record_loaded(conn, job, run_id)
     deleted: list[str] = []
     if settings.deletes != "ignore":
