@@ -114,15 +114,25 @@ def record_loaded(conn: psycopg.Connection, job: JobConfig, run_id: str) -> None
         ).format(loaded=loaded, reject=reject),
         [job.name, run_id],
     )
+    # Update what changed, then insert what is new: joins, not ON CONFLICT's row-by-row speculative inserts.
+    loaded_now = sql.SQL(
+        "SELECT k.consumer_id, k.row_hash FROM {keys} k "
+        "WHERE NOT EXISTS (SELECT FROM {reject} r WHERE r.run_id = %(run)s AND r.consumer_id = k.consumer_id)"
+    ).format(keys=SOURCE_KEYS, reject=reject)
     conn.execute(
         sql.SQL(
-            "INSERT INTO {loaded} (job, consumer_id, row_hash, run_id) SELECT %s, k.consumer_id, k.row_hash, %s "
-            "FROM {keys} k WHERE NOT EXISTS (SELECT FROM {reject} r WHERE r.run_id = %s "
-            "AND r.consumer_id = k.consumer_id) "
-            "ON CONFLICT (job, consumer_id) DO UPDATE SET row_hash = excluded.row_hash, run_id = excluded.run_id "
-            "WHERE {loaded}.row_hash IS DISTINCT FROM excluded.row_hash"
-        ).format(loaded=loaded, keys=SOURCE_KEYS, reject=reject),
-        [job.name, run_id, run_id],
+            "UPDATE {loaded} s SET row_hash = n.row_hash, run_id = %(run)s FROM ({now}) n "
+            "WHERE s.job = %(job)s AND s.consumer_id = n.consumer_id AND s.row_hash <> n.row_hash"
+        ).format(loaded=loaded, now=loaded_now),
+        {"run": run_id, "job": job.name},
+    )
+    conn.execute(
+        sql.SQL(
+            "INSERT INTO {loaded} (job, consumer_id, row_hash, run_id) SELECT %(job)s, n.consumer_id, n.row_hash, "
+            "%(run)s FROM ({now}) n WHERE NOT EXISTS (SELECT FROM {loaded} s WHERE s.job = %(job)s "
+            "AND s.consumer_id = n.consumer_id)"
+        ).format(loaded=loaded, now=loaded_now),
+        {"run": run_id, "job": job.name},
     )
 
 
@@ -185,13 +195,17 @@ def verify_window(conn: psycopg.Connection, job: JobConfig, window: Window, run_
         conn.execute(sql.SQL("CREATE TEMP TABLE {} (consumer_id text, row_hash text) ON COMMIT DROP").format(keys))
         frames = (frame.filter(pl.col("consumer_id").is_not_null()) for frame in fresh_rows)
         copy_frames(conn, keys, frames, ["consumer_id", "row_hash"])
+        conn.execute(sql.SQL("ANALYZE {}").format(keys))
+    # Set-based (outer joins, hashed), not a subquery per row: windows of a whole source must stay fast.
     total, failing, sample = conn.execute(
         sql.SQL(
-            "SELECT count(*), count(*) FILTER (WHERE NOT ok), (array_agg(consumer_id ORDER BY consumer_id) "
-            "FILTER (WHERE NOT ok))[1:5] FROM (SELECT k.consumer_id, EXISTS (SELECT FROM {reject} r "
-            "WHERE r.run_id = %s AND r.consumer_id = k.consumer_id) OR EXISTS (SELECT FROM {loaded} s "
-            "JOIN {consumer} c ON c.consumer_id = s.consumer_id WHERE s.job = %s AND s.consumer_id = k.consumer_id "
-            "AND s.row_hash = k.row_hash) AS ok FROM {keys} k) AS v"
+            "SELECT count(*), count(*) FILTER (WHERE NOT ok), "
+            "(array_agg(consumer_id ORDER BY consumer_id) FILTER (WHERE NOT ok))[1:5] "
+            "FROM (SELECT k.consumer_id, r.consumer_id IS NOT NULL "
+            "OR coalesce(s.row_hash = k.row_hash AND c.consumer_id IS NOT NULL, false) AS ok FROM {keys} k "
+            "LEFT JOIN (SELECT DISTINCT consumer_id FROM {reject} WHERE run_id = %s) r ON r.consumer_id = k.consumer_id "
+            "LEFT JOIN {loaded} s ON s.job = %s AND s.consumer_id = k.consumer_id "
+            "LEFT JOIN {consumer} c ON c.consumer_id = k.consumer_id) AS v"
         ).format(
             reject=_table(job, "reject"),
             loaded=_table(job, "source_row"),
