@@ -28,7 +28,9 @@ class Inbox:
         self.messages: list = []
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content), session.authenticated and session.auth_data.login))
+        self.messages.append(
+            (envelope.rcpt_tos, message_from_bytes(envelope.content), session.authenticated and session.auth_data.login)
+        )
         return "250 OK"
 
 
@@ -138,7 +140,10 @@ def test_a_failed_check_alerts_and_a_clean_run_does_not(job_with, http_receiver)
     strict = {"likely_duplicate_consumers": {"severity": "fail", "threshold": 0}}
     assert invoke_run(job_with(alerts={"webhook": {"url": url}}, checks=strict)).exit_code == 2
     [body] = received["bodies"]
-    assert "checks failed: likely_duplicate_consumers" in body["text"] and body["smart360_etl"]["status"] == "checks_failed"
+    assert (
+        "checks failed: likely_duplicate_consumers" in body["text"]
+        and body["smart360_etl"]["status"] == "checks_failed"
+    )
     assert invoke_run(job_with(alerts={"webhook": {"url": url}})).exit_code == 0
     assert len(received["bodies"]) == 1  # the clean run sent nothing: failure and check_fail only by default
 
@@ -221,3 +226,17 @@ def test_json_log_lines_carry_the_stage_and_the_counts(job_with, tmp_path):
     done = lines[-1]
     report = json.loads(sorted((tmp_path / "reports").glob("2*.json"))[-1].read_text())
     assert done["stage"] == "done" and done["counts"] == report["counts"] and done["level"] == "INFO"
+
+
+def test_a_source_that_cannot_be_opened_still_alerts(write_job, target_url, http_receiver, tmp_path):
+    url, received = http_receiver
+    prom = tmp_path / "m.prom"
+    source = {"url": "postgresql://legacy:pw@127.0.0.1:1/abc", "table": "consumer_data", "connect_retries": 0}
+    path = write_job(
+        source=source, target={"url": target_url}, alerts={"webhook": {"url": url}}, metrics_file=str(prom)
+    )
+    result = invoke_run(path)
+    assert result.exit_code == 1 and "cannot connect to the source" in result.output
+    [body] = received["bodies"]
+    assert "run failed: cannot connect to the source" in body["text"] and "pw@" not in body["text"]
+    assert metrics(prom)[("smart360_etl_last_run_success",)] == 0
