@@ -240,3 +240,52 @@ def test_a_source_that_cannot_be_opened_still_alerts(write_job, target_url, http
     [body] = received["bodies"]
     assert "run failed: cannot connect to the source" in body["text"] and "pw@" not in body["text"]
     assert metrics(prom)[("smart360_etl_last_run_success",)] == 0
+
+
+@pytest.fixture
+def tls_smtp_server(tmp_path):
+    """An SMTP server that requires STARTTLS, with a certificate from a throwaway CA of its own."""
+    import ssl
+    import subprocess
+
+    cert, key = tmp_path / "smtp-cert.pem", tmp_path / "smtp-key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port(), tls_context=context, require_starttls=True)
+    controller.start()
+    yield controller.port, inbox, cert
+    controller.stop()
+
+
+def test_starttls_verifies_the_server_certificate(job_with, tls_smtp_server):
+    port, inbox, cert = tls_smtp_server
+    email = {"host": "127.0.0.1", "port": port, "from": "etl@utility.example", "to": ["ops@utility.example"]}
+    alerts = {"on": ["check_warn"], "retries": 0}
+    result = invoke_run(job_with(alerts={**alerts, "email": {**email, "cafile": str(cert)}}))
+    assert result.exit_code == 0 and len(inbox.messages) == 1 and "alert sent via email" in result.output
+    unverified = invoke_run(job_with(alerts={**alerts, "email": email}))  # the system CAs do not know this one
+    assert unverified.exit_code == 0 and len(inbox.messages) == 1
+    assert "alert via email not delivered" in unverified.output and "CERTIFICATE_VERIFY_FAILED" in unverified.output

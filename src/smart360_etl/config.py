@@ -145,7 +145,8 @@ class WebhookChannel(StrictModel):
 class EmailChannel(StrictModel):
     host: str
     port: int = Field(587, gt=0, lt=65536)
-    starttls: bool = Field(True, description="upgrade the connection with STARTTLS")
+    starttls: bool = Field(True, description="upgrade the connection with STARTTLS (the certificate is verified)")
+    cafile: Path | None = Field(None, description="CA bundle for a server certificate from a private CA")
     username: str | None = None
     password: str | None = None
     from_: str = Field(alias="from", description="sender address")
@@ -299,6 +300,10 @@ def _resolve_paths(job: JobConfig, base: Path) -> JobConfig:
         updates["logging"] = job.logging.model_copy(update={"file": base / job.logging.file})
     if job.metrics_file is not None and not job.metrics_file.is_absolute():
         updates["metrics_file"] = base / job.metrics_file
+    email = job.alerts.email if job.alerts else None
+    if email is not None and email.cafile is not None and not email.cafile.is_absolute():
+        email = email.model_copy(update={"cafile": base / email.cafile})
+        updates["alerts"] = job.alerts.model_copy(update={"email": email})
     return job.model_copy(update=updates)
 
 
