@@ -8,6 +8,7 @@ import psycopg
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from .config import redact_url
+from .errors import EtlError
 
 log = logging.getLogger("smart360_etl")
 BACKOFF_S = 1.0  # first wait; doubles with each attempt
@@ -19,8 +20,12 @@ def _transient(exc: BaseException) -> bool:
     return isinstance(exc, psycopg.OperationalError) and not any(w in str(exc) for w in _PERMANENT)
 
 
-def connect(url: str, retries: int, what: str, **kwargs) -> psycopg.Connection:
-    """psycopg.connect, retried `retries` times on a transient error (server starting, refused, timed out)."""
+def connect(url: str, retries: int, what: str, key: str, error: type[EtlError], **kwargs) -> psycopg.Connection:
+    """psycopg.connect, retried `retries` times on a transient error (server starting, refused, timed out).
+
+    Still failing, it raises `error` naming the database (`what`, its job-file `key`), what happened and
+    what to check.
+    """
     attempt = retry(
         retry=retry_if_exception(_transient),
         stop=stop_after_attempt(retries + 1),
@@ -35,4 +40,10 @@ def connect(url: str, retries: int, what: str, **kwargs) -> psycopg.Connection:
             str(state.outcome.exception()).strip(),
         ),
     )
-    return attempt(psycopg.connect)(url, connect_timeout=kwargs.pop("connect_timeout", 10), **kwargs)
+    try:
+        return attempt(psycopg.connect)(url, connect_timeout=kwargs.pop("connect_timeout", 10), **kwargs)
+    except psycopg.OperationalError as exc:
+        raise error(
+            f"cannot connect to {what} {redact_url(url)} (tried {retries + 1} times): {str(exc).strip()}; "
+            f"check `{key}`, that the server runs and accepts connections, and the credentials"
+        ) from None

@@ -11,7 +11,7 @@ from psycopg import sql
 from .config import JobConfig, redact
 from .db import connect
 from .drift import source_drift, target_drift
-from .errors import EtlError
+from .errors import EtlError, TargetError
 from .load import ledger
 from .load.schema import pending_migrations
 from .mapping.fields import build_rules
@@ -33,15 +33,17 @@ def diagnose(job: JobConfig) -> list[Finding]:
     if schema is not None:
         _attempt(findings, "mapping", lambda: _mapping(job, schema), "see README, 'Mapping'")
     try:
-        conn = connect(job.target.url, job.target.connect_retries, "the SMART360 target", autocommit=True)
-    except psycopg.Error as exc:
+        conn = connect(
+            job.target.url,
+            job.target.connect_retries,
+            "the SMART360 target",
+            "target.url",
+            TargetError,
+            autocommit=True,
+        )
+    except TargetError as exc:
         findings.append(
-            Finding(
-                "target",
-                "fail",
-                f"cannot connect: {redact(str(exc)).strip()}",
-                "check `target.url`, that the server runs, and the credentials",
-            )
+            Finding("target", "fail", redact(str(exc)), "check `target.url`, that the server runs, and the credentials")
         )
         return findings
     with conn:

@@ -18,7 +18,7 @@ from . import sync
 from .checks import Outcome
 from .checks.context import CheckContext, RunFacts
 from .checks.runner import configured_checks, gather_findings
-from .config import JobConfig, TargetConfig, parse_duration, redact, redact_url
+from .config import JobConfig, TargetConfig, parse_duration, redact
 from .db import connect
 from .drift import SchemaDrift, source_drift, target_drift
 from .errors import EtlError, ReconciliationError, RunLocked, StageFailed, TargetError
@@ -85,14 +85,7 @@ def new_run_id() -> str:
 
 @contextmanager
 def target_connection(target: TargetConfig) -> Iterator[psycopg.Connection]:
-    try:
-        conn = connect(target.url, target.connect_retries, "the SMART360 target", autocommit=False)
-    except psycopg.OperationalError as exc:
-        raise TargetError(
-            f"cannot connect to the SMART360 target {redact_url(target.url)} "
-            f"(tried {target.connect_retries + 1} times): {str(exc).strip()}; "
-            "check `target.url`, that the server runs and accepts connections, and the credentials"
-        ) from None
+    conn = connect(target.url, target.connect_retries, "the SMART360 target", "target.url", TargetError)
     with conn:
         yield conn
 
@@ -342,7 +335,7 @@ def _reconcile(result: RunResult, extracted: int, counts: LoadCounts, rows_in_id
 def _record_failure(job: JobConfig, run_id: str, started: datetime, error: str) -> None:
     try:
         ledger.record_failure(job.target.url, job.target, run_id, job.name, started, error)
-    except psycopg.Error as exc:  # the run's own error matters more than the ledger's
+    except (psycopg.Error, EtlError) as exc:  # the run's own error matters more than the ledger's
         log.warning("could not record the failure of run %s in the ledger: %s", run_id, exc)
 
 

@@ -11,6 +11,7 @@ from psycopg import sql
 
 from ..config import TargetConfig
 from ..db import connect
+from ..errors import TargetError
 
 
 def _table(target: TargetConfig) -> sql.Identifier:
@@ -28,7 +29,9 @@ def record_start(conn: psycopg.Connection, target: TargetConfig, run_id: str, jo
 
 def record_start_apart(url: str, target: TargetConfig, run_id: str, job: str, started: datetime) -> None:
     """Committed at once on its own connection, so the run is on record even if it is rolled back."""
-    with connect(url, target.connect_retries, "the SMART360 target", autocommit=True) as conn:
+    with connect(
+        url, target.connect_retries, "the SMART360 target", "target.url", TargetError, autocommit=True
+    ) as conn:
         record_start(conn, target, run_id, job, started)
 
 
@@ -59,7 +62,9 @@ def record_success(conn: psycopg.Connection, target: TargetConfig, run_id: str, 
 
 def record_failure(url: str, target: TargetConfig, run_id: str, job: str, started: datetime, error: str) -> None:
     """On its own connection, after the rollback; also for a run that failed before it was on record."""
-    with connect(url, target.connect_retries, "the SMART360 target", autocommit=True) as conn:
+    with connect(
+        url, target.connect_retries, "the SMART360 target", "target.url", TargetError, autocommit=True
+    ) as conn:
         conn.execute(
             sql.SQL(
                 "INSERT INTO {} AS r (run_id, job, started_at, finished_at, status, error) "

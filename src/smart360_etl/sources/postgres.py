@@ -72,14 +72,7 @@ class PostgresSource:
         return body
 
     def _connect(self) -> psycopg.Connection:
-        try:
-            conn = connect(self.url, self.connect_retries, "the source", autocommit=False)
-        except psycopg.OperationalError as exc:
-            raise SourceError(
-                f"cannot connect to the source {self.describe()} (tried {self.connect_retries + 1} times): "
-                f"{str(exc).strip()}; check `source.url`, that the server runs and accepts connections, "
-                "and the credentials"
-            ) from None
+        conn = connect(self.url, self.connect_retries, "the source", "source.url", SourceError)
         conn.read_only = True  # the source is only ever read
         return conn
 
