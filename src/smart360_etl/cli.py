@@ -255,6 +255,31 @@ def schedule(config_path: Path, print_cron: bool, print_systemd: bool) -> None:
         scheduling.serve(job, lambda: run_job(job), lambda: last_started(job))
 
 
+@main.command(name="load-reference")
+@CONFIG_OPTION
+@click.argument("tariff_plans", type=click.Path(path_type=Path))
+def load_reference(config_path: Path, tariff_plans: Path) -> None:
+    """Load tariff plans (CSV with the header code,name,service,unit) into the SMART360 target.
+
+    New plans are inserted, changed ones updated; running it again changes nothing.
+
+    \b
+    Example:
+      smart360-etl load-reference -c job.yaml tariff_plans.csv
+    """
+    from .load.reference import load_tariff_plans, read_tariff_plans
+    from .load.schema import require_migrated
+    from .pipeline import target_connection
+
+    with _errors_to_exit_codes():
+        job = _job(config_path)
+        plans = read_tariff_plans(tariff_plans)
+        with target_connection(job.target) as conn:
+            require_migrated(conn, job.target)
+            inserted, updated = load_tariff_plans(conn, job.target, plans)
+    console.print(f"tariff plans: {plans.height} in the file, {inserted} inserted, {updated} updated")
+
+
 @main.command()
 @CONFIG_OPTION
 def doctor(config_path: Path) -> None:

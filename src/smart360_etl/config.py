@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -22,6 +22,14 @@ ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # because SMART360 cannot hold a consumer without an id, a name or a first address line.
 SOFT_REASONS = ("phone_invalid", "email_invalid", "postal_code_invalid", "state_invalid", "address_ambiguous")
 HARD_REASONS = ("consumer_id_missing", "consumer_id_duplicate", "name_incomplete", "address_unparsed")
+# With `accounts:`: a record lands whole (consumer, account, meters, readings) or not at all.
+ACCOUNT_REASONS = (
+    "account_number_invalid",
+    "meter_missing",
+    "tariff_unknown",
+    "payment_status_unknown",
+    "consumption_invalid",
+)
 Disposition = Literal["reject", "warn"]
 
 
@@ -166,6 +174,61 @@ class AlertsConfig(StrictModel):
     email: EmailChannel | None = None
 
 
+PAYMENT_STATUSES = ("PAID", "UNPAID", "PARTIALLY_PAID", "OVERDUE")
+
+
+class AccountsConfig(StrictModel):
+    """Accounts, meters, tariffs, consumption and payment status (the case study's other five columns)."""
+
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="source column per part: account_number, meter_number, tariff_plan, consumption_history, "
+        "payment_status (defaults: the case-study names)",
+    )
+    number_format: str | None = Field(None, description="regex legacy account numbers must match, e.g. 'WU-\\d+'")
+    generate_prefix: str | None = Field(
+        None, description="numbers that do not match get a new one: prefix + sequence (the legacy number is kept)"
+    )
+    category: str = Field("RESIDENTIAL", description="account category for every account of this job")
+    status: str = Field("ACTIVE", description="account status for every account of this job")
+    service: str = Field("ELECTRICITY", description="utility service of the meters")
+    unit: str = Field("kWh", description="meter unit; consumption is converted to it")
+    create_unknown_tariffs: bool = Field(False, description="create tariff plans the reference data lacks")
+    unknown_tariff: str | None = Field(None, description="plan code for unmapped tariff codes instead of a reject")
+    unknown_payment_status: str | None = Field(None, description="status for unmapped codes instead of a reject")
+    migrated_reading_date: date = Field(date(2026, 1, 1), description="date of a MIGRATED reading (a lone total)")
+    consumption_ceiling: float = Field(100_000, gt=0, description="larger quantities are implausible: rejected")
+
+    @model_validator(mode="after")
+    def _valid(self) -> AccountsConfig:
+        parts = ("account_number", "meter_number", "tariff_plan", "consumption_history", "payment_status")
+        for key in self.columns:
+            if key not in parts:
+                raise ValueError(_unknown("accounts.columns", key, parts))
+        if self.number_format is not None:
+            try:
+                re.compile(self.number_format)
+            except re.error as exc:
+                raise ValueError(f"`number_format` is not a valid regular expression: {exc}") from None
+        if self.unknown_payment_status is not None and self.unknown_payment_status not in PAYMENT_STATUSES:
+            raise ValueError(f"`unknown_payment_status` must be one of {', '.join(PAYMENT_STATUSES)}")
+        return self
+
+
+class Crosswalks(StrictModel):
+    """Legacy codes -> SMART360 codes, matched after trimming and case-folding."""
+
+    tariff_plan: dict[str, str] = Field(default_factory=dict, description='e.g. {"Plan A": RES-STD}')
+    payment_status: dict[str, str] = Field(default_factory=dict, description="e.g. {Paid: PAID, P: PAID}")
+
+    @model_validator(mode="after")
+    def _known_statuses(self) -> Crosswalks:
+        wrong = sorted({v for v in self.payment_status.values() if v not in PAYMENT_STATUSES})
+        if wrong:
+            raise ValueError(f"payment statuses {wrong} are not SMART360's: use {', '.join(PAYMENT_STATUSES)}")
+        return self
+
+
 class ReportConfig(StrictModel):
     mask_personal_data: bool = Field(True, description="mask names, phones, e-mails in reports and samples")
 
@@ -187,11 +250,13 @@ class JobConfig(StrictModel):
     metrics_file: Path | None = Field(None, description="Prometheus textfile-collector file (.prom)")
     alerts: AlertsConfig | None = Field(None, description="where failures and failed checks are sent")
     schedule: ScheduleConfig | None = Field(None, description="when `smart360-etl schedule` runs the job")
+    accounts: AccountsConfig | None = Field(None, description="also load accounts, meters, tariffs, readings")
+    crosswalks: Crosswalks = Field(default_factory=Crosswalks, description="legacy code -> SMART360 code")
 
     @model_validator(mode="after")
     def _known_reasons(self) -> JobConfig:
         for reason in self.reasons:
-            if reason in HARD_REASONS:
+            if reason in HARD_REASONS or reason in ACCOUNT_REASONS:
                 raise ValueError(f"reasons.{reason} always rejects the row and cannot be changed")
             if reason not in SOFT_REASONS:
                 raise ValueError(_unknown("reasons", reason, SOFT_REASONS))
@@ -201,7 +266,7 @@ class JobConfig(StrictModel):
         return region_for(self.region, self.region_settings)
 
     def disposition(self, reason: str) -> Disposition:
-        return "reject" if reason in HARD_REASONS else self.reasons.get(reason, "warn")
+        return "reject" if reason in HARD_REASONS or reason in ACCOUNT_REASONS else self.reasons.get(reason, "warn")
 
 
 def _unknown(section: str, key: str, known: tuple[str, ...] | list[str]) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import polars as pl
 import psycopg
+from psycopg import sql
 
 from . import sync
 from .checks import Outcome
@@ -21,14 +22,17 @@ from .checks.runner import configured_checks, gather_findings
 from .config import JobConfig, TargetConfig, parse_duration, redact
 from .db import connect
 from .drift import SchemaDrift, source_drift, target_drift
-from .errors import EtlError, ReconciliationError, RunLocked, StageFailed, TargetError
+from .errors import ConfigError, EtlError, ReconciliationError, RunLocked, StageFailed, TargetError
 from .load import ledger
 from .load.consumers import ConsumerLoader, LoadCounts
+from .load.entities import EntityLoader, business_totals
 from .load.keys import SourceKeys, stage_source_keys
 from .load.schema import pending_migrations, require_migrated
+from .mapping.accounts import AccountRules, account_rules
 from .mapping.fields import build_rules
 from .mapping.keys import duplicate_ids
 from .mapping.mapper import map_batch, map_field
+from .mapping.text import hash_rows
 from .overlap import Behind
 from .sources import open_source
 
@@ -58,6 +62,9 @@ class RunResult:
     duplicates: list[dict] = field(default_factory=list)
     drift: list[dict] = field(default_factory=list)
     incremental: dict | None = None  # window, watermark, verification, deleted rows (incremental runs only)
+    entities: dict[str, dict[str, int]] = field(default_factory=dict)  # with `accounts:`: counts per table
+    unmapped_codes: dict[str, dict[str, int]] = field(default_factory=dict)  # source code -> rows, per crosswalk
+    business_totals: list[dict] = field(default_factory=list)  # source against target, per measure and key
     source_schema: dict[str, str] = field(default_factory=dict)
     error: str | None = None
     report_path: str | None = None
@@ -160,7 +167,12 @@ def _run_in_transaction(conn, job, source, rules, checks, result, started, on_pr
             )
             stage = "load"
             loader = ConsumerLoader(conn, job.target, result.run_id)
-            extracted = _stream(job, source, rules, keys, loader, on_progress, skip)
+            entities = EntityLoader(conn, job, result.run_id) if job.accounts else None
+            accounts = _account_rules(conn, job, list(result.source_schema)) if job.accounts else None
+            extracted = _stream(job, source, rules, keys, loader, on_progress, skip, accounts, entities)
+            if entities is not None:
+                result.entities, result.unmapped_codes = entities.report()
+                result.business_totals = business_totals(conn, job, entities.source_totals)
             if window is not None:
                 stage = "sync"
                 result.incremental = _finish_incremental(conn, job, source, rules, window, result.run_id)
@@ -213,7 +225,7 @@ def _key_frames(job: JobConfig, source, rules, hashed: bool, whole: bool = False
     id_rule = next(rule for rule in rules if rule.target == "consumer_id")
     for batch in source.batches(job.source.batch_size, whole=whole):
         ids = map_field(batch, id_rule, job.region_config()).alias("consumer_id")
-        yield pl.DataFrame([ids, sync.hash_rows(batch)])
+        yield pl.DataFrame([ids, hash_rows(batch)])
 
 
 def _finish_incremental(conn, job: JobConfig, source, rules, window: sync.Window, run_id: str) -> dict:
@@ -270,6 +282,22 @@ def _fresh_window(job: JobConfig, rules, window: sync.Window) -> Iterator[pl.Dat
         yield from _key_frames(job, fresh, rules, hashed=True)
 
 
+def _account_rules(conn: psycopg.Connection, job: JobConfig, source_columns: list[str]) -> AccountRules:
+    """The account columns and code crosswalks; crosswalk targets must be plans SMART360 has (or may create)."""
+    plans = sql.Identifier(job.target.schema_, "tariff_plan")
+    known = {row[0] for row in conn.execute(sql.SQL("SELECT code FROM {}").format(plans))}
+    missing = sorted(set(job.crosswalks.tariff_plan.values()) - known)
+    if job.accounts.unknown_tariff is not None and job.accounts.unknown_tariff not in known:
+        missing.append(job.accounts.unknown_tariff)
+    if missing and not job.accounts.create_unknown_tariffs:
+        raise ConfigError(
+            f"tariff plans {missing} (named in `crosswalks.tariff_plan` or `accounts.unknown_tariff`) are not in "
+            f"{job.target.schema_}.tariff_plan; load them first: `smart360-etl load-reference -c <job.yaml> "
+            "tariff_plans.csv`"
+        )
+    return account_rules(job.accounts, job.crosswalks, source_columns, known)
+
+
 def _check(conn, job: JobConfig, checks, result: RunResult, key_count: int, on_progress: OnProgress | None) -> None:
     facts = RunFacts(result.run_id, result.counts, result.rejects_by_reason, key_count, result.incremental)
     context = CheckContext(conn, job.target, job.region_config(), result.run_id, facts)
@@ -288,6 +316,8 @@ def _stream(
     loader: ConsumerLoader,
     on_progress: OnProgress | None,
     skip: pl.Series | None = None,
+    accounts: AccountRules | None = None,
+    entities: EntityLoader | None = None,
 ) -> int:
     """The main pass: map each batch and hand it to the loader (which works on it while the next is mapped).
 
@@ -295,7 +325,13 @@ def _stream(
     """
     region, total, done = job.region_config(), keys.rows, 0
     id_rule = next(rule for rule in rules if rule.target == "consumer_id")
-    with Behind(loader.load) as loading:
+
+    def load(mapped: pl.DataFrame) -> None:  # in dependency order: consumers, then their accounts
+        loader.load(mapped)
+        if entities is not None:
+            entities.load(mapped)
+
+    with Behind(load) as loading:
         for batch in source.batches(job.source.batch_size):
             height = batch.height
             numbers = pl.int_range(done + 1, done + 1 + height, dtype=pl.Int64, eager=True)
@@ -304,7 +340,15 @@ def _stream(
                 loader.counts.skipped += height - int(keep.sum())
                 batch, numbers = batch.filter(keep), numbers.filter(keep)
             loading.submit(
-                map_batch(batch, rules, region, job.disposition, duplicate_ids=keys.duplicates, row_numbers=numbers)
+                map_batch(
+                    batch,
+                    rules,
+                    region,
+                    job.disposition,
+                    duplicate_ids=keys.duplicates,
+                    row_numbers=numbers,
+                    accounts=accounts,
+                )
             )
             done += height
             log.info("mapped %d rows", done, extra={"stage": "load", "rows": done})

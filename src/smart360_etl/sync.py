@@ -11,7 +11,6 @@ like in the source. It finds deleted source rows, and it lets every run verify i
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 
@@ -80,14 +79,6 @@ def save_watermark(conn: psycopg.Connection, job: JobConfig, window: Window, run
         ).format(_table(job, "watermark")),
         [job.name, window.column, window.until, run_id],
     )
-
-
-def hash_rows(frame: pl.DataFrame) -> pl.Series:
-    """A stable hash of each source row (md5 of its values; null told apart from an empty string)."""
-    joined = frame.select(
-        pl.concat_str([pl.col(c).fill_null("\x00") for c in frame.columns], separator="\x1f")
-    ).to_series()
-    return pl.Series("row_hash", [hashlib.md5(v.encode()).hexdigest() for v in joined], dtype=pl.String)
 
 
 def unchanged_ids(conn: psycopg.Connection, job: JobConfig, duplicates: pl.Series) -> pl.Series:

@@ -100,6 +100,57 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE {schema}.consumer ADD COLUMN IF NOT EXISTS status text NOT NULL DEFAULT 'ACTIVE';
     """,
     ),
+    (
+        4,
+        "tariff plans, accounts, meters, consumption readings, legacy-id crosswalk",
+        """
+        CREATE TABLE IF NOT EXISTS {schema}.tariff_plan (
+            code    text PRIMARY KEY,
+            name    text NOT NULL,
+            service text NOT NULL,
+            unit    text NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS {schema}.account (
+            account_number        text PRIMARY KEY,
+            consumer_id           text NOT NULL REFERENCES {schema}.consumer (consumer_id),
+            status                text NOT NULL DEFAULT 'ACTIVE',
+            category              text NOT NULL DEFAULT 'RESIDENTIAL',
+            tariff_code           text REFERENCES {schema}.tariff_plan (code),
+            payment_status        text CHECK (payment_status IN ('PAID', 'UNPAID', 'PARTIALLY_PAID', 'OVERDUE')),
+            legacy_account_number text,
+            created_at            timestamptz NOT NULL DEFAULT now(),
+            updated_at            timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE INDEX IF NOT EXISTS account_consumer_id ON {schema}.account (consumer_id);
+        CREATE TABLE IF NOT EXISTS {schema}.meter (
+            meter_number   text PRIMARY KEY,
+            service        text NOT NULL,
+            unit           text NOT NULL,
+            account_number text REFERENCES {schema}.account (account_number),
+            created_at     timestamptz NOT NULL DEFAULT now(),
+            updated_at     timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE INDEX IF NOT EXISTS meter_account_number ON {schema}.meter (account_number);
+        CREATE TABLE IF NOT EXISTS {schema}.consumption_reading (
+            meter_number text NOT NULL REFERENCES {schema}.meter (meter_number),
+            period       date NOT NULL,
+            quantity     numeric NOT NULL CHECK (quantity >= 0),
+            unit         text NOT NULL,
+            reading_type text NOT NULL CHECK (reading_type IN ('ACTUAL', 'ESTIMATED', 'MIGRATED')),
+            PRIMARY KEY (meter_number, period)
+        );
+        CREATE SEQUENCE IF NOT EXISTS {schema}.account_number_seq;
+        CREATE TABLE IF NOT EXISTS {etl}.legacy_crosswalk (
+            job          text NOT NULL,
+            entity       text NOT NULL,
+            legacy_key   text NOT NULL,
+            smart360_key text NOT NULL,
+            run_id       text NOT NULL,
+            row_hash     text,
+            PRIMARY KEY (job, entity, legacy_key)
+        );
+    """,
+    ),
 ]
 
 _LEDGER = """

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import polars as pl
 
 from ..regions import Region
+from .accounts import AccountRules, map_accounts
 from .addresses import parse_addresses
 from .emails import normalise_emails
 from .fields import CONSUMER_FIELDS, FieldRule
@@ -33,12 +34,14 @@ def map_batch(
     first_row_number: int = 1,
     duplicate_ids: pl.Series | None = None,
     row_numbers: pl.Series | None = None,
+    accounts: AccountRules | None = None,
 ) -> pl.DataFrame:
     """Map a batch of source rows (all text) to CONSUMER_FIELDS and BOOKKEEPING columns.
 
     `duplicate_ids` are consumer ids that occur more than once in the whole source (see keys.py):
     every copy is rejected, since which one is right cannot be known here. `row_numbers` number the rows
     when the batch is not a contiguous run of source rows (unchanged rows skipped in compare mode).
+    With `accounts`, the account parts (mapping/accounts.py) are added, and their reasons reject the record.
     """
     groups = list(dict.fromkeys((rule.column, rule.family) for rule in rules))
     # The normalisers spend their time in polars (no GIL): run them side by side.
@@ -50,6 +53,10 @@ def map_batch(
         out.select(pl.when(pl.any_horizontal(pl.col(f).is_null() for f in fields)).then(pl.lit(reason))).to_series()
         for reason, fields in REQUIRED.items()
     ]
+    if accounts is not None:
+        parts, account_reasons = map_accounts(batch, accounts)
+        out = out.hstack(parts)
+        reasons += account_reasons
     if duplicate_ids is not None and len(duplicate_ids):
         duplicated = pl.col("consumer_id").is_in(duplicate_ids.implode())
         reasons.append(out.select(pl.when(duplicated).then(pl.lit("consumer_id_duplicate"))).to_series())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import polars as pl
 
 
@@ -19,3 +21,11 @@ def by_unique(values: pl.Series, parse, dtype: pl.DataType) -> pl.Series:
     lookup = pl.DataFrame({"key": distinct, "value": parsed})
     joined = values.to_frame("key").join(lookup, on="key", how="left", maintain_order="left")
     return joined["value"]
+
+
+def hash_rows(frame: pl.DataFrame) -> pl.Series:
+    """A stable hash of each source row (md5 of its values; null told apart from an empty string)."""
+    joined = frame.select(
+        pl.concat_str([pl.col(c).fill_null("\x00") for c in frame.columns], separator="\x1f")
+    ).to_series()
+    return pl.Series("row_hash", [hashlib.md5(v.encode()).hexdigest() for v in joined], dtype=pl.String)

@@ -1,0 +1,334 @@
+"""Load accounts, meters and consumption readings after each batch's consumers, in dependency order.
+
+Each table: COPY into a staging table, then one UPDATE of the rows whose values differ and one INSERT of
+the new ones. A rejected record contributes nothing to any table (its entities count as rejected); a
+clean one lands in every table within the run's transaction. The legacy-id crosswalk records which
+SMART360 row each legacy consumer id, account number and meter number became.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import polars as pl
+import psycopg
+from psycopg import sql
+
+from ..config import JobConfig
+from .copying import copy_frames
+from .keys import SOURCE_KEYS
+
+ENTITIES = ("account", "meter", "consumption_reading")
+
+
+@dataclass
+class EntityCounts:
+    extracted: int = 0
+    inserted: int = 0
+    updated: int = 0
+    rejected: int = 0
+
+    def to_json(self) -> dict[str, int]:
+        unchanged = self.extracted - self.rejected - self.inserted - self.updated
+        return {
+            "extracted": self.extracted,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": unchanged,
+            "rejected": self.rejected,
+        }
+
+
+@dataclass
+class Table:
+    name: str
+    keys: tuple[str, ...]
+    values: tuple[str, ...]
+    types: dict[str, str] = field(default_factory=dict)  # staging column types other than text
+    stamped: bool = True  # has updated_at, set when a row changes
+    same_row: tuple[str, ...] = ()  # columns telling staged rows apart, when not the keys
+
+    @property
+    def identity(self) -> list[str]:
+        return list(self.same_row or self.keys)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.keys + self.values
+
+
+ACCOUNT = Table(
+    "account",
+    ("account_number",),
+    ("consumer_id", "status", "category", "tariff_code", "payment_status", "legacy_account_number"),
+    # A number still to be generated is null: such accounts are told apart by their legacy number.
+    same_row=("account_number", "legacy_account_number"),
+)
+METER = Table("meter", ("meter_number",), ("service", "unit", "account_number"))
+READING = Table(
+    "consumption_reading",
+    ("meter_number", "period"),
+    ("quantity", "unit", "reading_type"),
+    {"period": "date", "quantity": "numeric"},
+    stamped=False,
+)
+CROSSWALK = Table(
+    "legacy_crosswalk", ("job", "entity", "legacy_key"), ("smart360_key", "run_id", "row_hash"), stamped=False
+)
+
+
+class EntityLoader:
+    """One run's accounts, meters and readings, inside the caller's transaction."""
+
+    def __init__(self, conn: psycopg.Connection, job: JobConfig, run_id: str) -> None:
+        self.conn, self.job, self.run_id, self.settings = conn, job, run_id, job.accounts
+        self.counts = {entity: EntityCounts() for entity in ENTITIES}
+        self.unmapped = {"tariff_plan": Counter(), "payment_status": Counter()}
+        self.source_totals: Counter = Counter()  # (measure, key) -> value, over the records that loaded
+        for table in (ACCOUNT, METER, READING, CROSSWALK):
+            columns = ", ".join(f"{c} {table.types.get(c, 'text')}" for c in table.columns)
+            conn.execute(
+                sql.SQL("CREATE TEMP TABLE {} (" + columns + ", consumer_id_ text) ON COMMIT DROP").format(
+                    _stage(table)
+                )
+            )
+
+    def load(self, mapped: pl.DataFrame) -> None:
+        """The account parts of one mapped batch (its consumers are already loaded)."""
+        for part in self.unmapped:
+            self.unmapped[part].update(dict(mapped[f"unmapped_{part}"].drop_nulls().value_counts().iter_rows()))
+        rejected = mapped.filter(pl.col("reject_reasons").is_not_null())
+        clean = mapped.filter(pl.col("reject_reasons").is_null())
+        accounts, meters, readings = self._frames(clean)
+        for entity, frame in zip(ENTITIES, self._frames(rejected)):
+            self.counts[entity].rejected += frame.height
+            self.counts[entity].extracted += frame.height
+        self._total(accounts, readings)
+        self._copy_to_stage(ACCOUNT, accounts)
+        self._number_new_accounts()
+        self._create_unknown_tariffs()
+        self._merge(ACCOUNT, "account")
+        self._copy_to_stage(METER, meters)
+        self._merge(METER, "meter", source=self._meters_with_accounts())
+        self._copy_to_stage(READING, readings.select(*READING.columns, pl.col("consumer_id").alias("consumer_id_")))
+        self._merge(READING, "consumption_reading")
+        self._record_lineage(clean, meters)
+
+    def _frames(self, records: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+        settings = self.settings
+        has_account = pl.col("account_number").is_not_null() | pl.col("legacy_account_number").is_not_null()
+        accounts = records.filter(has_account).select(
+            "account_number",
+            pl.col("consumer_id"),
+            pl.lit(settings.status).alias("status"),
+            pl.lit(settings.category).alias("category"),
+            "tariff_code",
+            "payment_status",
+            "legacy_account_number",
+            pl.col("consumer_id").alias("consumer_id_"),
+        )
+        meters = (
+            records.select(pl.col("meters").alias("meter_number"), pl.col("consumer_id").alias("consumer_id_"))
+            .explode("meter_number")
+            .drop_nulls("meter_number")
+            .select(
+                "meter_number",
+                pl.lit(settings.service).alias("service"),
+                pl.lit(settings.unit).alias("unit"),
+                pl.lit(None, dtype=pl.String).alias("account_number"),
+                "consumer_id_",
+            )
+        )
+        # A record's readings belong to its (first) meter: the source has one history per record.
+        readings = (
+            records.select(
+                pl.col("meters").list.first().alias("meter_number"), "readings", "tariff_code", "consumer_id"
+            )
+            .explode("readings")
+            .drop_nulls("readings")
+            .unnest("readings")
+        )
+        return accounts, meters, readings
+
+    def _total(self, accounts: pl.DataFrame, readings: pl.DataFrame) -> None:
+        """Business totals on the source side, to compare with the target's after the load."""
+        for status, n in accounts["payment_status"].fill_null("(none)").value_counts().iter_rows():
+            self.source_totals[("consumers_by_payment_status", status)] += n
+        for code, n in accounts["tariff_code"].fill_null("(none)").value_counts().iter_rows():
+            self.source_totals[("consumers_by_tariff_plan", code)] += n
+        by_tariff = readings.group_by(pl.col("tariff_code").fill_null("(none)")).agg(pl.col("quantity").sum())
+        for code, quantity in by_tariff.iter_rows():
+            self.source_totals[("consumption_by_tariff_plan", code)] += quantity
+
+    def _copy_to_stage(self, table: Table, frame: pl.DataFrame) -> None:
+        self.conn.execute(sql.SQL("TRUNCATE {}").format(_stage(table)))
+        unique = frame.unique(subset=table.identity, keep="last", maintain_order=True)
+        if unique.height:
+            copy_frames(self.conn, _stage(table), [unique], unique.columns)
+        if table.name in self.counts:
+            self.counts[table.name].extracted += unique.height
+
+    def _number_new_accounts(self) -> None:
+        """Legacy numbers that do not fit the job's format: the number given on an earlier run, or a new one."""
+        if self.settings.generate_prefix is None:
+            return
+        stage, crosswalk = _stage(ACCOUNT), self._etl("legacy_crosswalk")
+        self.conn.execute(
+            sql.SQL(
+                "UPDATE {stage} s SET account_number = x.smart360_key FROM {crosswalk} x WHERE s.account_number "
+                "IS NULL AND x.job = %s AND x.entity = 'account' AND x.legacy_key = s.legacy_account_number"
+            ).format(stage=stage, crosswalk=crosswalk),
+            [self.job.name],
+        )
+        self.conn.execute(
+            sql.SQL("UPDATE {} SET account_number = %s || nextval({}) WHERE account_number IS NULL").format(
+                stage, sql.Literal(f"{self.job.target.schema_}.account_number_seq")
+            ),
+            [self.settings.generate_prefix],
+        )
+
+    def _create_unknown_tariffs(self) -> None:
+        if not self.settings.create_unknown_tariffs:
+            return
+        self.conn.execute(
+            sql.SQL(
+                "INSERT INTO {plans} (code, name, service, unit) SELECT DISTINCT tariff_code, tariff_code, %s, %s "
+                "FROM {stage} s WHERE tariff_code IS NOT NULL AND NOT EXISTS "
+                "(SELECT FROM {plans} p WHERE p.code = s.tariff_code)"
+            ).format(plans=self._table("tariff_plan"), stage=_stage(ACCOUNT)),
+            [self.settings.service, self.settings.unit],
+        )
+
+    def _meters_with_accounts(self) -> sql.Composable:
+        return sql.SQL(
+            "SELECT m.meter_number, m.service, m.unit, a.account_number FROM {meters} m "
+            "LEFT JOIN {accounts} a ON a.consumer_id_ = m.consumer_id_"
+        ).format(meters=_stage(METER), accounts=_stage(ACCOUNT))
+
+    def _merge(self, table: Table, entity: str, source: sql.Composable | None = None) -> None:
+        inserted, updated = merge(self.conn, self._table(table.name), table, source or _stage(table))
+        self.counts[entity].inserted += inserted
+        self.counts[entity].updated += updated
+
+    def _record_lineage(self, clean: pl.DataFrame, meters: pl.DataFrame) -> None:
+        job, run = self.job.name, self.run_id
+        consumers = clean.select(
+            pl.lit("consumer").alias("entity"), pl.col("consumer_id").alias("legacy_key"), "consumer_id", "row_hash"
+        )
+        accounts = clean.filter(pl.col("legacy_account_number").is_not_null()).select(
+            pl.lit("account").alias("entity"),
+            pl.col("legacy_account_number").alias("legacy_key"),
+            "consumer_id",
+            "row_hash",
+        )
+        lineage = pl.concat([consumers, accounts]).with_columns(pl.lit(job).alias("job"), pl.lit(run).alias("run_id"))
+        self._copy_to_stage(
+            CROSSWALK,
+            lineage.select(
+                "job",
+                "entity",
+                "legacy_key",
+                pl.col("consumer_id").alias("smart360_key"),
+                "run_id",
+                "row_hash",
+                pl.col("consumer_id").alias("consumer_id_"),
+            ),
+        )
+        # An account's SMART360 number is known only now (generated ones included): take it from the stage.
+        self.conn.execute(
+            sql.SQL(
+                "UPDATE {lineage} l SET smart360_key = a.account_number FROM {accounts} a "
+                "WHERE l.entity = 'account' AND a.consumer_id_ = l.consumer_id_"
+            ).format(lineage=_stage(CROSSWALK), accounts=_stage(ACCOUNT))
+        )
+        self.conn.execute(
+            sql.SQL(
+                "INSERT INTO {lineage} (job, entity, legacy_key, smart360_key, run_id, row_hash) "
+                "SELECT %s, 'meter', m.meter_number, m.meter_number, %s, l.row_hash FROM {meters} m "
+                "JOIN {lineage} l ON l.entity = 'consumer' AND l.consumer_id_ = m.consumer_id_"
+            ).format(lineage=_stage(CROSSWALK), meters=_stage(METER)),
+            [job, run],
+        )
+        merge(self.conn, self._etl("legacy_crosswalk"), CROSSWALK, _stage(CROSSWALK))
+
+    def _table(self, name: str) -> sql.Identifier:
+        return sql.Identifier(self.job.target.schema_, name)
+
+    def _etl(self, name: str) -> sql.Identifier:
+        return sql.Identifier(self.job.target.etl_schema, name)
+
+    def report(self) -> tuple[dict, dict]:
+        """`entities` (counts per table) and `unmapped_codes` (source code -> rows) for the run's report."""
+        entities = {entity: counts.to_json() for entity, counts in self.counts.items()}
+        unmapped = {part: dict(counts.most_common()) for part, counts in self.unmapped.items()}
+        return entities, unmapped
+
+
+def business_totals(conn: psycopg.Connection, job: JobConfig, source: Counter) -> list[dict]:
+    """Consumers per payment status and per tariff plan, and consumption per tariff plan, for this run's
+    consumers: what the source said (records that loaded) against what the target now holds."""
+    tables = {name: sql.Identifier(job.target.schema_, name) for name in ("account", "meter", "consumption_reading")}
+    run_ids = sql.SQL("(SELECT DISTINCT consumer_id FROM {}) AS k").format(SOURCE_KEYS)
+    rows = conn.execute(
+        sql.SQL(
+            "SELECT 'consumers_by_payment_status', coalesce(a.payment_status, '(none)'), count(DISTINCT a.consumer_id) "
+            "FROM {account} a JOIN {ids} USING (consumer_id) GROUP BY 2 "
+            "UNION ALL SELECT 'consumers_by_tariff_plan', coalesce(a.tariff_code, '(none)'), "
+            "count(DISTINCT a.consumer_id) FROM {account} a JOIN {ids} USING (consumer_id) GROUP BY 2 "
+            "UNION ALL SELECT 'consumption_by_tariff_plan', coalesce(a.tariff_code, '(none)'), sum(r.quantity) "
+            "FROM {reading} r JOIN {meter} m USING (meter_number) JOIN {account} a "
+            "ON a.account_number = m.account_number JOIN {ids} USING (consumer_id) GROUP BY 2"
+        ).format(account=tables["account"], meter=tables["meter"], reading=tables["consumption_reading"], ids=run_ids)
+    ).fetchall()
+    target = {(measure, key): float(value) for measure, key, value in rows}
+    return [
+        {
+            "measure": measure,
+            "key": key,
+            "source": round(source.get((measure, key), 0), 3),
+            "target": round(target.get((measure, key), 0), 3),
+            "match": abs(source.get((measure, key), 0) - target.get((measure, key), 0)) < 1e-6,
+        }
+        for measure, key in sorted(set(source) | set(target))
+    ]
+
+
+def _stage(table: Table) -> sql.Identifier:
+    return sql.Identifier(f"smart360_etl_stage_{table.name}")
+
+
+def merge(conn: psycopg.Connection, target: sql.Identifier, table: Table, source: sql.Composable) -> tuple[int, int]:
+    """UPDATE the rows of `target` whose values differ from `source`'s, INSERT the new ones; (inserted, updated)."""
+    keys = [sql.Identifier(c) for c in table.keys]
+    values = [sql.Identifier(c) for c in table.values]
+    matches = sql.SQL(" AND ").join(sql.SQL("t.{c} = s.{c}").format(c=c) for c in keys)
+    sets = [sql.SQL("{c} = s.{c}").format(c=c) for c in values] + (
+        [sql.SQL("updated_at = now()")] if table.stamped else []
+    )
+    with conn.cursor() as cursor:
+        cursor.execute(
+            sql.SQL(
+                "UPDATE {target} AS t SET {sets} FROM ({source}) AS s WHERE {matches} AND ({old}) IS DISTINCT FROM ({new})"
+            ).format(
+                target=target,
+                sets=sql.SQL(", ").join(sets),
+                source=_relation(source),
+                matches=matches,
+                old=sql.SQL(", ").join(sql.SQL("t.{}").format(c) for c in values),
+                new=sql.SQL(", ").join(sql.SQL("s.{}").format(c) for c in values),
+            )
+        )
+        updated = cursor.rowcount
+        columns = sql.SQL(", ").join(keys + values)
+        cursor.execute(
+            sql.SQL(
+                "INSERT INTO {target} ({columns}) SELECT {columns} FROM ({source}) AS s "
+                "WHERE NOT EXISTS (SELECT FROM {target} AS t WHERE {matches})"
+            ).format(target=target, columns=columns, source=_relation(source), matches=matches)
+        )
+        return cursor.rowcount, updated
+
+
+def _relation(source: sql.Composable) -> sql.Composable:
+    return sql.SQL("SELECT * FROM {}").format(source) if isinstance(source, sql.Identifier) else source

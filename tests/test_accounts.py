@@ -1,0 +1,134 @@
+"""The whole consumer on a real PostgreSQL: accounts, meters, tariffs, readings, payment status, lineage."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from smart360_etl.cli import main
+from smart360_etl.config import load_job
+from smart360_etl.errors import ConfigError
+from smart360_etl.load.schema import migrate
+from smart360_etl.pipeline import run, target_connection
+
+from .conftest import SAMPLES
+
+PLANS = "code,name,service,unit\nRES-STD,Residential standard,ELECTRICITY,kWh\nRES-TOU,Residential time of use,ELECTRICITY,kWh\n"
+CROSSWALKS = {
+    "tariff_plan": {"Plan A": "RES-STD", "Plan B": "RES-TOU"},
+    "payment_status": {"Paid": "PAID", "Unpaid": "UNPAID"},
+}
+
+
+def query(url: str, statement: str, params=None) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(statement, params).fetchall()
+
+
+@pytest.fixture
+def account_job(target_url, write_job, tmp_path):
+    """A job over the case-study sample (plus extra rows), with the tariff plans loaded by the CLI."""
+
+    def make(extra_rows: str = "", accounts: dict | None = None, crosswalks: dict | None = None):
+        csv_path = tmp_path / "consumers.csv"
+        csv_path.write_text(SAMPLES.joinpath("case_study_sample.csv").read_text().rstrip("\n") + "\n" + extra_rows)
+        path = write_job(
+            source={"csv": "consumers.csv"},
+            target={"url": target_url},
+            accounts=accounts or {"number_format": r"ACCT-\d+"},
+            crosswalks=crosswalks or CROSSWALKS,
+        )
+        job = load_job(path)
+        with target_connection(job.target) as conn:
+            migrate(conn, job.target)
+        (tmp_path / "plans.csv").write_text(PLANS)
+        loaded = CliRunner().invoke(main, ["load-reference", "-c", str(path), str(tmp_path / "plans.csv")])
+        assert loaded.exit_code == 0 and "2 inserted" in loaded.output, loaded.output
+        return job
+
+    return make
+
+
+def test_every_table_loads_and_reconciles(account_job, target_url):
+    result = run(account_job())
+    # Plan C has no crosswalk entry: those records are rejected whole, and the gap is reported with counts.
+    assert result.unmapped_codes == {"tariff_plan": {"Plan C": 4}, "payment_status": {}}
+    assert result.rejects_by_reason["tariff_unknown"] == 4
+    assert result.entities["account"] == {"extracted": 13, "inserted": 9, "updated": 0, "unchanged": 0, "rejected": 4}
+    assert result.entities["meter"]["inserted"] == 9 and result.entities["consumption_reading"]["inserted"] == 9
+    rows = query(
+        target_url,
+        "SELECT a.account_number, a.consumer_id, a.tariff_code, a.payment_status, m.meter_number, r.period, "
+        "r.quantity, r.reading_type FROM smart360.account a JOIN smart360.meter m USING (account_number) "
+        "JOIN smart360.consumption_reading r USING (meter_number) WHERE a.consumer_id = '1'",
+    )
+    assert rows == [("ACCT-001", "1", "RES-STD", "PAID", "MTR-001", date(2026, 1, 1), 100, "MIGRATED")]
+    # Nothing of a rejected record landed anywhere.
+    assert query(target_url, "SELECT count(*) FROM smart360.consumer WHERE consumer_id = '3'") == [(0,)]
+    assert query(target_url, "SELECT count(*) FROM smart360.meter WHERE meter_number = 'MTR-003'") == [(0,)]
+    totals = {(t["measure"], t["key"]): (t["source"], t["target"], t["match"]) for t in result.business_totals}
+    assert totals[("consumers_by_payment_status", "PAID")] == (5, 5, True)
+    assert totals[("consumption_by_tariff_plan", "RES-STD")] == (100 + 120 + 130 + 110 + 140, 600, True)
+    lineage = query(
+        target_url,
+        "SELECT entity, legacy_key, smart360_key FROM smart360_etl.legacy_crosswalk WHERE legacy_key IN "
+        "('1', 'ACCT-001', 'MTR-001') ORDER BY entity",
+    )
+    assert lineage == [("account", "ACCT-001", "ACCT-001"), ("consumer", "1", "1"), ("meter", "MTR-001", "MTR-001")]
+
+
+def test_a_rerun_is_idempotent_and_a_change_touches_only_its_rows(account_job, target_url, tmp_path):
+    job = account_job()
+    run(job)
+    again = run(job)
+    assert again.entities["account"]["unchanged"] == 9 and again.entities["account"]["updated"] == 0
+    assert again.entities["consumption_reading"]["unchanged"] == 9
+    csv_path = tmp_path / "consumers.csv"
+    csv_path.write_text(
+        csv_path.read_text().replace("ACCT-002,MTR-002,Plan B,150 kWh,Unpaid", "ACCT-002,MTR-002,Plan B,155 kWh,Paid")
+    )
+    changed = run(job)
+    assert changed.entities["account"]["updated"] == 1 and changed.entities["consumption_reading"]["updated"] == 1
+    assert changed.entities["meter"]["updated"] == 0 and changed.counts["updated"] == 0
+    assert query(target_url, "SELECT payment_status FROM smart360.account WHERE account_number = 'ACCT-002'") == [
+        ("PAID",)
+    ]
+
+
+def test_a_bad_reading_rejects_the_whole_record_with_every_reason(account_job, target_url):
+    extra = (
+        "14,Nora Quinn,1 Oak St,555-111-2222,nora@example.com,ACCT-014,MTR-014,Plan A,-5 kWh,Maybe\n"
+        '15,Omar Reyes,2 Oak St,555-111-3333,omar@example.com,ACCT-015,MTR-015,Plan B,"Jan-2024:100; Feb-2024:120",P\n'
+    )
+    result = run(account_job(extra, crosswalks={**CROSSWALKS, "payment_status": {"Paid": "PAID", "P": "PAID"}}))
+    reasons = dict(
+        query(target_url, "SELECT consumer_id, reasons FROM smart360_etl.reject WHERE consumer_id IN ('14', '15')")
+    )
+    assert set(reasons["14"]) == {"consumption_invalid", "payment_status_unknown"} and "15" not in reasons
+    assert query(target_url, "SELECT count(*) FROM smart360.account WHERE consumer_id = '14'") == [(0,)]
+    assert query(
+        target_url,
+        "SELECT period, quantity FROM smart360.consumption_reading WHERE meter_number = 'MTR-015' ORDER BY 1",
+    ) == [(date(2024, 1, 1), 100), (date(2024, 2, 1), 120)]
+    assert result.unmapped_codes["payment_status"] == {"Maybe": 1}
+
+
+def test_account_numbers_outside_the_format_get_a_new_number_and_keep_it(account_job, target_url):
+    accounts = {"number_format": r"WU-\d+", "generate_prefix": "WU-", "unknown_tariff": "RES-STD"}
+    job = account_job(accounts=accounts)
+    first = run(job)
+    assert first.rejects_by_reason == {} and first.entities["account"]["inserted"] == 13
+    numbers = dict(query(target_url, "SELECT legacy_account_number, account_number FROM smart360.account"))
+    assert numbers["ACCT-001"].startswith("WU-") and len(set(numbers.values())) == 13
+    run(job)
+    assert dict(query(target_url, "SELECT legacy_account_number, account_number FROM smart360.account")) == numbers
+
+
+def test_a_crosswalk_to_a_plan_smart360_lacks_stops_the_run(account_job):
+    job = account_job(crosswalks={"tariff_plan": {"Plan A": "RES-GOLD"}})
+    with pytest.raises(Exception, match=r"RES-GOLD.*load-reference") as error:
+        run(job)
+    assert isinstance(error.value.__cause__ or error.value, ConfigError)
