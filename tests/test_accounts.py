@@ -132,3 +132,29 @@ def test_a_crosswalk_to_a_plan_smart360_lacks_stops_the_run(account_job):
     with pytest.raises(Exception, match=r"RES-GOLD.*load-reference") as error:
         run(job)
     assert isinstance(error.value.__cause__ or error.value, ConfigError)
+
+
+def test_account_anomalies_are_found_by_validate(account_job, target_url):
+    from smart360_etl.pipeline import validate
+
+    job = account_job()
+    run(job)
+    clean = {o.name: o for o in validate(job)[0]}
+    assert clean["consumer_without_account"].status == "pass" and clean["account_without_meter"].status == "pass"
+    with psycopg.connect(target_url) as conn:
+        conn.execute("UPDATE smart360.meter SET account_number = NULL WHERE meter_number = 'MTR-002'")
+        conn.execute(
+            "INSERT INTO smart360.consumer (consumer_id, first_name, last_name, address_line_1) "
+            "VALUES ('99', 'No', 'Account', '1 Oak St')"
+        )
+        # A SMART360 database need not key meters by number: a meter on two active accounts.
+        conn.execute("ALTER TABLE smart360.consumption_reading DROP CONSTRAINT consumption_reading_meter_number_fkey")
+        conn.execute("ALTER TABLE smart360.meter DROP CONSTRAINT meter_pkey")
+        conn.execute(
+            "INSERT INTO smart360.meter (meter_number, service, unit, account_number) "
+            "VALUES ('MTR-001', 'ELECTRICITY', 'kWh', 'ACCT-004')"
+        )
+    found = {o.name: o for o in validate(job)[0]}
+    assert (found["account_without_meter"].status, found["account_without_meter"].sample) == ("warn", ["ACCT-002"])
+    assert (found["consumer_without_account"].status, found["consumer_without_account"].sample) == ("warn", ["99"])
+    assert found["meter_on_several_active_accounts"].sample == ["MTR-001"]

@@ -170,6 +170,56 @@ def source_deletes(ctx: CheckContext, check: Check) -> Measure:
     return Measure(deleted["count"], ctx.run.source_key_count + deleted["count"], deleted["sample"])
 
 
+def _has_accounts(ctx: CheckContext) -> bool:
+    """The account checks apply once the target holds accounts (a consumer-only job leaves them empty)."""
+    table = sql.Identifier(ctx.target.schema_, "account").as_string(ctx.conn)
+    exists = ctx.conn.execute("SELECT to_regclass(%s) IS NOT NULL", [table]).fetchone()[0]
+    return (
+        exists and ctx.conn.execute(sql.SQL("SELECT EXISTS (SELECT FROM {})").format(_t(ctx, "account"))).fetchone()[0]
+    )
+
+
+def _t(ctx: CheckContext, name: str) -> sql.Identifier:
+    return sql.Identifier(ctx.target.schema_, name)
+
+
+def _orphans(ctx: CheckContext, query: str) -> Measure:
+    """`query` selects the failing keys (as `key`) and `total`, in that order of columns, over whole tables."""
+    failing, total, sample = ctx.conn.execute(
+        sql.SQL(query).format(consumer=ctx.consumer, account=_t(ctx, "account"), meter=_t(ctx, "meter"))
+    ).fetchone()
+    return Measure(failing, total, sample or [])
+
+
+def consumer_without_account(ctx: CheckContext, check: Check) -> Measure:
+    return _orphans(
+        ctx,
+        "SELECT count(*) FILTER (WHERE NOT has), count(*), (array_agg(consumer_id ORDER BY consumer_id) "
+        "FILTER (WHERE NOT has))[1:5] FROM (SELECT c.consumer_id, EXISTS (SELECT FROM {account} a "
+        "WHERE a.consumer_id = c.consumer_id) AS has FROM {consumer} c) AS v",
+    )
+
+
+def account_without_meter(ctx: CheckContext, check: Check) -> Measure:
+    return _orphans(
+        ctx,
+        "SELECT count(*) FILTER (WHERE NOT has), count(*), (array_agg(account_number ORDER BY account_number) "
+        "FILTER (WHERE NOT has))[1:5] FROM (SELECT a.account_number, EXISTS (SELECT FROM {meter} m "
+        "WHERE m.account_number = a.account_number) AS has FROM {account} a) AS v",
+    )
+
+
+def meter_on_several_active_accounts(ctx: CheckContext, check: Check) -> Measure:
+    # Our meter table keys meters by number; a SMART360 database may not: count, never assume.
+    return _orphans(
+        ctx,
+        "SELECT count(*) FILTER (WHERE n > 1), count(*), (array_agg(meter_number ORDER BY meter_number) "
+        "FILTER (WHERE n > 1))[1:5] FROM (SELECT m.meter_number, count(DISTINCT m.account_number) AS n "
+        "FROM {meter} m JOIN {account} a ON a.account_number = m.account_number AND a.status = 'ACTIVE' "
+        "GROUP BY m.meter_number) AS v",
+    )
+
+
 def builtin_checks() -> list[Check]:
     from .duplicates import likely_duplicates
 
@@ -230,6 +280,27 @@ def builtin_checks() -> list[Check]:
             needs_run=True,
         ),
         Check("likely_duplicate_consumers", "no two consumer ids look like the same person", "warn", likely_duplicates),
+        Check(
+            "consumer_without_account",
+            "every consumer has an account (jobs with accounts)",
+            "warn",
+            consumer_without_account,
+            applies=_has_accounts,
+        ),
+        Check(
+            "account_without_meter",
+            "every account has a meter (a metered service)",
+            "warn",
+            account_without_meter,
+            applies=_has_accounts,
+        ),
+        Check(
+            "meter_on_several_active_accounts",
+            "no meter is on more than one active account",
+            "warn",
+            meter_on_several_active_accounts,
+            applies=_has_accounts,
+        ),
         Check(
             "incremental_window_verified",
             "every source row of the incremental window is in the target as the source has it now, or rejected",
