@@ -78,6 +78,9 @@ def test_every_table_loads_and_reconciles(account_job, target_url):
         "('1', 'ACCT-001', 'MTR-001') ORDER BY entity",
     )
     assert lineage == [("account", "ACCT-001", "ACCT-001"), ("consumer", "1", "1"), ("meter", "MTR-001", "MTR-001")]
+    page = open(result.report_path.replace(".json", ".html"), encoding="utf-8").read()
+    assert '<tr data-entity="account"><td>account</td><td class="num">13</td><td class="num">9</td>' in page
+    assert "no crosswalk entry</span> tariff_plan: Plan C (4)" in page
 
 
 def test_a_rerun_is_idempotent_and_a_change_touches_only_its_rows(account_job, target_url, tmp_path):
@@ -158,3 +161,12 @@ def test_account_anomalies_are_found_by_validate(account_job, target_url):
     assert (found["account_without_meter"].status, found["account_without_meter"].sample) == ("warn", ["ACCT-002"])
     assert (found["consumer_without_account"].status, found["consumer_without_account"].sample) == ("warn", ["99"])
     assert found["meter_on_several_active_accounts"].sample == ["MTR-001"]
+
+
+def test_the_console_summary_shows_every_table_and_the_gaps(account_job, tmp_path):
+    account_job()
+    result = CliRunner().invoke(main, ["run", "-c", str(tmp_path / "job.yaml")], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "accounts, meters, readings" in result.output and "consumption_reading" in result.output
+    assert "no crosswalk entry for tariff_plan: 'Plan C' (4)" in result.output
+    assert "business totals: 6 of 6 match between source and target" in result.output  # 2 statuses, 2 plans x 2

@@ -63,6 +63,31 @@ def write_reports(result: RunResult, report_dir: Path, mask: bool = True) -> Pat
     return path
 
 
+def _print_entities(result: RunResult, console: Console) -> None:
+    """Jobs with accounts: counts per table, codes without a crosswalk entry, totals that differ."""
+    if not result.entities:
+        return
+    table = Table(title="accounts, meters, readings")
+    table.add_column("table")
+    outcomes = ("extracted", "inserted", "updated", "unchanged", "rejected")
+    for name in outcomes:
+        table.add_column(name, justify="right")
+    for entity, counts in result.entities.items():
+        table.add_row(entity, *(str(counts[n]) for n in outcomes))
+    console.print(table)
+    for part, codes in result.unmapped_codes.items():
+        if codes:
+            shown = ", ".join(f"{code!r} ({n})" for code, n in codes.items())
+            console.print(f"[yellow]no crosswalk entry[/yellow] for {part}: {shown}", soft_wrap=True, highlight=False)
+    differing = [t for t in result.business_totals if not t["match"]]
+    console.print(
+        f"business totals: {len(result.business_totals) - len(differing)} of {len(result.business_totals)} match "
+        "between source and target" + (f"; differ: {differing[:3]}" if differing else ""),
+        soft_wrap=True,
+        highlight=False,
+    )
+
+
 def print_summary(result: RunResult, console: Console) -> None:
     counts = Table(title=f"run {result.run_id} ({result.status})", show_header=True)
     for name in ("extracted", "inserted", "updated", "unchanged", "rejected"):
@@ -80,6 +105,7 @@ def print_summary(result: RunResult, console: Console) -> None:
             for reason, count in reasons.items():
                 table.add_row(reason, str(count))
             console.print(table)
+    _print_entities(result, console)
     print_checks(result.checks, console)
     for drift in result.drift:
         console.print(f"[yellow]schema drift[/yellow]: {drift['message']}", soft_wrap=True, highlight=False)
