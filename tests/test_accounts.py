@@ -170,3 +170,27 @@ def test_the_console_summary_shows_every_table_and_the_gaps(account_job, tmp_pat
     assert "accounts, meters, readings" in result.output and "consumption_reading" in result.output
     assert "no crosswalk entry for tariff_plan: 'Plan C' (4)" in result.output
     assert "business totals: 6 of 6 match between source and target" in result.output  # 2 statuses, 2 plans x 2
+
+
+def test_export_writes_one_csv_per_table_with_the_templates_headers(account_job, target_url, tmp_path):
+    import csv
+
+    job = account_job()
+    run(job)
+    job_path = tmp_path / "job.yaml"
+    import yaml
+
+    settings = yaml.safe_load(job_path.read_text())
+    settings["export"] = {"headers": {"consumer": {"consumer_id": "Consumer No", "first_name": "First Name"}}}
+    job_path.write_text(yaml.safe_dump(settings))
+    result = CliRunner().invoke(main, ["export", "-c", str(job_path), "--out", str(tmp_path / "upload")])
+    assert result.exit_code == 0, result.output
+    files = {p.name: list(csv.DictReader(p.open())) for p in (tmp_path / "upload").glob("*.csv")}
+    assert set(files) == {"tariff_plan.csv", "consumer.csv", "account.csv", "meter.csv", "consumption_reading.csv"}
+    assert len(files["consumer.csv"]) == 9 and files["consumer.csv"][0]["Consumer No"] == "1"
+    assert files["consumer.csv"][0]["First Name"] == "John" and len(files["consumption_reading.csv"]) == 9
+    assert "consumer.csv: 9 rows" in result.output
+    settings["export"] = {"headers": {"consumers": {}}}
+    job_path.write_text(yaml.safe_dump(settings))
+    wrong = CliRunner().invoke(main, ["export", "-c", str(job_path), "--out", str(tmp_path / "upload")])
+    assert wrong.exit_code == 1 and "unknown tables ['consumers']" in wrong.output

@@ -27,7 +27,7 @@ def target(target_url, write_job, tmp_path):
     with target_connection(job.target) as conn:
         migrate(conn, job.target)
         # a real SMART360 database need not have our constraints: the checks must not rely on them
-        conn.execute("ALTER TABLE smart360.consumer DROP CONSTRAINT consumer_pkey")
+        conn.execute("ALTER TABLE smart360.consumer DROP CONSTRAINT consumer_pkey CASCADE")
         for column in ("consumer_id", "first_name", "last_name", "address_line_1"):
             conn.execute(f"ALTER TABLE smart360.consumer ALTER COLUMN {column} DROP NOT NULL")
         conn.commit()

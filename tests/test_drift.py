@@ -114,7 +114,7 @@ def test_a_new_unmapped_column_is_a_warning(demo_job, source_url):
             "ALTER TABLE smart360.consumer ALTER COLUMN zip_code TYPE integer USING NULL",
             "zip_code is integer, not text",
         ),
-        ("ALTER TABLE smart360.consumer DROP CONSTRAINT consumer_pkey", "consumer_id is not unique any more"),
+        ("ALTER TABLE smart360.consumer DROP CONSTRAINT consumer_pkey CASCADE", "consumer_id is not unique any more"),
     ],
 )
 def test_target_drift_stops_the_run_before_any_write(demo_job, target_url, statement, expected):

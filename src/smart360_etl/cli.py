@@ -282,6 +282,31 @@ def load_reference(config_path: Path, tariff_plans: Path) -> None:
 
 @main.command()
 @CONFIG_OPTION
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="folder for the CSV files")
+def export(config_path: Path, out_dir: Path) -> None:
+    """Write one CSV per SMART360 table (tariff plans, consumers, accounts, meters, readings) from the target.
+
+    For SMART360's own upload module; `export.headers` in the job file renames columns to its templates.
+
+    \b
+    Example:
+      smart360-etl export -c job.yaml --out upload/
+    """
+    from .export import export_tables
+    from .load.schema import require_migrated
+    from .pipeline import target_connection
+
+    with _errors_to_exit_codes():
+        job = _job(config_path)
+        with target_connection(job.target) as conn:
+            require_migrated(conn, job.target)
+            written = export_tables(conn, job, out_dir)
+    for table, rows in written.items():
+        console.print(f"{out_dir / (table + '.csv')}: {rows} rows", soft_wrap=True, highlight=False)
+
+
+@main.command()
+@CONFIG_OPTION
 def doctor(config_path: Path) -> None:
     """Check configuration, connectivity, permissions, pending migrations and schema drift; writes nothing.
 

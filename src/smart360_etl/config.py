@@ -24,6 +24,8 @@ SOFT_REASONS = ("phone_invalid", "email_invalid", "postal_code_invalid", "state_
 HARD_REASONS = ("consumer_id_missing", "consumer_id_duplicate", "name_incomplete", "address_unparsed")
 # With `accounts:`: a record lands whole (consumer, account, meters, readings) or not at all.
 ACCOUNT_REASONS = (
+    "account_conflict",
+    "meter_conflict",
     "account_number_invalid",
     "meter_missing",
     "tariff_unknown",
@@ -229,6 +231,12 @@ class Crosswalks(StrictModel):
         return self
 
 
+class ExportConfig(StrictModel):
+    headers: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="per table: column -> header in the upload template"
+    )
+
+
 class ReportConfig(StrictModel):
     mask_personal_data: bool = Field(True, description="mask names, phones, e-mails in reports and samples")
 
@@ -252,6 +260,7 @@ class JobConfig(StrictModel):
     schedule: ScheduleConfig | None = Field(None, description="when `smart360-etl schedule` runs the job")
     accounts: AccountsConfig | None = Field(None, description="also load accounts, meters, tariffs, readings")
     crosswalks: Crosswalks = Field(default_factory=Crosswalks, description="legacy code -> SMART360 code")
+    export: ExportConfig = Field(default_factory=ExportConfig, description="CSV headers for `export`")
 
     @model_validator(mode="after")
     def _known_reasons(self) -> JobConfig:

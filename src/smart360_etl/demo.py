@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import polars as pl
 import psycopg
 from psycopg import sql
 
-from .config import JobConfig, SourceConfig, TargetConfig
+from .config import JobConfig, parse_job
 from .demo_data import generate
 from .embedded import embedded_postgres, with_database
 from .load.copying import copy_frames
+from .load.reference import load_tariff_plans
 from .load.schema import migrate
 from .pipeline import OnProgress, RunResult, run
 
@@ -32,13 +34,40 @@ def create_demo_source(url: str, rows: int, seed: int = 360) -> None:
         copy_frames(conn, sql.Identifier("consumer_data"), [frame], frame.columns)
 
 
+# ABC Utility's plans as SMART360 is configured with them, and the crosswalks from its legacy codes.
+TARIFF_PLANS = pl.DataFrame(
+    {
+        "code": ["RES-STD", "RES-TOU", "RES-EV"],
+        "name": ["Residential standard", "Residential time of use", "Residential electric vehicle"],
+        "service": ["ELECTRICITY"] * 3,
+        "unit": ["kWh"] * 3,
+    }
+)
+CROSSWALKS = {
+    "tariff_plan": {"Plan A": "RES-STD", "Plan B": "RES-TOU", "Plan C": "RES-EV"},
+    "payment_status": {
+        "Paid": "PAID",
+        "P": "PAID",
+        "1": "PAID",
+        "Unpaid": "UNPAID",
+        "Partially paid": "PARTIALLY_PAID",
+    },
+}
+ACCOUNTS = {"number_format": r"ACCT-\d+"}
+
+
 def demo_job(source_url: str, target_url: str, report_dir: Path) -> JobConfig:
-    return JobConfig(
-        name="abc-utility-demo",
-        source=SourceConfig(url=source_url, table="consumer_data"),
-        target=TargetConfig(url=target_url),
-        region="US",
-        report_dir=report_dir,
+    return parse_job(
+        {
+            "name": "abc-utility-demo",
+            "source": {"url": source_url, "table": "consumer_data"},
+            "target": {"url": target_url},
+            "region": "US",
+            "report_dir": str(report_dir),
+            "accounts": ACCOUNTS,
+            "crosswalks": CROSSWALKS,
+        },
+        "demo job",
     )
 
 
@@ -53,4 +82,5 @@ def run_demo(rows: int, report_dir: Path, on_progress: OnProgress | None = None)
         job = demo_job(source_url, target_url, report_dir)
         with psycopg.connect(target_url) as conn:
             migrate(conn, job.target)
+            load_tariff_plans(conn, job.target, TARIFF_PLANS)
         return run(job, on_progress=on_progress)

@@ -130,6 +130,7 @@ COLUMNS = [
 def generate(rows: int, seed: int = 360) -> pl.DataFrame:
     """`rows` legacy records; deterministic for a given seed."""
     rng = random.Random(seed)
+    billing = random.Random(seed + 1)  # its own stream: the consumer columns do not depend on it
     records: list[tuple] = []
     for i in range(rows):
         if records and rng.random() < 0.003:  # the same id twice: a legacy key that was never unique
@@ -137,7 +138,7 @@ def generate(rows: int, seed: int = 360) -> pl.DataFrame:
         else:
             consumer_id = 100001 + i
         if records and rng.random() < 0.01:  # the same person again under a new id, written differently
-            records.append(_again(rng, consumer_id, records[rng.randrange(len(records))]))
+            records.append(_again(rng, consumer_id, records[rng.randrange(len(records))], i))
             continue
         first, last = rng.choice(FIRST), rng.choice(LAST)
         records.append(
@@ -154,15 +155,42 @@ def generate(rows: int, seed: int = 360) -> pl.DataFrame:
                 rng.choice(["Paid", "Unpaid", "Paid", "Paid"]),
             )
         )
+        records[-1] = records[-1][:7] + _billing(billing, i, *records[-1][7:])
+        if billing.random() < 0.002:  # an account number another consumer already has: a conflict
+            records[-1] = records[-1][:5] + (records[billing.randrange(len(records))][5],) + records[-1][6:]
     return pl.DataFrame(
         records, schema={c: (pl.Int64 if c == "consumer_id" else pl.String) for c in COLUMNS}, orient="row"
     )
 
 
-def _again(rng: random.Random, consumer_id: int, earlier: tuple) -> tuple:
+def _billing(rng: random.Random, i: int, plan: str, usage: str, paid: str) -> tuple:
+    """Tariff, consumption and payment as legacy systems export them: mostly clean, some odd, a few wrong."""
+    roll = rng.random()
+    if roll < 0.004:
+        plan = rng.choice(["Plan Z", "legacy-7"])  # no crosswalk entry
+    elif roll < 0.05:
+        plan = rng.choice([plan.lower(), f" {plan.upper()} "])
+    roll = rng.random()
+    kwh = int(usage.split()[0])
+    if roll < 0.004:
+        usage = rng.choice(["-5 kWh", "n/a", "999999 kWh", "Jan-2024:abc"])  # consumption_invalid
+    elif roll < 0.02:
+        usage = f"Jan-2024:{kwh}; Feb-2024:{kwh + rng.randint(-30, 30)}; Mar-2024:{kwh + rng.randint(-30, 30)}"
+    elif roll < 0.04:
+        usage = rng.choice([f"{kwh / 1000:.3f} MWh", f"{kwh}", f"{kwh * 3:,} kWh"])
+    roll = rng.random()
+    if roll < 0.003:
+        paid = "??"  # no crosswalk entry
+    elif roll < 0.08:
+        paid = rng.choice(["P", "1", "Partially paid", "OVERDUE", "unpaid"])
+    return plan, usage, paid
+
+
+def _again(rng: random.Random, consumer_id: int, earlier: tuple, i: int) -> tuple:
+    """The same person under a new id, written differently, with an account of the new id's own."""
     name = earlier[1].upper() if earlier[1] and rng.random() < 0.5 else earlier[1]
     phone = earlier[3].replace("-", ".") if earlier[3] else earlier[3]
-    return (consumer_id, name, earlier[2], phone, *earlier[4:])
+    return (consumer_id, name, earlier[2], phone, earlier[4], f"ACCT-{i + 1:07d}", f"MTR-{i + 1:07d}", *earlier[7:])
 
 
 def _name(rng: random.Random, first: str, last: str) -> str | None:

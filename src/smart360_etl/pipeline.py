@@ -26,9 +26,9 @@ from .errors import ConfigError, EtlError, ReconciliationError, RunLocked, Stage
 from .load import ledger
 from .load.consumers import ConsumerLoader, LoadCounts
 from .load.entities import EntityLoader, business_totals
-from .load.keys import SourceKeys, stage_source_keys
+from .load.keys import SourceKeys, find_account_conflicts, stage_source_keys
 from .load.schema import pending_migrations, require_migrated
-from .mapping.accounts import AccountRules, account_rules
+from .mapping.accounts import AccountRules, account_rules, claimed_numbers
 from .mapping.fields import build_rules
 from .mapping.keys import duplicate_ids
 from .mapping.mapper import map_batch, map_field
@@ -166,10 +166,13 @@ def _run_in_transaction(conn, job, source, rules, checks, result, started, on_pr
                 extra={"stage": "extract"},
             )
             stage = "load"
+            accounts, conflicts = None, None
+            if job.accounts:
+                accounts = _account_rules(conn, job, list(result.source_schema))
+                conflicts = find_account_conflicts(conn, _claims(job, source, rules, accounts))
             loader = ConsumerLoader(conn, job.target, result.run_id)
             entities = EntityLoader(conn, job, result.run_id) if job.accounts else None
-            accounts = _account_rules(conn, job, list(result.source_schema)) if job.accounts else None
-            extracted = _stream(job, source, rules, keys, loader, on_progress, skip, accounts, entities)
+            extracted = _stream(job, source, rules, keys, loader, on_progress, skip, accounts, entities, conflicts)
             if entities is not None:
                 result.entities, result.unmapped_codes = entities.report()
                 result.business_totals = business_totals(conn, job, entities.source_totals)
@@ -282,6 +285,17 @@ def _fresh_window(job: JobConfig, rules, window: sync.Window) -> Iterator[pl.Dat
         yield from _key_frames(job, fresh, rules, hashed=True)
 
 
+def _claims(job: JobConfig, source, rules, accounts: AccountRules) -> Iterator[pl.DataFrame]:
+    """A narrow pass (id, account and meter columns): who claims which account and meter numbers."""
+    id_rule = next(rule for rule in rules if rule.target == "consumer_id")
+    columns = list(
+        dict.fromkeys([id_rule.column, accounts.columns["account_number"], accounts.columns["meter_number"]])
+    )
+    for batch in source.batches(job.source.batch_size, columns=columns):
+        claimed = claimed_numbers(batch, accounts).with_columns(map_field(batch, id_rule, job.region_config()))
+        yield claimed.explode("meter_number").select("consumer_id", "account_number", "meter_number")
+
+
 def _account_rules(conn: psycopg.Connection, job: JobConfig, source_columns: list[str]) -> AccountRules:
     """The account columns and code crosswalks; crosswalk targets must be plans SMART360 has (or may create)."""
     plans = sql.Identifier(job.target.schema_, "tariff_plan")
@@ -318,6 +332,7 @@ def _stream(
     skip: pl.Series | None = None,
     accounts: AccountRules | None = None,
     entities: EntityLoader | None = None,
+    conflicts: dict[str, pl.Series] | None = None,
 ) -> int:
     """The main pass: map each batch and hand it to the loader (which works on it while the next is mapped).
 
@@ -348,6 +363,7 @@ def _stream(
                     duplicate_ids=keys.duplicates,
                     row_numbers=numbers,
                     accounts=accounts,
+                    conflicts=conflicts,
                 )
             )
             done += height

@@ -48,3 +48,33 @@ def stage_source_keys(
         sql.SQL("SELECT consumer_id FROM {} GROUP BY consumer_id HAVING count(*) > 1").format(SOURCE_KEYS)
     ).fetchall()
     return SourceKeys(seen[0], count, pl.Series("consumer_id", [row[0] for row in duplicated], dtype=pl.String))
+
+
+ACCOUNT_KEYS = sql.Identifier("smart360_etl_account_keys")
+CONFLICTS = {"account_conflict": "account_number", "meter_conflict": "meter_number"}
+
+
+def find_account_conflicts(conn: psycopg.Connection, claims: Iterable[pl.DataFrame]) -> dict[str, pl.Series]:
+    """Account and meter numbers claimed by more than one consumer id; every record claiming one is rejected
+    (reason -> consumer ids), since which consumer really holds it cannot be known here.
+
+    Each frame has `consumer_id`, `account_number` and `meter_number` (one row per meter).
+    """
+    conn.execute(
+        sql.SQL(
+            "CREATE TEMP TABLE {} (consumer_id text, account_number text, meter_number text) ON COMMIT DROP"
+        ).format(ACCOUNT_KEYS)
+    )
+    copy_frames(conn, ACCOUNT_KEYS, claims, ["consumer_id", "account_number", "meter_number"])
+    conn.execute(sql.SQL("ANALYZE {}").format(ACCOUNT_KEYS))
+    conflicts = {}
+    for reason, column in CONFLICTS.items():
+        rows = conn.execute(
+            sql.SQL(
+                "SELECT DISTINCT k.consumer_id FROM {keys} k JOIN (SELECT {c} FROM {keys} WHERE {c} IS NOT NULL "
+                "GROUP BY {c} HAVING count(DISTINCT consumer_id) > 1) AS claimed USING ({c}) "
+                "WHERE k.consumer_id IS NOT NULL"
+            ).format(keys=ACCOUNT_KEYS, c=sql.Identifier(column))
+        ).fetchall()
+        conflicts[reason] = pl.Series("consumer_id", [row[0] for row in rows], dtype=pl.String)
+    return conflicts

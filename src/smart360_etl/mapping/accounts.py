@@ -90,6 +90,22 @@ def map_accounts(batch: pl.DataFrame, rules: AccountRules) -> tuple[pl.DataFrame
     return frame, reasons
 
 
+def claimed_numbers(batch: pl.DataFrame, rules: AccountRules) -> pl.DataFrame:
+    """The account number and the meter numbers each record claims (one row per meter), as the load sees them."""
+    return pl.DataFrame(
+        [
+            _clean(batch[rules.columns["account_number"]]).alias("account_number"),
+            _meters(_clean(batch[rules.columns["meter_number"]])).alias("meter_number"),
+        ]
+    )
+
+
+def _meters(numbers: pl.Series) -> pl.Series:
+    """ "MTR-1; MTR-2" -> ["MTR-1", "MTR-2"]: an account may have several meters."""
+    split = numbers.str.split(";").list.eval(pl.element().str.strip_chars())
+    return split.list.eval(pl.element().filter(pl.element() != ""))
+
+
 def _clean(values: pl.Series) -> pl.Series:
     return pl.select(clean(pl.lit(values))).to_series().alias(values.name)
 

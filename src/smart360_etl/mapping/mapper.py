@@ -35,13 +35,15 @@ def map_batch(
     duplicate_ids: pl.Series | None = None,
     row_numbers: pl.Series | None = None,
     accounts: AccountRules | None = None,
+    conflicts: dict[str, pl.Series] | None = None,
 ) -> pl.DataFrame:
     """Map a batch of source rows (all text) to CONSUMER_FIELDS and BOOKKEEPING columns.
 
     `duplicate_ids` are consumer ids that occur more than once in the whole source (see keys.py):
     every copy is rejected, since which one is right cannot be known here. `row_numbers` number the rows
     when the batch is not a contiguous run of source rows (unchanged rows skipped in compare mode).
-    With `accounts`, the account parts (mapping/accounts.py) are added, and their reasons reject the record.
+    With `accounts`, the account parts (mapping/accounts.py) are added, and their reasons reject the record;
+    `conflicts` (reason -> consumer ids) rejects every record that claims an account or meter another has.
     """
     groups = list(dict.fromkeys((rule.column, rule.family) for rule in rules))
     # The normalisers spend their time in polars (no GIL): run them side by side.
@@ -60,6 +62,10 @@ def map_batch(
     if duplicate_ids is not None and len(duplicate_ids):
         duplicated = pl.col("consumer_id").is_in(duplicate_ids.implode())
         reasons.append(out.select(pl.when(duplicated).then(pl.lit("consumer_id_duplicate"))).to_series())
+    for reason, ids in (conflicts or {}).items():
+        if len(ids):
+            claimed = pl.col("consumer_id").is_in(ids.implode())
+            reasons.append(out.select(pl.when(claimed).then(pl.lit(reason))).to_series())
     if row_numbers is None:
         row_numbers = pl.int_range(first_row_number, first_row_number + batch.height, dtype=pl.Int64, eager=True)
     out = out.with_columns(
