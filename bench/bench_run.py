@@ -23,7 +23,7 @@ import psycopg
 import yaml
 from psycopg import sql
 
-from smart360_etl.demo import SOURCE_DDL
+from smart360_etl.demo import ACCOUNTS, CROSSWALKS, SOURCE_DDL, TARIFF_PLANS
 from smart360_etl.demo_data import generate
 from smart360_etl.load.copying import copy_frames
 from smart360_etl.embedded import embedded_postgres, with_database
@@ -80,9 +80,12 @@ def time_validate(job_path: Path) -> float:
 
 
 def time_run(job_path: Path) -> tuple[float, float]:
-    """Wall time and peak RSS (MB) of one `smart360-etl run` process."""
+    """Wall time and peak RSS (MB) of one `smart360-etl run` process (after `init` and the tariff plans)."""
     cli = [sys.executable, "-m", "smart360_etl.cli"]
     subprocess.run([*cli, "init", "-c", str(job_path)], check=True, capture_output=True)
+    plans = job_path.with_name("tariff_plans.csv")
+    TARIFF_PLANS.write_csv(plans)
+    subprocess.run([*cli, "load-reference", "-c", str(job_path), str(plans)], check=True, capture_output=True)
     started = time.perf_counter()
     process = subprocess.Popen([*cli, "run", "-c", str(job_path)], stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(process.pid, 0)
@@ -95,7 +98,11 @@ def time_run(job_path: Path) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
-    rows = parser.parse_args().rows
+    parser.add_argument(
+        "--consumers-only", action="store_true", help="load the consumer table alone (no accounts, meters, readings)"
+    )
+    args = parser.parse_args()
+    rows, consumers_only = args.rows, args.consumers_only
     with server() as url, tempfile.TemporaryDirectory() as work:
         names = [f"bench_{uuid.uuid4().hex[:8]}_{kind}" for kind in ("source", "target")]
         with psycopg.connect(url, autocommit=True) as admin:
@@ -112,6 +119,7 @@ def main() -> None:
                         "source": {"url": source_url, "table": "consumer_data"},
                         "target": {"url": target_url},
                         "report_dir": str(Path(work) / "reports"),
+                        **({} if consumers_only else {"accounts": ACCOUNTS, "crosswalks": CROSSWALKS}),
                     }
                 )
             )
