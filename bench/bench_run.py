@@ -19,14 +19,15 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
+import polars as pl
 import psycopg
 import yaml
 from psycopg import sql
 
 from smart360_etl.demo import ACCOUNTS, CROSSWALKS, SOURCE_DDL, TARIFF_PLANS
 from smart360_etl.demo_data import generate
-from smart360_etl.load.copying import copy_frames
 from smart360_etl.embedded import embedded_postgres, with_database
+from smart360_etl.load.copying import copy_frames
 
 CHUNK = 100_000
 
@@ -46,10 +47,20 @@ def create_source(url: str, rows: int) -> None:
         conn.execute(SOURCE_DDL)
         for start in range(0, rows, CHUNK):
             frame = generate(min(CHUNK, rows - start), seed=start)
-            frame = frame.with_columns((frame["consumer_id"] + start).alias("consumer_id"))
+            frame = frame.with_columns(
+                (pl.col("consumer_id") + start).alias("consumer_id"),
+                *(_renumbered(column, start) for column in ("account_number", "meter_number")),
+            )
             copy_frames(conn, sql.Identifier("consumer_data"), [frame], frame.columns)
             print(f"  generated {min(start + CHUNK, rows)} rows", file=sys.stderr)
         conn.execute("ANALYZE consumer_data")
+
+
+def _renumbered(column: str, offset: int) -> pl.Expr:
+    """ "ACCT-0000001" of a later chunk becomes "ACCT-<1 + offset>": numbers stay unique across chunks."""
+    prefix, digits = pl.col(column).str.extract(r"^(\D*)", 1), pl.col(column).str.extract(r"(\d+)$", 1)
+    renumbered = pl.concat_str(prefix, (digits.cast(pl.Int64) + offset).cast(pl.String).str.zfill(7))
+    return pl.when(digits.is_not_null()).then(renumbered).otherwise(pl.col(column)).alias(column)
 
 
 def time_raw_copy(source_url: str, target_url: str) -> float:

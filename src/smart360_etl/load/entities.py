@@ -93,6 +93,8 @@ class EntityLoader:
                     _stage(table)
                 )
             )
+            # Stages join each other by consumer; the load runs with hash joins off (see ConsumerLoader).
+            conn.execute(sql.SQL("CREATE INDEX ON {} (consumer_id_)").format(_stage(table)))
 
     def load(self, mapped: pl.DataFrame) -> None:
         """The account parts of one mapped batch (its consumers are already loaded)."""
@@ -166,6 +168,8 @@ class EntityLoader:
         unique = frame.unique(subset=table.identity, keep="last", maintain_order=True)
         if unique.height:
             copy_frames(self.conn, _stage(table), [unique], unique.columns)
+        # True row counts for the planner, or it may drive the joins from the growing target table.
+        self.conn.execute(sql.SQL("ANALYZE {}").format(_stage(table)))
         if table.name in self.counts:
             self.counts[table.name].extracted += unique.height
 
@@ -268,6 +272,8 @@ class EntityLoader:
 def business_totals(conn: psycopg.Connection, job: JobConfig, source: Counter) -> list[dict]:
     """Consumers per payment status and per tariff plan, and consumption per tariff plan, for this run's
     consumers: what the source said (records that loaded) against what the target now holds."""
+    for setting in ("enable_hashjoin = on", "enable_mergejoin = on"):  # whole tables now, not one batch
+        conn.execute(f"SET LOCAL {setting}")
     tables = {name: sql.Identifier(job.target.schema_, name) for name in ("account", "meter", "consumption_reading")}
     run_ids = sql.SQL("(SELECT DISTINCT consumer_id FROM {}) AS k").format(SOURCE_KEYS)
     rows = conn.execute(
