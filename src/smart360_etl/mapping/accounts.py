@@ -57,12 +57,7 @@ def map_accounts(batch: pl.DataFrame, rules: AccountRules) -> tuple[pl.DataFrame
         tariff = pl.select(pl.coalesce(pl.lit(tariff), pl.lit(text["tariff_plan"]))).to_series()
         tariff_gap = _where(pl.Series([False] * batch.height), tariff_gap)
     status, status_gap = _crosswalk(text["payment_status"], rules.statuses, settings.unknown_payment_status)
-    meters = (
-        text["meter_number"]
-        .str.split(";")
-        .list.eval(pl.element().str.strip_chars())
-        .list.eval(pl.element().filter(pl.element() != ""))
-    )
+    meters = _meters(text["meter_number"])
     consumption = parse_consumption(
         text["consumption_history"], settings.unit, settings.migrated_reading_date, settings.consumption_ceiling
     )
