@@ -183,42 +183,38 @@ def _t(ctx: CheckContext, name: str) -> sql.Identifier:
     return sql.Identifier(ctx.target.schema_, name)
 
 
-def _orphans(ctx: CheckContext, query: str) -> Measure:
-    """`query` selects the failing keys (as `key`) and `total`, in that order of columns, over whole tables."""
+def _without(ctx: CheckContext, table: sql.Identifier, key: str, other: sql.Identifier) -> Measure:
+    """Rows of `table` whose `key` no row of `other` has. An outer join, hashed: a subquery per row would
+    probe `other` a million times."""
     failing, total, sample = ctx.conn.execute(
-        sql.SQL(query).format(consumer=ctx.consumer, account=_t(ctx, "account"), meter=_t(ctx, "meter"))
+        sql.SQL(
+            "SELECT count(*) FILTER (WHERE o.{k} IS NULL), count(*), "
+            "(array_agg(t.{k} ORDER BY t.{k}) FILTER (WHERE o.{k} IS NULL))[1:5] "
+            "FROM {t} t LEFT JOIN (SELECT DISTINCT {k} FROM {o}) o ON o.{k} = t.{k}"
+        ).format(k=sql.Identifier(key), t=table, o=other)
     ).fetchone()
     return Measure(failing, total, sample or [])
 
 
 def consumer_without_account(ctx: CheckContext, check: Check) -> Measure:
-    # Outer joins, hashed: a subquery per consumer would probe the account table a million times.
-    return _orphans(
-        ctx,
-        "SELECT count(*) FILTER (WHERE a.consumer_id IS NULL), count(*), (array_agg(c.consumer_id ORDER BY "
-        "c.consumer_id) FILTER (WHERE a.consumer_id IS NULL))[1:5] FROM {consumer} c "
-        "LEFT JOIN (SELECT DISTINCT consumer_id FROM {account}) a ON a.consumer_id = c.consumer_id",
-    )
+    return _without(ctx, ctx.consumer, "consumer_id", _t(ctx, "account"))
 
 
 def account_without_meter(ctx: CheckContext, check: Check) -> Measure:
-    return _orphans(
-        ctx,
-        "SELECT count(*) FILTER (WHERE m.account_number IS NULL), count(*), (array_agg(a.account_number ORDER BY "
-        "a.account_number) FILTER (WHERE m.account_number IS NULL))[1:5] FROM {account} a "
-        "LEFT JOIN (SELECT DISTINCT account_number FROM {meter}) m ON m.account_number = a.account_number",
-    )
+    return _without(ctx, _t(ctx, "account"), "account_number", _t(ctx, "meter"))
 
 
 def meter_on_several_active_accounts(ctx: CheckContext, check: Check) -> Measure:
     # Our meter table keys meters by number; a SMART360 database may not: count, never assume.
-    return _orphans(
-        ctx,
-        "SELECT count(*) FILTER (WHERE n > 1), count(*), (array_agg(meter_number ORDER BY meter_number) "
-        "FILTER (WHERE n > 1))[1:5] FROM (SELECT m.meter_number, count(DISTINCT m.account_number) AS n "
-        "FROM {meter} m JOIN {account} a ON a.account_number = m.account_number AND a.status = 'ACTIVE' "
-        "GROUP BY m.meter_number) AS v",
-    )
+    failing, total, sample = ctx.conn.execute(
+        sql.SQL(
+            "SELECT count(*) FILTER (WHERE n > 1), count(*), (array_agg(meter_number ORDER BY meter_number) "
+            "FILTER (WHERE n > 1))[1:5] FROM (SELECT m.meter_number, count(DISTINCT m.account_number) AS n "
+            "FROM {meter} m JOIN {account} a ON a.account_number = m.account_number AND a.status = 'ACTIVE' "
+            "GROUP BY m.meter_number) AS v"
+        ).format(meter=_t(ctx, "meter"), account=_t(ctx, "account"))
+    ).fetchone()
+    return Measure(failing, total, sample or [])
 
 
 def builtin_checks() -> list[Check]:
