@@ -194,3 +194,31 @@ def test_export_writes_one_csv_per_table_with_the_templates_headers(account_job,
     job_path.write_text(yaml.safe_dump(settings))
     wrong = CliRunner().invoke(main, ["export", "-c", str(job_path), "--out", str(tmp_path / "upload")])
     assert wrong.exit_code == 1 and "unknown tables ['consumers']" in wrong.output
+
+
+def test_compare_mode_totals_cover_what_the_run_moved_and_lineage_keeps_its_run(account_job, target_url, tmp_path):
+    import yaml
+
+    job = account_job()
+    settings = yaml.safe_load((tmp_path / "job.yaml").read_text())
+    settings["source"]["incremental"] = {"mode": "compare"}
+    (tmp_path / "job.yaml").write_text(yaml.safe_dump(settings))
+    job = load_job(tmp_path / "job.yaml")
+    first = run(job)
+    csv_path = tmp_path / "consumers.csv"
+    csv_path.write_text(
+        csv_path.read_text().replace("ACCT-005,MTR-005,Plan B,180 kWh,Paid", "ACCT-005,MTR-005,Plan B,185 kWh,Paid")
+    )
+    second = run(job)
+    assert second.counts["unchanged"] == 9 and second.entities["consumption_reading"]["updated"] == 1
+    assert second.entities["account"]["extracted"] == 5  # the changed record, and the 4 rejects tried again
+    assert second.business_totals and all(t["match"] for t in second.business_totals)
+    assert {(t["measure"], t["key"]) for t in second.business_totals} == {
+        ("consumers_by_payment_status", "PAID"),
+        ("consumers_by_tariff_plan", "RES-TOU"),
+        ("consumption_by_tariff_plan", "RES-TOU"),
+    }
+    runs = dict(
+        query(target_url, "SELECT legacy_key, run_id FROM smart360_etl.legacy_crosswalk WHERE entity = 'consumer'")
+    )
+    assert runs["1"] == first.run_id and runs["5"] == second.run_id  # only the changed record's lineage moved

@@ -17,9 +17,9 @@ from psycopg import sql
 
 from ..config import JobConfig
 from .copying import copy_frames
-from .keys import SOURCE_KEYS
 
 ENTITIES = ("account", "meter", "consumption_reading")
+LOADED = sql.Identifier("smart360_etl_loaded_consumers")  # the consumer ids of the records this run loaded
 
 
 @dataclass
@@ -48,6 +48,7 @@ class Table:
     types: dict[str, str] = field(default_factory=dict)  # staging column types other than text
     stamped: bool = True  # has updated_at, set when a row changes
     same_row: tuple[str, ...] = ()  # columns telling staged rows apart, when not the keys
+    bookkeeping: tuple[str, ...] = ()  # values written along with a change, but never a change themselves
 
     @property
     def identity(self) -> list[str]:
@@ -74,7 +75,11 @@ READING = Table(
     stamped=False,
 )
 CROSSWALK = Table(
-    "legacy_crosswalk", ("job", "entity", "legacy_key"), ("smart360_key", "run_id", "row_hash"), stamped=False
+    "legacy_crosswalk",
+    ("job", "entity", "legacy_key"),
+    ("smart360_key", "run_id", "row_hash"),
+    stamped=False,
+    bookkeeping=("run_id",),  # the run that last changed the row: a re-run leaves it alone
 )
 
 
@@ -86,6 +91,7 @@ class EntityLoader:
         self.counts = {entity: EntityCounts() for entity in ENTITIES}
         self.unmapped = {"tariff_plan": Counter(), "payment_status": Counter()}
         self.source_totals: Counter = Counter()  # (measure, key) -> value, over the records that loaded
+        conn.execute(sql.SQL("CREATE TEMP TABLE {} (consumer_id text) ON COMMIT DROP").format(LOADED))
         for table in (ACCOUNT, METER, READING, CROSSWALK):
             columns = ", ".join(f"{c} {table.types.get(c, 'text')}" for c in table.columns)
             conn.execute(
@@ -103,6 +109,7 @@ class EntityLoader:
         rejected = mapped.filter(pl.col("reject_reasons").is_not_null())
         clean = mapped.filter(pl.col("reject_reasons").is_null())
         accounts, meters, readings = self._frames(clean)
+        copy_frames(self.conn, LOADED, [clean.select("consumer_id")], ["consumer_id"])
         for entity, frame in zip(ENTITIES, self._frames(rejected)):
             self.counts[entity].rejected += frame.height
             self.counts[entity].extracted += frame.height
@@ -270,12 +277,13 @@ class EntityLoader:
 
 
 def business_totals(conn: psycopg.Connection, job: JobConfig, source: Counter) -> list[dict]:
-    """Consumers per payment status and per tariff plan, and consumption per tariff plan, for this run's
-    consumers: what the source said (records that loaded) against what the target now holds."""
+    """Consumers per payment status and per tariff plan, and consumption per tariff plan, over the records
+    this run loaded: what the source said against what the target now holds."""
     for setting in ("enable_hashjoin = on", "enable_mergejoin = on"):  # whole tables now, not one batch
         conn.execute(f"SET LOCAL {setting}")
+    conn.execute(sql.SQL("ANALYZE {}").format(LOADED))
     tables = {name: sql.Identifier(job.target.schema_, name) for name in ("account", "meter", "consumption_reading")}
-    run_ids = sql.SQL("(SELECT DISTINCT consumer_id FROM {}) AS k").format(SOURCE_KEYS)
+    run_ids = sql.SQL("(SELECT DISTINCT consumer_id FROM {}) AS k").format(LOADED)
     rows = conn.execute(
         sql.SQL(
             "SELECT 'consumers_by_payment_status', coalesce(a.payment_status, '(none)'), count(DISTINCT a.consumer_id) "
@@ -308,6 +316,7 @@ def merge(conn: psycopg.Connection, target: sql.Identifier, table: Table, source
     """UPDATE the rows of `target` whose values differ from `source`'s, INSERT the new ones; (inserted, updated)."""
     keys = [sql.Identifier(c) for c in table.keys]
     values = [sql.Identifier(c) for c in table.values]
+    compared = [sql.Identifier(c) for c in table.values if c not in table.bookkeeping]
     matches = sql.SQL(" AND ").join(sql.SQL("t.{c} = s.{c}").format(c=c) for c in keys)
     sets = [sql.SQL("{c} = s.{c}").format(c=c) for c in values] + (
         [sql.SQL("updated_at = now()")] if table.stamped else []
@@ -321,8 +330,8 @@ def merge(conn: psycopg.Connection, target: sql.Identifier, table: Table, source
                 sets=sql.SQL(", ").join(sets),
                 source=_relation(source),
                 matches=matches,
-                old=sql.SQL(", ").join(sql.SQL("t.{}").format(c) for c in values),
-                new=sql.SQL(", ").join(sql.SQL("s.{}").format(c) for c in values),
+                old=sql.SQL(", ").join(sql.SQL("t.{}").format(c) for c in compared),
+                new=sql.SQL(", ").join(sql.SQL("s.{}").format(c) for c in compared),
             )
         )
         updated = cursor.rowcount
