@@ -222,3 +222,21 @@ def test_compare_mode_totals_cover_what_the_run_moved_and_lineage_keeps_its_run(
         query(target_url, "SELECT legacy_key, run_id FROM smart360_etl.legacy_crosswalk WHERE entity = 'consumer'")
     )
     assert runs["1"] == first.run_id and runs["5"] == second.run_id  # only the changed record's lineage moved
+
+
+def test_a_record_gone_from_the_source_leaves_its_account_inactive(account_job, target_url, tmp_path):
+    import yaml
+
+    account_job()
+    settings = yaml.safe_load((tmp_path / "job.yaml").read_text())
+    settings["source"]["incremental"] = {"mode": "compare", "deletes": "mark_inactive"}
+    (tmp_path / "job.yaml").write_text(yaml.safe_dump(settings))
+    job = load_job(tmp_path / "job.yaml")
+    run(job)
+    csv_path = tmp_path / "consumers.csv"
+    kept = [line for line in csv_path.read_text().splitlines() if not line.startswith("7,")]
+    csv_path.write_text("\n".join(kept) + "\n")
+    run(job)
+    status = "SELECT c.status, a.status FROM smart360.consumer c JOIN smart360.account a USING (consumer_id) "
+    assert query(target_url, status + "WHERE consumer_id = '7'") == [("INACTIVE", "INACTIVE")]
+    assert query(target_url, status + "WHERE consumer_id = '1'") == [("ACTIVE", "ACTIVE")]

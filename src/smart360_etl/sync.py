@@ -149,13 +149,14 @@ def deleted_ids(conn: psycopg.Connection, job: JobConfig, window: Window) -> lis
         )
     ]
     if gone and job.source.incremental.deletes == "mark_inactive":
-        consumer = sql.Identifier(job.target.schema_, "consumer")
-        conn.execute(
-            sql.SQL("UPDATE {} SET status = 'INACTIVE' WHERE consumer_id = ANY(%s) AND status <> 'INACTIVE'").format(
-                consumer
-            ),
-            [gone],
-        )
+        # Their accounts too (a job with `accounts:`): a returning record makes its account ACTIVE again.
+        for table in ("consumer", "account") if job.accounts else ("consumer",):
+            conn.execute(
+                sql.SQL(
+                    "UPDATE {} SET status = 'INACTIVE' WHERE consumer_id = ANY(%s) AND status <> 'INACTIVE'"
+                ).format(sql.Identifier(job.target.schema_, table)),
+                [gone],
+            )
         conn.execute(
             sql.SQL("DELETE FROM {} WHERE job = %s AND consumer_id = ANY(%s)").format(_table(job, "source_row")),
             [job.name, gone],
