@@ -240,3 +240,11 @@ def test_a_record_gone_from_the_source_leaves_its_account_inactive(account_job, 
     status = "SELECT c.status, a.status FROM smart360.consumer c JOIN smart360.account a USING (consumer_id) "
     assert query(target_url, status + "WHERE consumer_id = '7'") == [("INACTIVE", "INACTIVE")]
     assert query(target_url, status + "WHERE consumer_id = '1'") == [("ACTIVE", "ACTIVE")]
+
+
+def test_preview_shows_the_account_parts_and_their_rejects(account_job, tmp_path):
+    account_job()
+    result = CliRunner().invoke(main, ["preview", "-c", str(tmp_path / "job.yaml"), "--limit", "5"], terminal_width=250)
+    assert result.exit_code == 0, result.output
+    assert "reject: tariff_unknown" in result.output and "RES-STD" in result.output
+    assert "readings         2026-01-01 100 kWh (MIGRATED)" in result.output

@@ -436,8 +436,14 @@ def preview(job: JobConfig, limit: int = 20) -> pl.DataFrame:
         duplicates = duplicate_ids(
             pl.concat([pl.Series("consumer_id", [], pl.String), *_id_batches(job, source, rules)]).drop_nulls()
         )
+        # Without the target, the crosswalks' plan codes are taken as the plans SMART360 has.
+        accounts = (
+            account_rules(job.accounts, job.crosswalks, source.columns(), set(job.crosswalks.tariff_plan.values()))
+            if job.accounts
+            else None
+        )
         frames = [
-            map_batch(b, rules, job.region_config(), job.disposition, duplicate_ids=duplicates)
+            map_batch(b, rules, job.region_config(), job.disposition, duplicate_ids=duplicates, accounts=accounts)
             for b in source.batches(limit)
         ]
     return pl.concat(frames) if frames else pl.DataFrame()

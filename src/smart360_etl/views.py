@@ -8,6 +8,9 @@ from rich.table import Table
 
 from .mapping.fields import CONSUMER_FIELDS
 
+# With `accounts:`, what each record's account would hold.
+ACCOUNT_PARTS = ("account_number", "legacy_account_number", "tariff_code", "payment_status", "meters", "readings")
+
 
 def print_preview(mapped: pl.DataFrame, console: Console) -> None:
     """One block per source row: its outcome, then the SMART360 fields it maps to (fits any width)."""
@@ -16,13 +19,23 @@ def print_preview(mapped: pl.DataFrame, console: Console) -> None:
         return
     for row in mapped.iter_rows(named=True):
         console.print(f"[bold]row {row['source_row_number']}[/bold]  {_outcome(row)}", highlight=False)
-        filled = {f: row[f] for f in CONSUMER_FIELDS if row[f] is not None}
+        filled = {f: row[f] for f in CONSUMER_FIELDS + ACCOUNT_PARTS if row.get(f) is not None}
         for name, value in filled.items():
-            console.print(f"  {name:<16} {value}", highlight=False, markup=False)
+            console.print(f"  {name:<16} {_shown(value)}", highlight=False, markup=False)
         if row["reject_reasons"] or row["warn_reasons"]:
             console.print(f"  {'source':<16} {row['source_row']}", highlight=False, markup=False)
     rejected = mapped.filter(pl.col("reject_reasons").is_not_null()).height
     console.print(f"{rejected} of {mapped.height} rows would be rejected; nothing was written")
+
+
+def _shown(value) -> str:
+    """Meters and readings readable: "MTR-1, MTR-2"; "2024-01-01 100 kWh (ACTUAL); ..."."""
+    if isinstance(value, list):
+        return "; ".join(
+            f"{v['period']} {v['quantity']:g} {v['unit']} ({v['reading_type']})" if isinstance(v, dict) else str(v)
+            for v in value
+        )
+    return str(value)
 
 
 def _outcome(row: dict) -> str:
