@@ -101,6 +101,33 @@ class EntityLoader:
             )
             # Stages join each other by consumer; the load runs with hash joins off (see ConsumerLoader).
             conn.execute(sql.SQL("CREATE INDEX ON {} (consumer_id_)").format(_stage(table)))
+        self.straight = self._claim_if_empty()
+
+    def _claim_if_empty(self) -> bool:
+        """Empty account tables (a first or mock load) take clean records straight by COPY.
+
+        Every clean record's account, meters and readings are then new and unique (duplicate ids and
+        contested account and meter numbers are rejected before the load), so staging and merging would
+        be wasted work. Numbers still to be generated, and plans still to be created, need the staged way.
+        The tables are locked against other writers for the run so that this stays true.
+        """
+        if self.settings.generate_prefix is not None or self.settings.create_unknown_tariffs:
+            return False
+        tables = [self._table(name) for name in ENTITIES]
+        lineage = sql.SQL("(SELECT FROM {} WHERE job = {})").format(
+            self._etl("legacy_crosswalk"), sql.Literal(self.job.name)
+        )
+        empty = sql.SQL("SELECT {}").format(
+            sql.SQL(" AND ").join(
+                [sql.SQL("NOT EXISTS (SELECT FROM {})").format(t) for t in tables]
+                + [sql.SQL("NOT EXISTS {}").format(lineage)]
+            )
+        )
+        if not self.conn.execute(empty).fetchone()[0]:
+            return False
+        for table in tables:
+            self.conn.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(table))
+        return self.conn.execute(empty).fetchone()[0]
 
     def load(self, mapped: pl.DataFrame) -> None:
         """The account parts of one mapped batch (its consumers are already loaded)."""
@@ -114,6 +141,9 @@ class EntityLoader:
             self.counts[entity].rejected += frame.height
             self.counts[entity].extracted += frame.height
         self._total(accounts, readings)
+        if self.straight:
+            self._copy_straight(clean, accounts, meters, readings)
+            return
         self._copy_to_stage(ACCOUNT, accounts)
         self._number_new_accounts()
         self._create_unknown_tariffs()
@@ -123,6 +153,46 @@ class EntityLoader:
         self._copy_to_stage(READING, readings.select(*READING.columns, pl.col("consumer_id").alias("consumer_id_")))
         self._merge(READING, "consumption_reading")
         self._record_lineage(clean, meters)
+
+    def _copy_straight(
+        self, clean: pl.DataFrame, accounts: pl.DataFrame, meters: pl.DataFrame, readings: pl.DataFrame
+    ) -> None:
+        """Into empty tables: every row is new, and the lineage is known without asking the database."""
+        meters = meters.drop("account_number").join(
+            accounts.select("consumer_id_", "account_number"), on="consumer_id_", how="left"
+        )
+        frames = [(ACCOUNT, accounts), (METER, meters), (READING, readings)]
+        for table, frame in frames:
+            unique = frame.unique(subset=table.identity, keep="last", maintain_order=True).select(table.columns)
+            copied = copy_frames(self.conn, self._table(table.name), [unique], table.columns) if unique.height else 0
+            self.counts[table.name].extracted += copied
+            self.counts[table.name].inserted += copied
+        hashes = clean.select(pl.col("consumer_id").alias("consumer_id_"), "row_hash")
+        lineage = pl.concat(
+            [
+                clean.select(
+                    pl.lit("consumer").alias("entity"),
+                    pl.col("consumer_id").alias("legacy_key"),
+                    pl.col("consumer_id").alias("smart360_key"),
+                    "row_hash",
+                ),
+                clean.filter(pl.col("legacy_account_number").is_not_null()).select(
+                    pl.lit("account").alias("entity"),
+                    pl.col("legacy_account_number").alias("legacy_key"),
+                    pl.col("account_number").alias("smart360_key"),
+                    "row_hash",
+                ),
+                meters.unique(subset=["meter_number"], keep="last")
+                .join(hashes, on="consumer_id_")
+                .select(
+                    pl.lit("meter").alias("entity"),
+                    pl.col("meter_number").alias("legacy_key"),
+                    pl.col("meter_number").alias("smart360_key"),
+                    "row_hash",
+                ),
+            ]
+        ).with_columns(pl.lit(self.job.name).alias("job"), pl.lit(self.run_id).alias("run_id"))
+        copy_frames(self.conn, self._etl("legacy_crosswalk"), [lineage.select(CROSSWALK.columns)], CROSSWALK.columns)
 
     def _frames(self, records: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         settings = self.settings
