@@ -213,10 +213,11 @@ def _guard_schema(conn: psycopg.Connection, job: JobConfig, source, result: RunR
     return build_rules(job.mapping, list(result.source_schema))
 
 
-def _id_batches(job: JobConfig, source, rules) -> Iterator[pl.Series]:
-    """A first, narrow pass over the source's id column (same snapshot as the main pass), mapped."""
+def _id_batches(job: JobConfig, source, rules, whole: bool = False) -> Iterator[pl.Series]:
+    """A narrow pass over the source's id column (same snapshot as the main pass), mapped; `whole` reads
+    past an incremental window."""
     id_rule = next(rule for rule in rules if rule.target == "consumer_id")
-    for batch in source.batches(job.source.batch_size, columns=[id_rule.column]):
+    for batch in source.batches(job.source.batch_size, columns=[id_rule.column], whole=whole):
         yield map_field(batch, id_rule, job.region_config())
 
 
@@ -241,7 +242,7 @@ def _finish_incremental(conn, job: JobConfig, source, rules, window: sync.Window
     deleted: list[str] = []
     if settings.deletes != "ignore":
         if not window.whole_source:
-            sync.stage_all_keys(conn, (ids for ids in _whole_id_batches(job, source, rules)))
+            sync.stage_all_keys(conn, _id_batches(job, source, rules, whole=True))
         if settings.deletes == "mark_inactive":
             sync.reactivate(conn, job)
         deleted = sync.deleted_ids(conn, job, window)
@@ -269,12 +270,6 @@ def _finish_incremental(conn, job: JobConfig, source, rules, window: sync.Window
         "deletes": settings.deletes,
         "deleted": {"count": len(deleted), "sample": deleted[:20]},
     }
-
-
-def _whole_id_batches(job: JobConfig, source, rules) -> Iterator[pl.Series]:
-    id_rule = next(rule for rule in rules if rule.target == "consumer_id")
-    for batch in source.batches(job.source.batch_size, columns=[id_rule.column], whole=True):
-        yield map_field(batch, id_rule, job.region_config())
 
 
 def _fresh_window(job: JobConfig, rules, window: sync.Window) -> Iterator[pl.DataFrame]:

@@ -21,9 +21,12 @@ from psycopg import sql
 from .config import JobConfig, parse_duration
 from .load.copying import copy_frames
 from .load.keys import SOURCE_KEYS
+from .load.merging import Table, merge
 
 log = logging.getLogger("smart360_etl")
 ALL_KEYS = sql.Identifier("smart360_etl_all_source_keys")
+# run_id: the run that last changed the row; an unchanged row keeps its own.
+SOURCE_ROW = Table("source_row", ("job", "consumer_id"), ("row_hash", "run_id"), stamped=False, bookkeeping=("run_id",))
 
 
 @dataclass
@@ -105,26 +108,11 @@ def record_loaded(conn: psycopg.Connection, job: JobConfig, run_id: str) -> None
         ).format(loaded=loaded, reject=reject),
         [job.name, run_id],
     )
-    # Update what changed, then insert what is new: joins, not ON CONFLICT's row-by-row speculative inserts.
     loaded_now = sql.SQL(
-        "SELECT k.consumer_id, k.row_hash FROM {keys} k "
-        "WHERE NOT EXISTS (SELECT FROM {reject} r WHERE r.run_id = %(run)s AND r.consumer_id = k.consumer_id)"
-    ).format(keys=SOURCE_KEYS, reject=reject)
-    conn.execute(
-        sql.SQL(
-            "UPDATE {loaded} s SET row_hash = n.row_hash, run_id = %(run)s FROM ({now}) n "
-            "WHERE s.job = %(job)s AND s.consumer_id = n.consumer_id AND s.row_hash <> n.row_hash"
-        ).format(loaded=loaded, now=loaded_now),
-        {"run": run_id, "job": job.name},
-    )
-    conn.execute(
-        sql.SQL(
-            "INSERT INTO {loaded} (job, consumer_id, row_hash, run_id) SELECT %(job)s, n.consumer_id, n.row_hash, "
-            "%(run)s FROM ({now}) n WHERE NOT EXISTS (SELECT FROM {loaded} s WHERE s.job = %(job)s "
-            "AND s.consumer_id = n.consumer_id)"
-        ).format(loaded=loaded, now=loaded_now),
-        {"run": run_id, "job": job.name},
-    )
+        "SELECT {job} AS job, k.consumer_id, k.row_hash, {run} AS run_id FROM {keys} k "
+        "WHERE NOT EXISTS (SELECT FROM {reject} r WHERE r.run_id = {run} AND r.consumer_id = k.consumer_id)"
+    ).format(job=sql.Literal(job.name), run=sql.Literal(run_id), keys=SOURCE_KEYS, reject=reject)
+    merge(conn, loaded, SOURCE_ROW, loaded_now)
 
 
 def stage_all_keys(conn: psycopg.Connection, id_batches) -> None:

@@ -19,8 +19,10 @@ from psycopg import sql
 from ..config import TargetConfig
 from ..mapping.fields import CONSUMER_FIELDS
 from .copying import copy_frames
+from .merging import Table, merge
 
 STAGING = sql.Identifier("smart360_etl_staging")
+CONSUMER = Table("consumer", ("consumer_id",), tuple(f for f in CONSUMER_FIELDS if f != "consumer_id"))
 
 
 @dataclass
@@ -79,8 +81,9 @@ class ConsumerLoader:
             return
         self._execute(sql.SQL("TRUNCATE {}").format(STAGING))
         self.counts.staged += self._copy(STAGING, clean)
-        self.counts.updated += self._update_changed()
-        self.counts.inserted += self._insert_new()
+        inserted, updated = merge(self.conn, self.consumer, CONSUMER, STAGING)
+        self.counts.inserted += inserted
+        self.counts.updated += updated
 
     def _count_reasons(self, rejected: pl.DataFrame, loaded: pl.DataFrame) -> None:
         for reasons, counter in (
@@ -106,28 +109,3 @@ class ConsumerLoader:
         with self.conn.cursor() as cursor:
             cursor.execute(query)
             return cursor.rowcount
-
-    # Update, then insert what is new: joins instead of ON CONFLICT's row-by-row speculative inserts.
-    def _update_changed(self) -> int:
-        updatable = [sql.Identifier(c) for c in CONSUMER_FIELDS if c != "consumer_id"]
-        return self._execute(
-            sql.SQL(
-                "UPDATE {consumer} AS t SET ({cols}, updated_at) = ({new}, now()) FROM {stg} AS s "
-                "WHERE t.consumer_id = s.consumer_id AND ({old}) IS DISTINCT FROM ({new})"
-            ).format(
-                consumer=self.consumer,
-                stg=STAGING,
-                cols=sql.SQL(", ").join(updatable),
-                old=sql.SQL(", ").join(sql.SQL("t.{}").format(c) for c in updatable),
-                new=sql.SQL(", ").join(sql.SQL("s.{}").format(c) for c in updatable),
-            )
-        )
-
-    def _insert_new(self) -> int:
-        fields = sql.SQL(", ").join(map(sql.Identifier, CONSUMER_FIELDS))
-        return self._execute(
-            sql.SQL(
-                "INSERT INTO {consumer} ({fields}) SELECT {fields} FROM {stg} AS s "
-                "WHERE NOT EXISTS (SELECT 1 FROM {consumer} AS t WHERE t.consumer_id = s.consumer_id)"
-            ).format(consumer=self.consumer, stg=STAGING, fields=fields)
-        )

@@ -11,7 +11,7 @@ from psycopg import sql
 from ..config import TargetConfig
 from ..errors import SourceError
 from .copying import copy_frames
-from .entities import Table, merge
+from .merging import Table, merge
 
 TARIFF_PLAN = Table("tariff_plan", ("code",), ("name", "service", "unit"), stamped=False)
 STAGE = sql.Identifier("smart360_etl_stage_reference")
