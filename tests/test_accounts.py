@@ -196,6 +196,26 @@ def test_export_writes_one_csv_per_table_with_the_templates_headers(account_job,
     assert wrong.exit_code == 1 and "unknown tables ['consumers']" in wrong.output
 
 
+def test_export_from_a_dry_run_writes_what_the_run_would_load_and_leaves_the_target_alone(
+    account_job, target_url, tmp_path
+):
+    import csv
+
+    account_job()  # migrated, tariff plans loaded, nothing else
+    upload = tmp_path / "upload"
+    result = CliRunner().invoke(main, ["export", "-c", str(tmp_path / "job.yaml"), "--out", str(upload), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "extracted 13 = inserted 9 + updated 0 + unchanged 0 + rejected 4" in result.output
+    files = {p.name: list(csv.DictReader(p.open())) for p in upload.glob("*.csv")}
+    assert len(files["consumer.csv"]) == 9 and len(files["account.csv"]) == 9 and len(files["meter.csv"]) == 9
+    assert {row["consumer_id"] for row in files["account.csv"]} == {row["consumer_id"] for row in files["consumer.csv"]}
+    assert "consumption_reading.csv: 9 rows" in result.output
+    assert query(target_url, "SELECT (SELECT count(*) FROM smart360.consumer) + (SELECT count(*) FROM smart360.account)")[
+        0
+    ][0] == 0
+    assert query(target_url, "SELECT count(*) FROM smart360_etl.run")[0][0] == 0  # a dry run leaves no ledger entry
+
+
 def test_compare_mode_totals_cover_what_the_run_moved_and_lineage_keeps_its_run(account_job, target_url, tmp_path):
     import yaml
 

@@ -283,24 +283,45 @@ def load_reference(config_path: Path, tariff_plans: Path) -> None:
 @main.command()
 @CONFIG_OPTION
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="folder for the CSV files")
-def export(config_path: Path, out_dir: Path) -> None:
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="run the job as a dry run and write the tables as it would leave them; the target is not changed",
+)
+def export(config_path: Path, out_dir: Path, dry_run: bool) -> None:
     """Write one CSV per SMART360 table (tariff plans, consumers, accounts, meters, readings) from the target.
 
     For SMART360's own upload module; `export.headers` in the job file renames columns to its templates.
+    With --dry-run the files come straight from the source, through a dry run: what is in the target
+    already plus what the run would load (the target needs `init` and the tariff plans, nothing else).
 
     \b
-    Example:
+    Examples:
       smart360-etl export -c job.yaml --out upload/
+      smart360-etl export -c job.yaml --out upload/ --dry-run
     """
-    from .export import export_tables
+    from .export import check_headers, export_tables, export_within
     from .load.schema import require_migrated
+    from .operate import run_job
     from .pipeline import target_connection
 
+    written: dict[str, int] = {}
     with _errors_to_exit_codes():
         job = _job(config_path)
-        with target_connection(job.target) as conn:
-            require_migrated(conn, job.target)
-            written = export_tables(conn, job, out_dir)
+        check_headers(job)
+        if dry_run:
+            with _progress("dry run for the export") as on_progress:
+                result = run_job(
+                    job,
+                    dry_run=True,
+                    on_progress=on_progress,
+                    before_rollback=lambda conn: written.update(export_within(conn, job, out_dir)),
+                )
+            console.print(f"dry run {result.run_id}: {result.reconciliation}", highlight=False)
+        else:
+            with target_connection(job.target) as conn:
+                require_migrated(conn, job.target)
+                written = export_tables(conn, job, out_dir)
     for table, rows in written.items():
         console.print(f"{out_dir / (table + '.csv')}: {rows} rows", soft_wrap=True, highlight=False)
 

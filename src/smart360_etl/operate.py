@@ -6,6 +6,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
+from collections.abc import Callable
+
+import psycopg
+
 from .config import JobConfig, redact
 from .logs import run_context
 from .monitoring.alerts import send_alerts
@@ -16,9 +20,15 @@ log = logging.getLogger("smart360_etl")
 
 
 def run_job(
-    job: JobConfig, *, dry_run: bool = False, full_refresh: bool = False, on_progress: OnProgress | None = None
+    job: JobConfig,
+    *,
+    dry_run: bool = False,
+    full_refresh: bool = False,
+    on_progress: OnProgress | None = None,
+    before_rollback: Callable[[psycopg.Connection], None] | None = None,
 ) -> RunResult:
-    """Run once; metrics and alerts follow every outcome, a failure to start included. Raises as `run` does."""
+    """Run once; metrics and alerts follow every outcome, a failure to start included. Raises as `run` does.
+    `before_rollback`: see pipeline.run."""
     run_id = new_run_id()
     finished: list[RunResult] = []
 
@@ -36,6 +46,7 @@ def run_job(
                 on_progress=on_progress,
                 run_id=run_id,
                 on_finish=after,
+                before_rollback=before_rollback,
             )
         except BaseException as exc:
             if not finished:  # failed before the run had a result: the source could not even be opened

@@ -105,11 +105,13 @@ def run(
     run_id: str | None = None,
     on_finish: Callable[[RunResult], None] | None = None,
     full_refresh: bool = False,
+    before_rollback: Callable[[psycopg.Connection], None] | None = None,
 ) -> RunResult:
     """One run of `job`. Raises StageFailed (target rolled back) or RunLocked; writes the JSON report either way.
 
     `on_finish` gets the result once the report is written, whether the run succeeded or not.
     `full_refresh` reads the whole source even when an incremental watermark is stored.
+    `before_rollback` (dry runs) sees the target as the run would leave it, inside the transaction.
     """
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
@@ -127,7 +129,9 @@ def run(
             with target_connection(job.target) as conn:
                 rules = _guard_schema(conn, job, source, result)  # before any write
                 require_migrated(conn, job.target)
-                _run_in_transaction(conn, job, source, rules, checks, result, started, on_progress, full_refresh)
+                _run_in_transaction(
+                    conn, job, source, rules, checks, result, started, on_progress, full_refresh, before_rollback
+                )
         except BaseException as exc:
             interrupted = not isinstance(exc, (EtlError, psycopg.Error))  # Ctrl-C, SIGTERM, a bug
             result.status = "failed"
@@ -145,7 +149,9 @@ def run(
     return result
 
 
-def _run_in_transaction(conn, job, source, rules, checks, result, started, on_progress, full_refresh) -> None:
+def _run_in_transaction(
+    conn, job, source, rules, checks, result, started, on_progress, full_refresh, before_rollback=None
+) -> None:
     with conn.transaction(force_rollback=result.dry_run):
         _take_run_lock(conn, job.name)
         if result.dry_run:  # on record only inside the transaction that is rolled back
@@ -185,6 +191,9 @@ def _run_in_transaction(conn, job, source, rules, checks, result, started, on_pr
             _check(conn, job, checks, result, keys.ids, on_progress)
             if not result.dry_run:
                 ledger.record_success(conn, job.target, result.run_id, result)
+            elif before_rollback is not None:
+                stage = "export"
+                before_rollback(conn)
         except Exception as exc:
             raise StageFailed(stage, result.run_id, exc, result.dry_run) from exc
 
