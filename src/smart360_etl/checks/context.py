@@ -44,11 +44,14 @@ class CheckContext:
 
     @cached_property
     def predicate_counts(self) -> dict[str, int]:
-        """Every row check's failing count, and `total`, from one scan of the consumer table."""
-        names = list(self.predicates)
-        counts = sql.SQL(", ").join(sql.SQL("count(*) FILTER (WHERE {})").format(self.predicates[n]) for n in names)
+        """Every row check's failing count, and `total`, from one scan of the consumer table; a condition
+        that two names share (a check and a profile figure) is counted once."""
+        texts = {name: predicate.as_string(self.conn) for name, predicate in self.predicates.items()}
+        distinct = list(dict.fromkeys(texts.values()))
+        counts = sql.SQL(", ").join(sql.SQL("count(*) FILTER (WHERE {})").format(sql.SQL(t)) for t in distinct)
         row = self.conn.execute(sql.SQL("SELECT count(*), {} FROM {}").format(counts, self.consumer)).fetchone()
-        return {"total": row[0], **dict(zip(names, row[1:]))}
+        by_text = dict(zip(distinct, row[1:]))
+        return {"total": row[0], **{name: by_text[text] for name, text in texts.items()}}
 
     def sample(self, condition: sql.Composable, size: int = 5) -> list[str]:
         query = sql.SQL("SELECT consumer_id FROM {} WHERE {} ORDER BY consumer_id LIMIT {}").format(
