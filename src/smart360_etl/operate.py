@@ -4,9 +4,8 @@ alerts). `run` and `schedule` both go through here; the demo and the tests may c
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
-
 from collections.abc import Callable
+from datetime import datetime, timezone
 
 import psycopg
 

@@ -180,6 +180,7 @@ def _run_in_transaction(
             entities = EntityLoader(conn, job, result.run_id) if job.accounts else None
             extracted = _stream(job, source, rules, keys, loader, on_progress, skip, accounts, entities, conflicts)
             if entities is not None:
+                entities.finish()
                 result.entities, result.unmapped_codes = entities.report()
                 result.business_totals = business_totals(conn, job, entities.source_totals)
             if window is not None:

@@ -17,6 +17,7 @@ from psycopg import sql
 
 from ..config import JobConfig
 from .copying import copy_frames
+from .deferred import SetAside, set_aside
 from .merging import Table, merge
 
 ENTITIES = ("account", "meter", "consumption_reading")
@@ -84,6 +85,8 @@ class EntityLoader:
             # Stages join each other by consumer; the load runs with hash joins off (see ConsumerLoader).
             conn.execute(sql.SQL("CREATE INDEX ON {} (consumer_id_)").format(_stage(table)))
         self.straight = self._claim_if_empty()
+        # Empty tables, locked for the run: their foreign keys and plain indexes are rebuilt in `finish`.
+        self.set_aside = set_aside(conn, [self._table(n) for n in ENTITIES]) if self.straight else SetAside()
 
     def _claim_if_empty(self) -> bool:
         """Empty account tables (a first or mock load) take clean records straight by COPY.
@@ -320,6 +323,10 @@ class EntityLoader:
 
     def _etl(self, name: str) -> sql.Identifier:
         return sql.Identifier(self.job.target.etl_schema, name)
+
+    def finish(self) -> None:
+        """After the last batch: what the bulk load set aside is made again (and checks every loaded row)."""
+        self.set_aside.rebuild(self.conn)
 
     def report(self) -> tuple[dict, dict]:
         """`entities` (counts per table) and `unmapped_codes` (source code -> rows) for the run's report."""
