@@ -268,3 +268,57 @@ def test_preview_shows_the_account_parts_and_their_rejects(account_job, tmp_path
     assert result.exit_code == 0, result.output
     assert "reject: tariff_unknown" in result.output and "RES-STD" in result.output
     assert "readings         2026-01-01 100 kWh (MIGRATED)" in result.output
+
+
+CONSTRAINTS_AND_INDEXES = """
+SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint
+WHERE connamespace = 'smart360'::regnamespace AND contype = 'f'
+UNION ALL SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'smart360'
+ORDER BY 1, 2
+"""
+
+
+def test_a_bulk_load_into_empty_tables_leaves_every_foreign_key_and_index_as_it_was(account_job, target_url):
+    job = account_job()
+    before = query(target_url, CONSTRAINTS_AND_INDEXES)
+    assert len([row for row in before if row[2].startswith("FOREIGN KEY")]) == 4
+    result = run(job)
+    assert result.entities["account"]["inserted"] == 9
+    assert query(target_url, CONSTRAINTS_AND_INDEXES) == before
+    with pytest.raises(psycopg.errors.ForeignKeyViolation):  # and they are enforced again
+        query(target_url, "INSERT INTO smart360.meter (meter_number, service, unit, account_number) VALUES ('M-X', 'ELECTRICITY', 'kWh', 'NO-SUCH')")
+
+
+def test_a_row_that_breaks_a_set_aside_foreign_key_fails_the_rebuild_by_the_constraints_name(
+    account_job, target_url
+):
+    from smart360_etl.load.deferred import set_aside
+    from psycopg import sql
+
+    account_job()
+    with psycopg.connect(target_url) as conn:
+        aside = set_aside(conn, [sql.Identifier("smart360", "meter")])
+        assert len(aside.restore) == 2  # the index on account_number, then the foreign key
+        conn.execute("INSERT INTO smart360.meter (meter_number, service, unit, account_number) VALUES ('M-X', 'ELECTRICITY', 'kWh', 'NO-SUCH')")
+        with pytest.raises(psycopg.errors.ForeignKeyViolation, match="meter_account_number_fkey"):
+            aside.rebuild(conn)
+
+
+def test_tables_the_role_does_not_own_keep_their_foreign_keys(account_job, target_url):
+    from smart360_etl.load.deferred import set_aside
+    from psycopg import sql
+
+    account_job()
+    with psycopg.connect(target_url) as conn:
+        conn.execute("CREATE ROLE smart360_etl_test_owner")
+        try:
+            conn.execute("ALTER TABLE smart360.meter OWNER TO smart360_etl_test_owner")
+            conn.execute("SET ROLE NONE")
+            conn.execute("CREATE ROLE smart360_etl_test_loader")
+            conn.execute("GRANT USAGE ON SCHEMA smart360 TO smart360_etl_test_loader")
+            conn.execute("SET ROLE smart360_etl_test_loader")
+            aside = set_aside(conn, [sql.Identifier("smart360", "meter")])
+            assert aside.restore == []
+        finally:
+            conn.rollback()
+    assert len([row for row in query(target_url, CONSTRAINTS_AND_INDEXES) if "meter_account_number" in row[1]]) == 2

@@ -338,21 +338,22 @@ class EntityLoader:
 def business_totals(conn: psycopg.Connection, job: JobConfig, source: Counter) -> list[dict]:
     """Consumers per payment status and per tariff plan, and consumption per tariff plan, over the records
     this run loaded: what the source said against what the target now holds."""
-    for setting in ("enable_hashjoin = on", "enable_mergejoin = on"):  # whole tables now, not one batch
+    for setting in ("enable_hashjoin = on", "enable_mergejoin = on", "work_mem = '256MB'"):  # whole tables now
         conn.execute(f"SET LOCAL {setting}")
     conn.execute(sql.SQL("ANALYZE {}").format(LOADED))
     tables = {name: sql.Identifier(job.target.schema_, name) for name in ("account", "meter", "consumption_reading")}
-    run_ids = sql.SQL("(SELECT DISTINCT consumer_id FROM {}) AS k").format(LOADED)
+    # The run's accounts are joined once and reused by all three measures (one join each cost 1.5x more).
     rows = conn.execute(
         sql.SQL(
-            "SELECT 'consumers_by_payment_status', coalesce(a.payment_status, '(none)'), count(DISTINCT a.consumer_id) "
-            "FROM {account} a JOIN {ids} USING (consumer_id) GROUP BY 2 "
-            "UNION ALL SELECT 'consumers_by_tariff_plan', coalesce(a.tariff_code, '(none)'), "
-            "count(DISTINCT a.consumer_id) FROM {account} a JOIN {ids} USING (consumer_id) GROUP BY 2 "
-            "UNION ALL SELECT 'consumption_by_tariff_plan', coalesce(a.tariff_code, '(none)'), sum(r.quantity) "
-            "FROM {reading} r JOIN {meter} m USING (meter_number) JOIN {account} a "
-            "ON a.account_number = m.account_number JOIN {ids} USING (consumer_id) GROUP BY 2"
-        ).format(account=tables["account"], meter=tables["meter"], reading=tables["consumption_reading"], ids=run_ids)
+            "WITH accounts AS MATERIALIZED (SELECT a.consumer_id, a.account_number, "
+            "coalesce(a.payment_status, '(none)') AS payment_status, coalesce(a.tariff_code, '(none)') AS tariff "
+            "FROM {account} a WHERE a.consumer_id IN (SELECT consumer_id FROM {loaded})) "
+            "SELECT 'consumers_by_payment_status', payment_status, count(DISTINCT consumer_id) FROM accounts "
+            "GROUP BY 2 "
+            "UNION ALL SELECT 'consumers_by_tariff_plan', tariff, count(DISTINCT consumer_id) FROM accounts GROUP BY 2 "
+            "UNION ALL SELECT 'consumption_by_tariff_plan', a.tariff, sum(r.quantity) "
+            "FROM {reading} r JOIN {meter} m USING (meter_number) JOIN accounts a USING (account_number) GROUP BY 2"
+        ).format(account=tables["account"], meter=tables["meter"], reading=tables["consumption_reading"], loaded=LOADED)
     ).fetchall()
     target = {(measure, key): float(value) for measure, key, value in rows}
     return [
