@@ -292,8 +292,9 @@ def test_a_bulk_load_into_empty_tables_leaves_every_foreign_key_and_index_as_it_
 def test_a_row_that_breaks_a_set_aside_foreign_key_fails_the_rebuild_by_the_constraints_name(
     account_job, target_url
 ):
-    from smart360_etl.load.deferred import set_aside
     from psycopg import sql
+
+    from smart360_etl.load.deferred import set_aside
 
     account_job()
     with psycopg.connect(target_url) as conn:
@@ -305,8 +306,9 @@ def test_a_row_that_breaks_a_set_aside_foreign_key_fails_the_rebuild_by_the_cons
 
 
 def test_tables_the_role_does_not_own_keep_their_foreign_keys(account_job, target_url):
-    from smart360_etl.load.deferred import set_aside
     from psycopg import sql
+
+    from smart360_etl.load.deferred import set_aside
 
     account_job()
     with psycopg.connect(target_url) as conn:

@@ -12,6 +12,8 @@ from ..config import TargetConfig
 from ..load.keys import SOURCE_KEYS
 from ..regions import Region
 
+SHARED_CONTACTS = ("phone_number", "email_address")  # a value many consumers share is worth a look
+
 
 @dataclass
 class RunFacts:
@@ -52,6 +54,23 @@ class CheckContext:
         row = self.conn.execute(sql.SQL("SELECT count(*), {} FROM {}").format(counts, self.consumer)).fetchone()
         by_text = dict(zip(distinct, row[1:]))
         return {"total": row[0], **{name: by_text[text] for name, text in texts.items()}}
+
+    @cached_property
+    def shared_contacts(self) -> dict[str, tuple[int, list[tuple[int, str]]]]:
+        """Per contact column: how many distinct values, and (consumers, first id) of each value two or more
+        share. Both columns in one statement: PostgreSQL groups them side by side (a parallel append),
+        in the time of one. (An ORDER BY inside array_agg would sort every group: three times slower.)"""
+        per_column = sql.SQL(
+            "SELECT {name}, count(*), array_agg(n) FILTER (WHERE n > 1), array_agg(first_id) FILTER (WHERE n > 1) "
+            "FROM (SELECT count(*) AS n, min(consumer_id) AS first_id FROM {t} WHERE {c} IS NOT NULL GROUP BY {c}) g"
+        )
+        query = sql.SQL(" UNION ALL ").join(
+            per_column.format(name=sql.Literal(c), t=self.consumer, c=sql.Identifier(c)) for c in SHARED_CONTACTS
+        )
+        return {
+            column: (distinct, list(zip(sizes or [], firsts or [])))
+            for column, distinct, sizes, firsts in self.conn.execute(query)
+        }
 
     def sample(self, condition: sql.Composable, size: int = 5) -> list[str]:
         query = sql.SQL("SELECT consumer_id FROM {} WHERE {} ORDER BY consumer_id LIMIT {}").format(
