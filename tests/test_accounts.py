@@ -210,9 +210,12 @@ def test_export_from_a_dry_run_writes_what_the_run_would_load_and_leaves_the_tar
     assert len(files["consumer.csv"]) == 9 and len(files["account.csv"]) == 9 and len(files["meter.csv"]) == 9
     assert {row["consumer_id"] for row in files["account.csv"]} == {row["consumer_id"] for row in files["consumer.csv"]}
     assert "consumption_reading.csv: 9 rows" in result.output
-    assert query(target_url, "SELECT (SELECT count(*) FROM smart360.consumer) + (SELECT count(*) FROM smart360.account)")[
-        0
-    ][0] == 0
+    assert (
+        query(target_url, "SELECT (SELECT count(*) FROM smart360.consumer) + (SELECT count(*) FROM smart360.account)")[
+            0
+        ][0]
+        == 0
+    )
     assert query(target_url, "SELECT count(*) FROM smart360_etl.run")[0][0] == 0  # a dry run leaves no ledger entry
 
 
@@ -272,8 +275,8 @@ def test_preview_shows_the_account_parts_and_their_rejects(account_job, tmp_path
 
 CONSTRAINTS_AND_INDEXES = """
 SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint
-WHERE connamespace = 'smart360'::regnamespace AND contype = 'f'
-UNION ALL SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'smart360'
+WHERE connamespace IN ('smart360'::regnamespace, 'smart360_etl'::regnamespace) AND contype IN ('f', 'p', 'u')
+UNION ALL SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname IN ('smart360', 'smart360_etl')
 ORDER BY 1, 2
 """
 
@@ -282,16 +285,18 @@ def test_a_bulk_load_into_empty_tables_leaves_every_foreign_key_and_index_as_it_
     job = account_job()
     before = query(target_url, CONSTRAINTS_AND_INDEXES)
     assert len([row for row in before if row[2].startswith("FOREIGN KEY")]) == 4
+    assert ("smart360_etl.legacy_crosswalk", "legacy_crosswalk_pkey", "PRIMARY KEY (job, entity, legacy_key)") in before
     result = run(job)
     assert result.entities["account"]["inserted"] == 9
     assert query(target_url, CONSTRAINTS_AND_INDEXES) == before
     with pytest.raises(psycopg.errors.ForeignKeyViolation):  # and they are enforced again
-        query(target_url, "INSERT INTO smart360.meter (meter_number, service, unit, account_number) VALUES ('M-X', 'ELECTRICITY', 'kWh', 'NO-SUCH')")
+        query(
+            target_url,
+            "INSERT INTO smart360.meter (meter_number, service, unit, account_number) VALUES ('M-X', 'ELECTRICITY', 'kWh', 'NO-SUCH')",
+        )
 
 
-def test_a_row_that_breaks_a_set_aside_foreign_key_fails_the_rebuild_by_the_constraints_name(
-    account_job, target_url
-):
+def test_a_row_that_breaks_a_set_aside_foreign_key_fails_the_rebuild_by_the_constraints_name(account_job, target_url):
     from psycopg import sql
 
     from smart360_etl.load.deferred import set_aside
@@ -300,7 +305,9 @@ def test_a_row_that_breaks_a_set_aside_foreign_key_fails_the_rebuild_by_the_cons
     with psycopg.connect(target_url) as conn:
         aside = set_aside(conn, [sql.Identifier("smart360", "meter")])
         assert len(aside.restore) == 2  # the index on account_number, then the foreign key
-        conn.execute("INSERT INTO smart360.meter (meter_number, service, unit, account_number) VALUES ('M-X', 'ELECTRICITY', 'kWh', 'NO-SUCH')")
+        conn.execute(
+            "INSERT INTO smart360.meter (meter_number, service, unit, account_number) VALUES ('M-X', 'ELECTRICITY', 'kWh', 'NO-SUCH')"
+        )
         with pytest.raises(psycopg.errors.ForeignKeyViolation, match="meter_account_number_fkey"):
             aside.rebuild(conn)
 

@@ -86,7 +86,9 @@ class EntityLoader:
             conn.execute(sql.SQL("CREATE INDEX ON {} (consumer_id_)").format(_stage(table)))
         self.straight = self._claim_if_empty()
         # Empty tables, locked for the run: their foreign keys and plain indexes are rebuilt in `finish`.
-        self.set_aside = set_aside(conn, [self._table(n) for n in ENTITIES]) if self.straight else SetAside()
+        self.set_aside = SetAside()
+        if self.straight:
+            self.set_aside = set_aside(conn, [self._table(n) for n in ENTITIES]) + self._lineage_key_aside()
 
     def _claim_if_empty(self) -> bool:
         """Empty account tables (a first or mock load) take clean records straight by COPY.
@@ -113,6 +115,15 @@ class EntityLoader:
         for table in tables:
             self.conn.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(table))
         return self.conn.execute(empty).fetchone()[0]
+
+    def _lineage_key_aside(self) -> SetAside:
+        """A lineage table no job has written to yet gets its key after the load, like the account tables.
+        (Other jobs' runs wait for this one to commit before they write lineage.)"""
+        lineage = self._etl("legacy_crosswalk")
+        self.conn.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(lineage))
+        if self.conn.execute(sql.SQL("SELECT EXISTS (SELECT FROM {})").format(lineage)).fetchone()[0]:
+            return SetAside()
+        return set_aside(self.conn, [lineage], keys=True)
 
     def load(self, mapped: pl.DataFrame) -> None:
         """The account parts of one mapped batch (its consumers are already loaded)."""
