@@ -182,7 +182,7 @@ def _run_in_transaction(
             if entities is not None:
                 entities.finish()
                 result.entities, result.unmapped_codes = entities.report()
-                result.business_totals = business_totals(conn, job, entities.source_totals)
+                result.business_totals = business_totals(conn, job, entities.source_totals, entities.straight)
             if window is not None:
                 stage = "sync"
                 result.incremental = _finish_incremental(conn, job, source, rules, window, result.run_id)
