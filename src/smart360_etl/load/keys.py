@@ -71,8 +71,9 @@ def find_account_conflicts(conn: psycopg.Connection, claims: Iterable[pl.DataFra
     for reason, column in CONFLICTS.items():
         rows = conn.execute(
             sql.SQL(
+                # min <> max: two different ids, as count(DISTINCT) > 1 says, but hashed instead of sorted (2x)
                 "SELECT DISTINCT k.consumer_id FROM {keys} k JOIN (SELECT {c} FROM {keys} WHERE {c} IS NOT NULL "
-                "GROUP BY {c} HAVING count(DISTINCT consumer_id) > 1) AS claimed USING ({c}) "
+                "GROUP BY {c} HAVING min(consumer_id) <> max(consumer_id)) AS claimed USING ({c}) "
                 "WHERE k.consumer_id IS NOT NULL"
             ).format(keys=ACCOUNT_KEYS, c=sql.Identifier(column))
         ).fetchall()
