@@ -165,3 +165,45 @@ def test_reject_rate_warns_above_its_threshold(demo_job):
     rate = {c["name"]: c for c in result.checks}["reject_rate"]
     assert rate["status"] == "warn" and any(s.startswith("name_incomplete") for s in rate["sample"])
     assert result.status == "ok"
+
+
+# The row checks' conditions are tuned for PostgreSQL's regex engine; these edges pin what they mean.
+EDGES = [
+    ("phone_number_format", {"phone_number": "+1212456789"}, "warn"),  # 10 digits: short for the US plan
+    ("phone_number_format", {"phone_number": "+442079460958"}, "pass"),  # another country: E.164 only
+    ("phone_number_format", {"phone_number": "+441234567890123"}, "pass"),  # 15 digits, the most E.164 has
+    ("phone_number_format", {"phone_number": "+4412345678901234"}, "warn"),  # 16 digits
+    ("phone_number_format", {"phone_number": "+4412345"}, "pass"),  # 7 digits, the fewest
+    ("phone_number_format", {"phone_number": "+441234"}, "warn"),
+    ("phone_number_format", {"phone_number": "+0212456789"}, "warn"),  # no country code starts with 0
+    ("email_address_format", {"email_address": "Ann.Lee@example.com"}, "pass"),  # the local part keeps its case
+    ("email_address_format", {"email_address": "ann@Example.com"}, "warn"),  # the domain must be lower case
+    ("email_address_format", {"email_address": "ann..lee@example.com"}, "warn"),
+    ("zip_code_matches_state", {"state": "PR", "zip_code": "00901"}, "pass"),
+    ("zip_code_matches_state", {"state": "NY", "zip_code": "00901"}, "warn"),
+    ("zip_code_matches_state", {"state": "TX", "zip_code": "7A001"}, "pass"),  # not three digits: not judged
+    ("zip_code_matches_state", {"state": "XX", "zip_code": "62704"}, "pass"),  # a state without prefixes
+    ("first_name_present", {"first_name": " \t "}, "pass"),  # a tab is not a space: present, if odd
+    ("first_name_present", {"first_name": "   "}, "fail"),
+    ("first_name_present", {"first_name": " Ann"}, "pass"),
+]
+
+
+@pytest.mark.parametrize("name, changes, status", EDGES)
+def test_row_check_edges(target, name, changes, status):
+    assert outcomes(target, variant(1, **changes))[name].status == status
+
+
+def test_profile_counts_placeholders_and_odd_characters(target):
+    from smart360_etl.checks.profile import quality_profile
+
+    rows = [variant(1, city=" N/A "), variant(2, city="Unknown"), variant(3, first_name="Ann2"), variant(4)]
+    with target_connection(target.target) as conn:
+        with conn.cursor() as cur:
+            cur.executemany(f"INSERT INTO smart360.consumer ({COLUMNS}) VALUES ({', '.join(['%s'] * 9)})", rows)
+        with conn.transaction():
+            ctx = CheckContext(conn, target.target, target.region_config(), "validate-test")
+            run_checks(ctx, configured_checks(target.checks))
+            profile = quality_profile(ctx)
+    assert profile["city"]["placeholders"] == 2 and profile["first_name"]["odd_characters"] == 1
+    assert profile["first_name"]["placeholders"] == 0 and profile["city"]["missing"] == 0
