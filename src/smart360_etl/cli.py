@@ -6,7 +6,13 @@ Exit codes: 0 ok; 1 error (nothing half-written); 2 loaded, but a check with sev
 from __future__ import annotations
 
 import logging
+import os
 import sys
+
+# polars allocates through jemalloc, one arena per thread by default; the mapping threads, polars' own and
+# the loader's then each keep freed pages. One arena: 18 MB less peak memory at 1M records, same time
+# (bench/). Set before polars loads, and only where the user has not configured jemalloc.
+os.environ.setdefault("_RJEM_MALLOC_CONF", "narenas:1")
 from contextlib import contextmanager
 from pathlib import Path
 
