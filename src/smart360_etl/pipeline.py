@@ -26,7 +26,7 @@ from .errors import ConfigError, EtlError, ReconciliationError, RunLocked, Stage
 from .load import ledger
 from .load.consumers import ConsumerLoader, LoadCounts
 from .load.entities import EntityLoader, business_totals
-from .load.keys import SourceKeys, find_account_conflicts, stage_source_keys
+from .load.keys import SourceKeys, stage_source_keys
 from .load.schema import pending_migrations, require_migrated
 from .mapping.accounts import AccountRules, account_rules, claimed_numbers
 from .mapping.fields import build_rules
@@ -162,7 +162,13 @@ def _run_in_transaction(
         try:
             window = sync.open_window(conn, job, source, full_refresh) if job.source.incremental else None
             hashed = window is not None
-            keys = stage_source_keys(conn, _key_frames(job, source, rules, hashed), with_hash=hashed)
+            accounts = _account_rules(conn, job, list(result.source_schema)) if job.accounts else None
+            keys = stage_source_keys(
+                conn,
+                _key_frames(job, source, rules, hashed, claims=accounts),
+                with_hash=hashed,
+                with_claims=accounts is not None,
+            )
             skip = sync.unchanged_ids(conn, job, keys.duplicates) if hashed and window.mode == "compare" else None
             log.info(
                 "%d source rows, %d consumer ids, %d of them more than once",
@@ -172,13 +178,9 @@ def _run_in_transaction(
                 extra={"stage": "extract"},
             )
             stage = "load"
-            accounts, conflicts = None, None
-            if job.accounts:
-                accounts = _account_rules(conn, job, list(result.source_schema))
-                conflicts = find_account_conflicts(conn, _claims(job, source, rules, accounts))
             loader = ConsumerLoader(conn, job.target, result.run_id)
             entities = EntityLoader(conn, job, result.run_id) if job.accounts else None
-            extracted = _stream(job, source, rules, keys, loader, on_progress, skip, accounts, entities, conflicts)
+            extracted = _stream(job, source, rules, keys, loader, on_progress, skip, accounts, entities)
             if entities is not None:
                 entities.finish()
                 result.entities, result.unmapped_codes = entities.report()
@@ -231,15 +233,23 @@ def _id_batches(job: JobConfig, source, rules, whole: bool = False) -> Iterator[
         yield map_field(batch, id_rule, job.region_config())
 
 
-def _key_frames(job: JobConfig, source, rules, hashed: bool, whole: bool = False) -> Iterator[pl.DataFrame]:
-    """The id pass as frames of `consumer_id` (and, for incremental runs, `row_hash` of the whole row)."""
-    if not hashed:
-        yield from (ids.to_frame("consumer_id") for ids in _id_batches(job, source, rules))
-        return
+def _key_frames(
+    job: JobConfig, source, rules, hashed: bool, whole: bool = False, claims: AccountRules | None = None
+) -> Iterator[pl.DataFrame]:
+    """The first pass as frames of `consumer_id`; for incremental runs with `row_hash` (of the whole row);
+    with `claims`, with the `account_number` and `meter_number` (a list) each record claims."""
     id_rule = next(rule for rule in rules if rule.target == "consumer_id")
-    for batch in source.batches(job.source.batch_size, whole=whole):
-        ids = map_field(batch, id_rule, job.region_config()).alias("consumer_id")
-        yield pl.DataFrame([ids, hash_rows(batch)])
+    columns = [id_rule.column]
+    if claims is not None:
+        columns += [claims.columns["account_number"], claims.columns["meter_number"]]
+    for batch in source.batches(
+        job.source.batch_size, columns=None if hashed else list(dict.fromkeys(columns)), whole=whole
+    ):
+        parts = [map_field(batch, id_rule, job.region_config()).alias("consumer_id")]
+        if hashed:
+            parts.append(hash_rows(batch))
+        frame = pl.DataFrame(parts)
+        yield frame.hstack(claimed_numbers(batch, claims)) if claims is not None else frame
 
 
 def _finish_incremental(conn, job: JobConfig, source, rules, window: sync.Window, run_id: str) -> dict:
@@ -290,17 +300,6 @@ def _fresh_window(job: JobConfig, rules, window: sync.Window) -> Iterator[pl.Dat
         yield from _key_frames(job, fresh, rules, hashed=True)
 
 
-def _claims(job: JobConfig, source, rules, accounts: AccountRules) -> Iterator[pl.DataFrame]:
-    """A narrow pass (id, account and meter columns): who claims which account and meter numbers."""
-    id_rule = next(rule for rule in rules if rule.target == "consumer_id")
-    columns = list(
-        dict.fromkeys([id_rule.column, accounts.columns["account_number"], accounts.columns["meter_number"]])
-    )
-    for batch in source.batches(job.source.batch_size, columns=columns):
-        claimed = claimed_numbers(batch, accounts).with_columns(map_field(batch, id_rule, job.region_config()))
-        yield claimed.explode("meter_number").select("consumer_id", "account_number", "meter_number")
-
-
 def _account_rules(conn: psycopg.Connection, job: JobConfig, source_columns: list[str]) -> AccountRules:
     """The account columns and code crosswalks; crosswalk targets must be plans SMART360 has (or may create)."""
     plans = sql.Identifier(job.target.schema_, "tariff_plan")
@@ -337,7 +336,6 @@ def _stream(
     skip: pl.Series | None = None,
     accounts: AccountRules | None = None,
     entities: EntityLoader | None = None,
-    conflicts: dict[str, pl.Series] | None = None,
 ) -> int:
     """The main pass: map each batch and hand it to the loader (which works on it while the next is mapped).
 
@@ -368,7 +366,7 @@ def _stream(
                     duplicate_ids=keys.duplicates,
                     row_numbers=numbers,
                     accounts=accounts,
-                    conflicts=conflicts,
+                    conflicts=keys.conflicts,
                 )
             )
             done += height
