@@ -283,12 +283,20 @@ ORDER BY 1, 2
 
 def test_a_bulk_load_into_empty_tables_leaves_every_foreign_key_and_index_as_it_was(account_job, target_url):
     job = account_job()
+    with psycopg.connect(target_url) as conn:  # comments are part of a definition too
+        conn.execute("COMMENT ON INDEX smart360.meter_account_number IS 'meters by account'")
+        conn.execute("COMMENT ON CONSTRAINT account_consumer_id_fkey ON smart360.account IS 'whose account'")
+    comments = (
+        "SELECT obj_description('smart360.meter_account_number'::regclass, 'pg_class'), "
+        "obj_description((SELECT oid FROM pg_constraint WHERE conname = 'account_consumer_id_fkey'), 'pg_constraint')"
+    )
     before = query(target_url, CONSTRAINTS_AND_INDEXES)
     assert len([row for row in before if row[2].startswith("FOREIGN KEY")]) == 5  # 4 of them between accounts
     assert ("smart360_etl.legacy_crosswalk", "legacy_crosswalk_pkey", "PRIMARY KEY (job, entity, legacy_key)") in before
     result = run(job)
     assert result.entities["account"]["inserted"] == 9
     assert query(target_url, CONSTRAINTS_AND_INDEXES) == before
+    assert query(target_url, comments) == [("meters by account", "whose account")]
     with pytest.raises(psycopg.errors.ForeignKeyViolation):  # and they are enforced again
         query(
             target_url,
@@ -331,3 +339,16 @@ def test_tables_the_role_does_not_own_keep_their_foreign_keys(account_job, targe
         finally:
             conn.rollback()
     assert len([row for row in query(target_url, CONSTRAINTS_AND_INDEXES) if "meter_account_number" in row[1]]) == 2
+
+
+def test_a_key_that_logical_replication_identifies_rows_by_stays(account_job, target_url):
+    from psycopg import sql
+
+    from smart360_etl.load.deferred import set_aside
+
+    account_job()
+    with psycopg.connect(target_url) as conn:
+        conn.execute("ALTER TABLE smart360_etl.legacy_crosswalk REPLICA IDENTITY USING INDEX legacy_crosswalk_pkey")
+        assert set_aside(conn, [sql.Identifier("smart360_etl", "legacy_crosswalk")], keys=True).restore == []
+        conn.rollback()
+        assert len(set_aside(conn, [sql.Identifier("smart360_etl", "legacy_crosswalk")], keys=True).restore) == 1

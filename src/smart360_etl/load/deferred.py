@@ -22,19 +22,25 @@ from psycopg import sql
 
 log = logging.getLogger("smart360_etl")
 
-# (how to drop it, how to make it again, kind) for the foreign keys *from* the tables and their plain
-# indexes; with `keys`, also their primary keys and unique constraints that no foreign key depends on.
+# (how to drop it, how to make it again, its comment or null, kind) for the foreign keys *from* the tables
+# and their plain indexes; with `keys`, also their primary keys and unique constraints that no foreign key
+# depends on. An index that logical replication identifies rows by is left in place.
 _DEFINITIONS = """
 SELECT format('ALTER TABLE %%s DROP CONSTRAINT %%I', c.conrelid::regclass, c.conname),
        format('ALTER TABLE %%s ADD CONSTRAINT %%I %%s', c.conrelid::regclass, c.conname, pg_get_constraintdef(c.oid)),
+       format('COMMENT ON CONSTRAINT %%I ON %%s IS %%L', c.conname, c.conrelid::regclass,
+              obj_description(c.oid, 'pg_constraint')),
        CASE c.contype WHEN 'f' THEN 'foreign key' ELSE 'key' END
 FROM pg_constraint c WHERE c.conrelid = ANY(%(tables)s::regclass[])
   AND (c.contype = 'f' OR (%(keys)s AND c.contype IN ('p', 'u')
-       AND NOT EXISTS (SELECT FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = c.conindid)))
+       AND NOT EXISTS (SELECT FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = c.conindid)
+       AND NOT EXISTS (SELECT FROM pg_index x WHERE x.indexrelid = c.conindid AND x.indisreplident)))
 UNION ALL
-SELECT format('DROP INDEX %%s', i.indexrelid::regclass), pg_get_indexdef(i.indexrelid), 'index'
+SELECT format('DROP INDEX %%s', i.indexrelid::regclass), pg_get_indexdef(i.indexrelid),
+       format('COMMENT ON INDEX %%s IS %%L', i.indexrelid::regclass, obj_description(i.indexrelid, 'pg_class')),
+       'index'
 FROM pg_index i WHERE i.indrelid = ANY(%(tables)s::regclass[]) AND NOT i.indisunique AND NOT i.indisprimary
-  AND NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+  AND NOT i.indisreplident AND NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conindid = i.indexrelid)
 """
 _REBUILD_ORDER = ("key", "index", "foreign key")  # a foreign key needs the key it points at
 
@@ -62,7 +68,8 @@ class SetAside:
         for statement in self.restore:
             conn.execute(sql.SQL(statement))  # type: ignore[arg-type]  # definitions from the catalog
         if self.restore:
-            log.info("rebuilt %d key(s), foreign key(s) and index(es) after the bulk load", len(self.restore))
+            made = sum(not statement.startswith("COMMENT") for statement in self.restore)
+            log.info("rebuilt %d key(s), foreign key(s) and index(es) after the bulk load", made)
         self.restore = []
 
 
@@ -77,12 +84,14 @@ def set_aside(conn: psycopg.Connection, tables: list[sql.Identifier], keys: bool
         log.info("not the owner of %s: constraints stay in place during the load", ", ".join(names))
         return SetAside()
     rows = conn.execute(_DEFINITIONS, {"tables": names, "keys": keys}).fetchall()
-    for drop, _, kind in sorted(rows, key=lambda row: -_REBUILD_ORDER.index(row[2])):  # foreign keys first
+    for drop, *_ in sorted(rows, key=lambda row: -_REBUILD_ORDER.index(row[3])):  # foreign keys first
         conn.execute(sql.SQL(drop))  # type: ignore[arg-type]
-    restore = [make for _, make, kind in sorted(rows, key=lambda row: _REBUILD_ORDER.index(row[2]))]
+    restore = []
+    for _, make, comment, _ in sorted(rows, key=lambda row: _REBUILD_ORDER.index(row[3])):
+        restore += [make] + ([comment] if not comment.endswith(" IS NULL") else [])  # its comment, if any
     log.info(
         "bulk load into empty %s: %d constraint(s) and index(es) set aside until it ends",
         ", ".join(names),
-        len(restore),
+        len(rows),
     )
     return SetAside(restore)
