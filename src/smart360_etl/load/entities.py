@@ -120,8 +120,11 @@ class EntityLoader:
         """A lineage table no job has written to yet gets its key after the load, like the account tables.
         (Other jobs' runs wait for this one to commit before they write lineage.)"""
         lineage = self._etl("legacy_crosswalk")
+        written = sql.SQL("SELECT EXISTS (SELECT FROM {})").format(lineage)
+        if self.conn.execute(written).fetchone()[0]:
+            return SetAside()  # the usual case after the first load: no lock, other jobs carry on
         self.conn.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(lineage))
-        if self.conn.execute(sql.SQL("SELECT EXISTS (SELECT FROM {})").format(lineage)).fetchone()[0]:
+        if self.conn.execute(written).fetchone()[0]:  # another job wrote while we waited for the lock
             return SetAside()
         return set_aside(self.conn, [lineage], keys=True)
 
