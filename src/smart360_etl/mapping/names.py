@@ -68,14 +68,30 @@ def _split_common_shapes(cleaned: pl.Series) -> pl.DataFrame:
         for p in PARTS
     )
 
-    def word(part: str) -> pl.Expr:
-        return pl.col(part).str.to_lowercase().str.replace_all(".", "", literal=True)
-
-    special = [word(p).is_in(_SPECIAL) for p in ("first", "middle", "last")]
-    special += [(word(a) + word(b)).is_in(_SPECIAL) for a, b in (("first", "middle"), ("middle", "last"))]  # "Ph D."
-    special += [pl.col(p).str.contains(r"(?i)^[ivx]+$") for p in ("first", "middle", "last")]  # "Ix": a numeral
-    plain = ~pl.any_horizontal(flag.fill_null(False) for flag in special)
+    # Which words the library treats specially, decided once per distinct word (names repeat their words:
+    # a few thousand distinct at 200,000 names), then looked up per row: 4x less CPU than per row and part.
+    words = pl.concat([parts[p] for p in ("first", "middle", "last")]).drop_nulls().unique()
+    special_words = words.filter(_word(words).is_in(_SPECIAL) | words.str.contains(r"(?i)^[ivx]+$"))  # "Ix"
+    flags = [pl.col(p).is_in(special_words.implode()) for p in ("first", "middle", "last")]
+    flags.append(pl.lit(_split_special_word(parts)))
+    plain = ~pl.any_horizontal(flag.fill_null(False) for flag in flags)
     return parts.select(pl.when(plain & pl.col("first").is_not_null()).then(pl.col(p)).alias(p) for p in PARTS)
+
+
+def _split_special_word(parts: pl.DataFrame) -> pl.Series:
+    """Two adjacent words that make one special word ("Ph D."): only names with a middle word can have them."""
+    with_middle = parts["middle"].is_not_null().arg_true()
+    joined = parts[with_middle].select(
+        pl.any_horizontal(
+            (_word(pl.col(a)) + _word(pl.col(b))).is_in(_SPECIAL) for a, b in (("first", "middle"), ("middle", "last"))
+        )
+    )
+    return pl.repeat(False, parts.height, eager=True).scatter(with_middle, joined.to_series().fill_null(False))
+
+
+def _word(text):
+    """Lower case, dots dropped: how the library's word lists are written (works on a Series or an Expr)."""
+    return text.str.to_lowercase().str.replace_all(".", "", literal=True)
 
 
 @lru_cache(maxsize=100_000)  # a pure function; names repeat across batches
