@@ -135,7 +135,8 @@ class EntityLoader:
         rejected = mapped.filter(pl.col("reject_reasons").is_not_null())
         clean = mapped.filter(pl.col("reject_reasons").is_null())
         accounts, meters, readings = self._frames(clean)
-        copy_frames(self.conn, LOADED, [clean.select("consumer_id")], ["consumer_id"])
+        if not self.straight:  # a bulk load's totals read the whole tables (business_totals)
+            copy_frames(self.conn, LOADED, [clean.select("consumer_id")], ["consumer_id"])
         for entity, frame in zip(ENTITIES, self._frames(rejected)):
             self.counts[entity].rejected += frame.height
             self.counts[entity].extracted += frame.height
@@ -359,7 +360,8 @@ def business_totals(
     hold is the run's; the totals then read them whole, in parallel (2x faster than through LOADED)."""
     for setting in ("enable_hashjoin = on", "enable_mergejoin = on", "work_mem = '256MB'"):  # whole tables now
         conn.execute(f"SET LOCAL {setting}")
-    conn.execute(sql.SQL("ANALYZE {}").format(LOADED))
+    if not whole_tables:
+        conn.execute(sql.SQL("ANALYZE {}").format(LOADED))
     tables = {name: sql.Identifier(job.target.schema_, name) for name in ("account", "meter", "consumption_reading")}
     # The run's accounts are joined once and reused by all three measures (one join each cost 1.5x more);
     # whole tables are read as they are, which lets PostgreSQL split the work between processes.
