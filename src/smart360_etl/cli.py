@@ -8,14 +8,14 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from contextlib import contextmanager
+from pathlib import Path
 
 # polars allocates through jemalloc, one arena per thread by default; the mapping threads, polars' own and
 # the loader's then each keep freed pages, for 10 s. One arena, and freed pages returned after 1 s: about
 # 25 MB less peak memory at 1M records, in the same time (3 runs each; returning them at once cost 6 s).
 # Set before polars loads, and only where the user has not configured jemalloc.
 os.environ.setdefault("_RJEM_MALLOC_CONF", "narenas:1,dirty_decay_ms:1000")
-from contextlib import contextmanager
-from pathlib import Path
 
 import click
 import psycopg
