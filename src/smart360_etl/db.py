@@ -47,3 +47,19 @@ def connect(url: str, retries: int, what: str, key: str, error: type[EtlError], 
             f"cannot connect to {what} {redact_url(url)} (tried {retries + 1} times): {str(exc).strip()}; "
             f"check `{key}`, that the server runs and accepts connections, and the credentials"
         ) from None
+
+
+# The load turns hash and merge joins off for its per-batch probes (load/consumers.py); work over whole
+# tables afterwards (checks, totals, rebuilt keys, incremental bookkeeping) needs them back, and memory.
+WHOLE_TABLE_SETTINGS = (
+    "enable_hashjoin = on",
+    "enable_mergejoin = on",
+    "work_mem = '256MB'",
+    "maintenance_work_mem = '256MB'",  # an index build sorts in memory
+)
+
+
+def for_whole_tables(conn: psycopg.Connection) -> None:
+    """Planner settings for joins and aggregates over whole tables, for the rest of the transaction."""
+    for setting in WHOLE_TABLE_SETTINGS:
+        conn.execute(f"SET LOCAL {setting}")

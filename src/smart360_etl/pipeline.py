@@ -20,7 +20,7 @@ from .checks import Outcome
 from .checks.context import CheckContext, RunFacts
 from .checks.runner import configured_checks, gather_findings
 from .config import JobConfig, TargetConfig, parse_duration, redact
-from .db import connect
+from .db import connect, for_whole_tables
 from .drift import SchemaDrift, source_drift, target_drift
 from .errors import ConfigError, EtlError, ReconciliationError, RunLocked, StageFailed, TargetError
 from .load import ledger
@@ -255,9 +255,7 @@ def _key_frames(
 def _finish_incremental(conn, job: JobConfig, source, rules, window: sync.Window, run_id: str) -> dict:
     """After the load: remember what was loaded, find deleted rows, verify the window, move the watermark."""
     settings = job.source.incremental
-    # Whole-table joins from here on: the load switched hash joins off for its per-batch probes.
-    for setting in ("enable_hashjoin = on", "enable_mergejoin = on"):
-        conn.execute(f"SET LOCAL {setting}")
+    for_whole_tables(conn)  # whole-table joins from here on
     sync.record_loaded(conn, job, run_id)
     deleted: list[str] = []
     if settings.deletes != "ignore":

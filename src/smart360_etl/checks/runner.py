@@ -10,6 +10,7 @@ from dataclasses import replace
 from psycopg import sql
 
 from ..config import CheckSetting
+from ..db import for_whole_tables
 from ..errors import ConfigError
 from . import Check, Outcome, judge
 from .builtin import builtin_checks, row_predicates
@@ -72,9 +73,7 @@ def failing_samples(ctx: CheckContext, checks: list[Check], outcomes: list[Outco
 
 def run_checks(ctx: CheckContext, checks: list[Check], on_progress=None) -> list[Outcome]:
     """Every applicable check, in order; `on_progress(label, done, total)` hears of each one."""
-    # Checks aggregate and join whole tables: give them hash joins and memory (the load turned joins off).
-    for setting in ("enable_hashjoin = on", "enable_mergejoin = on", "work_mem = '256MB'"):
-        ctx.conn.execute(f"SET LOCAL {setting}")
+    for_whole_tables(ctx.conn)  # checks aggregate and join whole tables
     # Fresh statistics: a just-loaded table looks empty to the planner, which then picks slow plans.
     ctx.conn.execute(sql.SQL("ANALYZE {}").format(ctx.consumer))
     ctx.predicates = row_predicates(ctx) | profile_conditions(ctx)

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
+from ..db import for_whole_tables
+
 log = logging.getLogger("smart360_etl")
 
 # (how to drop it, how to make it again, its comment or null, kind) for the foreign keys *from* the tables
@@ -56,15 +58,8 @@ class SetAside:
         return SetAside(self.restore + other.restore)
 
     def rebuild(self, conn: psycopg.Connection) -> None:
-        # A foreign key's check is one join over whole tables: let it hash (the load turned that off).
-        if self.restore:
-            for setting in (
-                "enable_hashjoin = on",
-                "enable_mergejoin = on",
-                "work_mem = '256MB'",
-                "maintenance_work_mem = '256MB'",  # an index sorts in memory
-            ):
-                conn.execute(f"SET LOCAL {setting}")
+        if self.restore:  # a foreign key's check is one join over whole tables, an index one sort
+            for_whole_tables(conn)
         for statement in self.restore:
             conn.execute(sql.SQL(statement))  # type: ignore[arg-type]  # definitions from the catalog
         if self.restore:

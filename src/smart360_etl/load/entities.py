@@ -16,6 +16,7 @@ import psycopg
 from psycopg import sql
 
 from ..config import JobConfig
+from ..db import for_whole_tables
 from .copying import copy_frames
 from .deferred import SetAside, set_aside
 from .merging import Table, merge
@@ -358,8 +359,7 @@ def business_totals(
 
     `whole_tables`: the tables were empty before the run and locked during it (a bulk load), so all they
     hold is the run's; the totals then read them whole, in parallel (2x faster than through LOADED)."""
-    for setting in ("enable_hashjoin = on", "enable_mergejoin = on", "work_mem = '256MB'"):  # whole tables now
-        conn.execute(f"SET LOCAL {setting}")
+    for_whole_tables(conn)
     if not whole_tables:
         conn.execute(sql.SQL("ANALYZE {}").format(LOADED))
     tables = {name: sql.Identifier(job.target.schema_, name) for name in ("account", "meter", "consumption_reading")}
