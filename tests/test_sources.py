@@ -57,8 +57,12 @@ def test_wrong_encoding_says_how_to_fix(tmp_path):
         ("", "is empty"),
         ("a,,c\n1,2,3\n", "empty column name"),
         ("a,a\n1,2\n", "repeats a column name"),
-        ("a,b\n1,2,3\n", "does not fit the header"),
-        ("a,b\n1,2\n4,5,6\n", "does not fit the header"),
+        ("a,b\n1,2,3\n", "data record 1 has 3 field"),
+        ("a,b\n1,2\n4,5,6\n", "data record 2 has 3 field"),
+        # a short record (here a value broken by an unquoted line break) is not padded with nulls
+        ('a,b,c\n1,"x,y",z\n\n2,12 Oak St\nApt 4,z\n', "data record 2 has 2 field"),
+        ("Consumer ID;Name\n1;Ann\n", "set `source.delimiter: ';'`"),
+        ("Consumer ID|Name\n1|Ann\n", "set `source.delimiter: '|'`"),
     ],
 )
 def test_broken_files_are_clear_errors(tmp_path, content, message):
@@ -66,6 +70,14 @@ def test_broken_files_are_clear_errors(tmp_path, content, message):
     path.write_text(content)
     with pytest.raises(SourceError, match=message):
         read_all(path)
+
+
+def test_blank_lines_are_not_records(tmp_path, monkeypatch):
+    monkeypatch.setattr(chunks, "READ_BYTES", 7)
+    path = tmp_path / "c.csv"
+    path.write_bytes(b'a,b\n1,"x,\n\ny"\n\n2,\r\n\r\n,\n3,4\n\n')
+    columns, frame = read_all(path)
+    assert frame.rows() == [("1", "x,\n\ny"), ("2", None), (None, None), ("3", "4")]  # an empty record stays
 
 
 def test_missing_file_and_unknown_encoding(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterable, Iterator
 
 import polars as pl
@@ -9,20 +11,26 @@ import polars as pl
 from ..errors import SourceError
 
 READ_BYTES = 4 * 1024 * 1024
+OTHER_SEPARATORS = (";", "\t", "|")
 
 
 def frames_from_csv_bytes(
-    chunks: Iterable[bytes], batch_size: int, separator: str = ",", origin: str = "source"
+    chunks: Iterable[bytes], batch_size: int, separator: str = ",", origin: str = "source", well_formed: bool = False
 ) -> Iterator[pl.DataFrame]:
-    """Parse a stream of CSV bytes (header first) into frames of at most `batch_size` rows."""
+    """Parse a stream of CSV bytes (header first) into frames of at most `batch_size` rows.
+
+    Unless the producer is `well_formed` (PostgreSQL's COPY), short records are an error and blank lines
+    are skipped."""
     header: list[str] | None = None
     pending: pl.DataFrame | None = None
+    records = 0  # data records before the current block, to name a broken one
     for block in _complete_records(chunks):
         if header is None:
             block, header = _split_header(block, separator, origin)
             if not block:
                 continue
-        frame = _parse(block, header, separator, origin)
+        frame = _parse(block, header, separator, origin, records, well_formed)
+        records += frame.height
         pending = frame if pending is None else pl.concat([pending, frame])
         while pending.height >= batch_size:
             yield pending.slice(0, batch_size)
@@ -68,6 +76,11 @@ def _split_header(block: bytes, separator: str, origin: str) -> tuple[bytes, lis
     block = block.removeprefix(b"\xef\xbb\xbf")
     end = _first_record_end(block)
     names = pl.read_csv(block[:end], has_header=False, separator=separator, infer_schema=False).row(0)
+    if len(names) == 1 and (other := next((s for s in OTHER_SEPARATORS if s in names[0] and s != separator), None)):
+        raise SourceError(
+            f"{origin}: the header row reads as one column `{names[0]}`; the file looks separated by "
+            f"{other!r}: set `source.delimiter: {other!r}` in the job file"
+        )
     if any(n is None or not n.strip() for n in names):
         raise SourceError(f"{origin}: the header row has an empty column name: {list(names)}")
     if len(set(names)) != len(names):
@@ -84,12 +97,61 @@ def _first_record_end(block: bytes) -> int:
     return len(block)
 
 
-def _parse(block: bytes, header: list[str], separator: str, origin: str) -> pl.DataFrame:
+def _parse(
+    block: bytes, header: list[str], separator: str, origin: str, records_before: int, well_formed: bool
+) -> pl.DataFrame:
     try:
-        return pl.read_csv(
+        frame = pl.read_csv(
             block, has_header=False, new_columns=header, separator=separator, infer_schema=False, quote_char='"'
         )
     except pl.exceptions.PolarsError as exc:
         if "utf-8" in str(exc).lower():
             raise SourceError(f"{origin} is not valid UTF-8; set `source.encoding` (e.g. latin-1 or cp1252)") from None
+        _raise_misfit(block, header, separator, origin, records_before)
         raise SourceError(f"{origin}: a record does not fit the header's {len(header)} columns: {exc}") from None
+    if well_formed or _every_record_fits(block, frame, separator):
+        return frame
+    return _without_blank_lines(block, frame, header, separator, origin, records_before)
+
+
+def _every_record_fits(block: bytes, frame: pl.DataFrame, separator: str) -> bool:
+    """True when every record has as many fields as the header.
+
+    polars pads a short record with nulls, and reads a blank line as a record of nulls. Each record has
+    (fields - 1) separators outside quotes, and every separator inside quotes is in a parsed value; a
+    long record is already an error. So the counts agree exactly when no record is short or blank.
+    """
+    if frame.height == 0:
+        return True
+    quoted = frame.select(
+        pl.sum_horizontal(pl.all().str.count_matches(separator, literal=True).fill_null(0)).sum()
+    ).item()
+    return block.count(separator.encode()) == frame.height * (frame.width - 1) + quoted
+
+
+def _without_blank_lines(
+    block: bytes, frame: pl.DataFrame, header: list[str], separator: str, origin: str, records_before: int
+) -> pl.DataFrame:
+    """The rare block that failed the count: blank lines are dropped, a short record is an error."""
+    _raise_misfit(block, header, separator, origin, records_before)
+    shapes = [len(record) for record in _records(block, separator)]
+    if len(shapes) != frame.height:  # the two readers disagree on where records end: say so, lose nothing
+        raise SourceError(f"{origin}: could not tell the records apart after data record {records_before}")
+    return frame.filter(pl.Series([width > 0 for width in shapes]))
+
+
+def _raise_misfit(block: bytes, header: list[str], separator: str, origin: str, records_before: int) -> None:
+    """A SourceError naming the first record (not a blank line) whose field count differs from the header's."""
+    number = records_before
+    for record in filter(None, _records(block, separator)):  # blank lines are not records
+        number += 1
+        if len(record) != len(header):
+            shown = separator.join(record)
+            raise SourceError(
+                f"{origin}: data record {number} has {len(record)} field(s), the header has {len(header)}: "
+                f"{shown[:120]!r}; a value holding the delimiter or a line break must be in double quotes"
+            )
+
+
+def _records(block: bytes, separator: str) -> Iterator[list[str]]:
+    return csv.reader(io.StringIO(block.decode("utf-8", "replace"), newline=""), delimiter=separator)

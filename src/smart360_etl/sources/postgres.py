@@ -124,6 +124,8 @@ class PostgresSource:
         with self._session() as conn, conn.cursor() as cursor:
             try:
                 with cursor.copy(copy_out) as copy:
-                    yield from frames_from_csv_bytes((bytes(b) for b in copy), batch_size, ",", self.describe())
+                    yield from frames_from_csv_bytes(
+                        (bytes(b) for b in copy), batch_size, ",", self.describe(), well_formed=True
+                    )
             except psycopg.Error as exc:
                 raise SourceError(f"reading {self.describe()} failed: {exc}".strip()) from None
