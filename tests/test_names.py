@@ -11,7 +11,7 @@ from smart360_etl.mapping.names import PARTS, _split_common_shapes, parse_one, s
 
 
 def split(*names):
-    return split_names(pl.Series(list(names), dtype=pl.String)).to_dicts()
+    return split_names(pl.Series(list(names), dtype=pl.String)).select(PARTS).to_dicts()
 
 
 @pytest.mark.parametrize(
@@ -42,6 +42,24 @@ def test_real_world_names(raw, expected):
 def test_one_word_and_empty_names_give_no_last_name(raw):
     first, last = split(raw)[0]["first"], split(raw)[0]["last"]
     assert last is None and first in (None, "Madonna")
+
+
+def test_organisations_and_estates_are_flagged_not_just_split():
+    names = [
+        "Oak Ridge Apartments LLC",
+        "ABC Holdings, Inc.",
+        "Smith & Co.",
+        "City of Springfield",
+        "Estate of John Smith",
+        "Springfield University Hospital",
+        "Smith Family Trust",
+        "Patel Enterprises Pvt. Ltd.",
+    ]
+    people = ["John Smith", "Charlotte Church", "Tyra Banks", "Incy Wincy", "Coco Lee", "Ann Trustman"]
+    reasons = split_names(pl.Series(names + people))["reason"].to_list()
+    assert reasons == ["name_organisation"] * len(names) + [None] * len(people)
+    parts = split("Estate of John Smith")[0]
+    assert " ".join(v for v in parts.values() if v) == "Estate of John Smith"  # still nothing lost
 
 
 WORD = st.from_regex(r"[A-Z][a-z]{1,9}", fullmatch=True)

@@ -80,6 +80,18 @@ def test_blank_lines_are_not_records(tmp_path, monkeypatch):
     assert frame.rows() == [("1", "x,\n\ny"), ("2", None), (None, None), ("3", "4")]  # an empty record stays
 
 
+def test_nul_bytes_are_removed_and_reported(tmp_path, caplog):
+    path = tmp_path / "c.csv"
+    path.write_bytes(b"id,name\n1,Ann\x00 Lee\x00\x00\n2,Bo\n")
+    source = CsvSource(path)
+    frame = pl.concat(list(source.batches(10)))
+    pl.concat(list(source.batches(10)))  # a second pass reports nothing new
+    assert frame["name"].to_list() == ["Ann Lee", "Bo"]
+    assert [r.getMessage() for r in caplog.records if "NUL" in r.getMessage()] == [
+        f"{path}: removed 3 NUL byte(s), which PostgreSQL text cannot hold"
+    ]
+
+
 def test_missing_file_and_unknown_encoding(tmp_path):
     with pytest.raises(SourceError, match="not found"):
         CsvSource(tmp_path / "nope.csv")

@@ -20,7 +20,14 @@ ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 # Reasons whose field can be nulled and loaded with a warning; all others always reject the row,
 # because SMART360 cannot hold a consumer without an id, a name or a first address line.
-SOFT_REASONS = ("phone_invalid", "email_invalid", "postal_code_invalid", "state_invalid", "address_ambiguous")
+SOFT_REASONS = (
+    "phone_invalid",
+    "email_invalid",
+    "postal_code_invalid",
+    "state_invalid",
+    "address_ambiguous",
+    "name_organisation",
+)
 HARD_REASONS = ("consumer_id_missing", "consumer_id_duplicate", "name_incomplete", "address_unparsed")
 # With `accounts:`: a record lands whole (consumer, account, meters, readings) or not at all.
 ACCOUNT_REASONS = (

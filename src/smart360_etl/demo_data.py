@@ -73,6 +73,7 @@ LAST = [
 MIDDLE = ["A.", "B.", "J.", "Marie", "Lee", "Ann", "Paul", "K."]
 TITLES = ["Mr.", "Mrs.", "Ms.", "Dr.", "Mr", "Mrs"]
 SUFFIXES = ["Jr.", "Sr.", "III", "II", "PhD"]
+ORGANISATIONS = ["Holdings LLC", "Apartments", "Properties Inc.", "& Co.", "Family Trust", "Realty Ltd"]
 STREETS = [
     "Main",
     "Elm",
@@ -213,6 +214,8 @@ def _name(rng: random.Random, first: str, last: str) -> str | None:
         return f"{first} {rng.choice(MIDDLE)} {last}"
     if roll < 0.285:
         return f"  {first}   {last} "
+    if roll < 0.293:  # a commercial consumer
+        return f"{last.split()[-1]} {rng.choice(ORGANISATIONS)}"
     return f"{first} {last}"
 
 

@@ -30,6 +30,18 @@ _SUFFIX = r"(?P<suffix>(?:Jr|Sr|II|III|IV|PhD|MD)\.?)"
 _GIVEN_FIRST = rf"(?i)^(?:{_TITLE} )?(?P<first>{_TOKEN})(?: {_MIDDLE})?? (?P<last>{_TOKEN})(?:,? {_SUFFIX})?$"
 _FAMILY_FIRST = rf"(?i)^(?P<last>{_TOKEN}), (?P<first>{_TOKEN})(?: {_MIDDLE})?$"
 
+# Commercial and public-body consumers ("Oak Ridge Apartments LLC", "City of Springfield") and estates:
+# split as people they would be wrong, so they are flagged (`name_organisation`). Only words that are
+# not also common surnames (so not Church, Bank, Bishop).
+_ORGANISATION_WORDS = (
+    "llc|l\\.l\\.c|inc|incorporated|ltd|limited|corp|corporation|company|plc|llp|gmbh|pty|pvt|holdings|enterprises"
+    "|industries|association|assn|foundation|university|college|hospital|school|clinic|ministries|apartments"
+    "|properties|realty|authority|council|department|dept|township|municipality|trust"
+)
+_ORGANISATION = (
+    rf"(?i)(?:^|[\s,&])(?:{_ORGANISATION_WORDS})\.?(?:[\s,]|$)|&\s*co\.?$|^(?:city|town|village|county|estate) of\s"
+)
+
 
 def _special_words() -> list[str]:
     """Every word the library treats specially (titles, suffixes, particles, conjunctions...)."""
@@ -45,14 +57,17 @@ _SPECIAL = _special_words()
 
 
 def split_names(names: pl.Series) -> pl.DataFrame:
-    """Split a column of full names into the PARTS columns (null where absent)."""
+    """Split a column of full names into the PARTS columns (null where absent) and a `reason`:
+    `name_organisation` for an organisation's or an estate's name (still split, no word lost)."""
     cleaned = names.to_frame("name").select(clean(pl.col("name")).alias("name"))["name"]
     fast = _split_common_shapes(cleaned)
     slow_input = cleaned.to_frame().select(pl.when(fast["first"].is_null()).then(pl.col("name")))["name"]
     slow = by_unique(slow_input, parse_one, PART_DTYPE).struct.unnest()
     decided = fast["first"].is_not_null()
     parts = pl.DataFrame({p: pl.select(pl.when(decided).then(fast[p]).otherwise(slow[p])).to_series() for p in PARTS})
-    return _fix_case(parts, cleaned)
+    organisation = cleaned.str.contains(_ORGANISATION).fill_null(False)
+    reason = pl.select(pl.when(pl.lit(organisation)).then(pl.lit("name_organisation"))).to_series().alias("reason")
+    return _fix_case(parts, cleaned).with_columns(reason)
 
 
 def _split_common_shapes(cleaned: pl.Series) -> pl.DataFrame:

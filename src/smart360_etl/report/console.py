@@ -96,7 +96,7 @@ def print_summary(result: RunResult, console: Console) -> None:
     console.print(counts)
     for title, reasons in (
         ("rejects by reason (a row may have several)", result.rejects_by_reason),
-        ("warnings by reason (field nulled, row loaded)", result.warnings_by_reason),
+        ("warnings by reason (row loaded; an invalid field is nulled)", result.warnings_by_reason),
     ):
         if reasons:
             table = Table(title=title)

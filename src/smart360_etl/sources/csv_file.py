@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import polars as pl
 
 from ..errors import SourceError
 from .chunks import READ_BYTES, frames_from_csv_bytes, read_header
+
+log = logging.getLogger("smart360_etl")
 
 
 class CsvSource:
@@ -23,6 +26,7 @@ class CsvSource:
                 f"unknown encoding `{encoding}` in `source.encoding`; try utf-8, latin-1 or cp1252"
             ) from None
         self.path, self.delimiter, self.encoding, self.limit = path, delimiter, encoding, limit
+        self._nul_reported = False
 
     def __enter__(self) -> CsvSource:
         self._stamp = self._file_stamp()
@@ -60,14 +64,26 @@ class CsvSource:
                 return
 
     def _utf8_chunks(self) -> Iterator[bytes]:
-        """The file as UTF-8 bytes, transcoded on the fly when it is in another encoding."""
+        """The file as UTF-8 bytes, transcoded on the fly when it is in another encoding, without NUL bytes.
+
+        PostgreSQL text cannot hold a NUL (legacy exports pad fields with them): they are removed, and
+        how many is logged once, rather than failing the whole run at the load.
+        """
         utf8 = codecs.lookup(self.encoding).name == "utf-8"
         decoder = None if utf8 else codecs.getincrementaldecoder(self.encoding)()
+        removed = 0
         with self.path.open("rb") as handle:
             while chunk := handle.read(READ_BYTES):
-                yield chunk if decoder is None else self._transcode(decoder, chunk)
+                chunk = chunk if decoder is None else self._transcode(decoder, chunk)
+                if b"\x00" in chunk:
+                    removed += chunk.count(b"\x00")
+                    chunk = chunk.replace(b"\x00", b"")
+                yield chunk
         if decoder is not None:
             yield decoder.decode(b"", final=True).encode("utf-8")
+        if removed and not self._nul_reported:
+            self._nul_reported = True
+            log.warning("%s: removed %d NUL byte(s), which PostgreSQL text cannot hold", self.path, removed)
 
     def _transcode(self, decoder, chunk: bytes) -> bytes:
         try:
