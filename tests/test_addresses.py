@@ -52,6 +52,15 @@ def test_case_study_streets_never_become_city_state_zip():
         ),
         ("US", "Apt 3, 55 Pine Rd, Austin, Texas 73301", ("55 Pine Rd", "Apt 3", "Austin", "TX", "73301", None)),
         ("US", "12 Oak Ct", ("12 Oak Ct", None, None, None, None, None)),
+        # the region's own country at the end, after a comma or a postal code, is dropped; elsewhere it stays
+        ("US", "350 Fifth Ave, New York, NY 10118 USA", ("350 Fifth Ave", None, "New York", "NY", "10118", None)),
+        ("US", "12 Main St, Springfield, IL 62704, U.S.A.", ("12 Main St", None, "Springfield", "IL", "62704", None)),
+        ("GB", "10 Downing St, London SW1A 2AA, UK", ("10 Downing St", None, "London", None, "SW1A 2AA", None)),
+        ("GB", "12 Prince of Wales", ("12 Prince of Wales", None, None, None, None, None)),
+        ("US", "12 Main St US", ("12 Main St US", None, None, None, None, None)),
+        # a placeholder is no address at all (the row is rejected as address_unparsed)
+        ("US", " N/A ", (None, None, None, None, None, None)),
+        ("US", "Unknown", (None, None, None, None, None, None)),
         ("US", "PO Box 12345", ("PO Box 12345", None, None, None, None, None)),
         (
             "US",

@@ -22,6 +22,9 @@ class Region(BaseModel):
     postal: str = Field(PERMISSIVE_POSTAL, description="regular expression for one postal code")
     postal_needs_context: bool = Field(True, description="a postal code is only taken after a state or a comma")
     states: dict[str, str] = Field(default_factory=dict, description="state code -> state name")
+    country_names: list[str] = Field(
+        default_factory=list, description="how addresses name the country at their end; dropped there"
+    )
     postal_prefixes: dict[str, list[str]] = Field(
         default_factory=dict, description="state code -> postal-code prefix ranges, e.g. IL: ['600-629']"
     )

@@ -12,13 +12,13 @@ from __future__ import annotations
 from psycopg import sql
 
 from ..mapping.fields import CONSUMER_FIELDS
+from ..mapping.text import PLACEHOLDERS
 from .builtin import blank
 from .context import CheckContext
 
 # Every consumer field but the rare name and phone adornments.
 FIELDS = tuple(f for f in CONSUMER_FIELDS if f not in ("title", "suffix", "phone_extension"))
 NAME_FIELDS = {"first_name", "middle_name", "last_name", "city"}
-PLACEHOLDERS = ["n/a", "na", "unknown", "test", "none", "null", "xxx", "000-000-0000", "-", ".", "tbd", "0"]
 # Which row check says a field's value is invalid.
 INVALID_BY = {
     "phone_number": "phone_number_format",

@@ -12,7 +12,7 @@ import re
 import polars as pl
 
 from ..regions import Region
-from .text import clean
+from .text import PLACEHOLDERS, clean
 
 PARTS = ("line_1", "line_2", "city", "state", "zip_code")
 
@@ -31,7 +31,9 @@ _AFTER_STREET = (
 
 def parse_addresses(addresses: pl.Series, region: Region) -> pl.DataFrame:
     """Parse a column of addresses; returns PARTS plus `reason` (a soft problem found, or null)."""
-    frame = addresses.to_frame("raw").select(clean(pl.col("raw")).alias("a"))
+    frame = addresses.to_frame("raw").select(_without_country(clean(pl.col("raw")), region).alias("a"))
+    # "N/A" or "unknown" is no address: no line 1 (address_unparsed), rather than a line 1 that says so.
+    frame = frame.with_columns(pl.when(~pl.col("a").str.to_lowercase().is_in(PLACEHOLDERS)).then(pl.col("a")))
     frame = _take_postal_and_state(frame, region)
     frame = _take_city(frame)
     frame = _take_unit(frame)
@@ -44,6 +46,15 @@ def parse_addresses(addresses: pl.Series, region: Region) -> pl.DataFrame:
         _normalise_postal(pl.col("zip_code")).alias("zip_code"),
         pl.col("reason"),
     )
+
+
+def _without_country(text: pl.Expr, region: Region) -> pl.Expr:
+    """The region's own country dropped from the end ("..., IL 62701, USA"), where a comma or a postal code
+    precedes it: "12 Prince of Wales" keeps its Wales."""
+    if not region.country_names:
+        return text
+    names = "|".join(re.escape(n) for n in sorted(region.country_names, key=len, reverse=True))
+    return text.str.replace(rf"(?i)(?:\s*,\s*|(?P<postal>\b{region.postal})\s+)(?:{names})\.?$", "${postal}")
 
 
 # Patterns match at the end of the text only: the regex engine then scans backwards from the end,

@@ -6,6 +6,9 @@ import hashlib
 
 import polars as pl
 
+# Values that stand for "no value" in legacy data (compared trimmed and lower-cased).
+PLACEHOLDERS = ["n/a", "na", "unknown", "test", "none", "null", "xxx", "000-000-0000", "-", ".", "tbd", "0"]
+
 
 def clean(expr: pl.Expr) -> pl.Expr:
     """Whitespace collapsed and trimmed; blank becomes null."""
