@@ -29,6 +29,16 @@ def normalise(region, *raw):
         ("AU", "(02) 9374 4000", "+61293744000", None),
         ("IN", "98765 43210", "+919876543210", None),
         ("CA", "416-979-2301", "+14169792301", None),
+        # through a float column or a spreadsheet: recovered only when every digit is still there
+        ("US", "2124567890.0", "+12124567890", None),
+        ("US", "2.124567891E+09", "+12124567891", None),
+        ("US", "2.12456789E+09", None, None),  # the last digit was a zero, or was it?
+        ("US", "2.12E+09", None, None),
+        # a label around one number is dropped; a second number makes the value invalid (it would be lost)
+        ("US", "212-456-7890 (home)", "+12124567890", None),
+        ("US", "Cell: 212 456 7890 ext 5", "+12124567890", "5"),
+        ("US", "212 456 7890 / 212 456 7891", None, None),
+        ("US", "home 212-456-7890 or 7891", None, None),
     ],
 )
 def test_real_world_numbers(region, raw, e164, extension):

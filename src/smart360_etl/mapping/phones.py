@@ -8,6 +8,7 @@ once per distinct value. tests/test_phones.py checks that both paths agree.
 
 from __future__ import annotations
 
+import re
 from functools import cache, lru_cache
 
 import phonenumbers
@@ -52,16 +53,48 @@ def normalise_phones(values: pl.Series, phone_region: str) -> pl.DataFrame:
 @lru_cache(maxsize=100_000)
 def parse_one(value: str, phone_region: str) -> dict[str, str | None]:
     """The library path for one number: E.164 and extension, or both None when invalid."""
-    try:
-        number = phonenumbers.parse(value, phone_region)
-    except phonenumbers.NumberParseException:
-        return {"e164": None, "extension": None}
-    if not phonenumbers.is_valid_number(number):
+    number = _valid(_spreadsheet_digits(value) or value, phone_region) or _only_number_in(value, phone_region)
+    if number is None:
         return {"e164": None, "extension": None}
     return {
         "e164": phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
         "extension": number.extension or None,
     }
+
+
+def _valid(text: str, phone_region: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        number = phonenumbers.parse(text, phone_region)
+    except phonenumbers.NumberParseException:
+        return None
+    return number if phonenumbers.is_valid_number(number) else None
+
+
+_SPREADSHEET = re.compile(r"^(\d+)\.0+$|^(\d)\.(\d+)[eE]\+?(\d+)$")
+
+
+def _spreadsheet_digits(value: str) -> str | None:
+    """The digits of a number that went through a float column or a spreadsheet: "2175551234.0",
+    "2.175551234E+09". Scientific notation counts only when every digit is still there (not rounded)."""
+    match = _SPREADSHEET.match(value)
+    if match is None:
+        return None
+    if match[1]:
+        return match[1]
+    lead, rest, exponent = match[2], match[3], int(match[4])
+    return lead + rest if len(rest) == exponent else None
+
+
+def _only_number_in(value: str, phone_region: str) -> phonenumbers.PhoneNumber | None:
+    """The one valid number in a labelled value ("217-555-1234 (home)", "Cell: ..."), when nothing else in
+    it is a digit. Two numbers ("... / ...") stay invalid: keeping one would silently drop the other."""
+    if not re.search(r"[^\d\s()+.\-]", value):  # only digits and punctuation: the parser has said all
+        return None
+    found = list(phonenumbers.PhoneNumberMatcher(value, phone_region, leniency=phonenumbers.Leniency.VALID))
+    if len(found) != 1:
+        return None
+    rest = value[: found[0].start] + value[found[0].end :]
+    return None if any(c.isdigit() for c in rest) else found[0].number
 
 
 _SHAPE = r"(?i)^(?P<number>\+?[0-9 ().\-/]*[0-9)])(?:\s*(?:x|ext\.?|extension)\s*(?P<ext>\d{1,7}))?$"
