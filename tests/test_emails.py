@@ -20,6 +20,10 @@ def normalise(*raw):
         ("  John.Doe@EXAMPLE.COM ", "John.Doe@example.com"),
         ("jane+bills@Mail.Example.org", "jane+bills@mail.example.org"),
         ("üser@exämple.de", "üser@exämple.de"),
+        # copied from a mail client
+        ("mailto:ann@Example.com", "ann@example.com"),
+        ("Ann Lee <ann@Example.com>", "ann@example.com"),
+        ('"Lee, Ann" <ann@example.com>', "ann@example.com"),
     ],
 )
 def test_valid_addresses(raw, expected):
@@ -32,6 +36,8 @@ def test_valid_addresses(raw, expected):
         "john.doe@",
         "john doe@example.com",
         "john@@mail.com",
+        "Ann <ann@example.com>, Bo <bo@example.com>",  # two addresses: keeping one would drop the other
+        "ann@example.com; bo@example.com",
         "john.mail.com",
         "x@localhost",
         "a..b@example.com",

@@ -7,6 +7,8 @@ checks that both paths agree.
 
 from __future__ import annotations
 
+from email.utils import getaddresses
+
 import polars as pl
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
@@ -36,9 +38,20 @@ def normalise_emails(values: pl.Series) -> pl.DataFrame:
 
 def parse_one(value: str) -> str | None:
     try:
-        return validate_email(value, check_deliverability=False).normalized
+        return validate_email(_address_in(value), check_deliverability=False).normalized
     except EmailNotValidError:
         return None
+
+
+def _address_in(value: str) -> str:
+    """The address of "mailto:ann@example.com" and of "Ann Lee <ann@example.com>" (a mail client's copy);
+    a value with two addresses is left whole, so it stays invalid rather than losing one."""
+    value = value.removeprefix("mailto:").removeprefix("MAILTO:")
+    if value.endswith(">") and "<" in value:
+        found = [address for _, address in getaddresses([value]) if address]
+        if len(found) == 1:
+            return found[0]
+    return value
 
 
 def fast_path(raw: pl.Expr) -> pl.Expr:
