@@ -47,6 +47,23 @@ def test_histories_and_json_arrays_are_actual_readings_per_period():
 @pytest.mark.parametrize(
     "text",
     [
+        "Jan 2024: 100 kWh, Feb 2024: 1,120 kWh",  # commas between entries, not inside "1,120"
+        "January 2024 = 100; February 2024 = 1120",
+        "2024-01:100; 2024-02:1120",
+        "01/2024: 100, 02/2024: 1120",
+    ],
+)
+def test_history_shapes_from_other_exports(text):
+    [(readings, reason)] = parse(text)
+    assert reason is None
+    assert [(r["period"], r["quantity"]) for r in readings] == [(date(2024, 1, 1), 100), (date(2024, 2, 1), 1120)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Janx-2024:1",
+        "2024-13:1",
         "-5 kWh",
         "n/a",
         "200000 kWh",

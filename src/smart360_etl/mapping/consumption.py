@@ -1,7 +1,8 @@
 """Consumption history -> meter readings.
 
 Shapes seen in legacy exports: a single total ("100 kWh", "1,250 kWh", "0.5 MWh", "640"), a history
-("Jan-2024:100; Feb-2024:120 kWh"), or a JSON array of {period, quantity, unit}. A single total has no
+("Jan-2024:100; Feb-2024:120 kWh", "January 2024: 100, February 2024: 120", "2024-01=100 | 2024-02=120",
+"01/2024:100"), or a JSON array of {period, quantity, unit}. A single total has no
 period: it becomes one MIGRATED reading dated by the job. Totals (the common shape) are parsed
 vectorised; histories and JSON go through the slow path row by row.
 
@@ -21,9 +22,17 @@ import polars as pl
 ENERGY_IN_WH = {"wh": 1.0, "kwh": 1e3, "mwh": 1e6, "gwh": 1e9}
 READING = pl.Struct({"period": pl.Date, "quantity": pl.Float64, "unit": pl.String, "reading_type": pl.String})
 _TOTAL = r"^\s*([0-9][0-9,]*(?:\.[0-9]+)?|\.[0-9]+)\s*([A-Za-z³0-9]*)\s*$"
-_ENTRY = re.compile(r"^\s*([A-Za-z]{3})[-\s/]?(\d{4})\s*[:=]\s*(\S.*?)\s*$")
+# One history entry: a month ("Jan-2024", "January 2024", "2024-01", "01/2024"), then ":" or "=" and the amount.
+_ENTRY = re.compile(
+    r"^\s*(?:(?P<name>[A-Za-z]{3,9})\.?[-\s/]?(?P<year>\d{4})|(?P<iso_year>\d{4})-(?P<iso_month>\d{1,2})"
+    r"|(?P<month>\d{1,2})/(?P<month_year>\d{4}))\s*[:=]\s*(?P<amount>\S.*?)\s*$"
+)
+# Entries are split at ";", "|" or a line break, and at a comma followed by the next entry's month
+# (not inside "1,250").
+_ENTRY_SPLIT = re.compile(r"[;|\n]|,\s*(?=[A-Za-z]{3,9}\.?[-\s/]?\d{4}|\d{4}-\d{1,2}\s*[:=]|\d{1,2}/\d{4})")
 _ISO_MONTH = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
 MONTHS = {m: i for i, m in enumerate(("jan feb mar apr may jun jul aug sep oct nov dec").split(), start=1)}
+MONTH_NAMES = "january february march april may june july august september october november december".split()
 
 
 class Invalid(ValueError):
@@ -91,16 +100,26 @@ def _slow(text: str, unit: str, migrated_on: date, ceiling: float) -> list[dict]
 
 def _history_entries(text: str, migrated_on: date) -> list[tuple[date, str, str | None]]:
     entries = []
-    for part in filter(None, (p.strip() for p in re.split(r"[;|\n]", text))):
+    for part in filter(None, (p.strip() for p in _ENTRY_SPLIT.split(text))):
         match = _ENTRY.match(part)
-        if not match or match.group(1).lower() not in MONTHS:
-            raise Invalid(part)
-        amount = re.fullmatch(r"([0-9][0-9,]*(?:\.[0-9]+)?)\s*([A-Za-z]*)", match.group(3))
+        amount = match and re.fullmatch(r"([0-9][0-9,]*(?:\.[0-9]+)?)\s*([A-Za-z]*)", match["amount"])
         if not amount:
             raise Invalid(part)
-        period = date(int(match.group(2)), MONTHS[match.group(1).lower()], 1)
-        entries.append((period, amount.group(1), amount.group(2) or None))
+        entries.append((_period(match), amount.group(1), amount.group(2) or None))
     return entries
+
+
+def _period(entry: re.Match) -> date:
+    """The first day of the entry's month; an unknown month name or number is Invalid."""
+    if entry["name"]:
+        name = entry["name"].lower()
+        number = MONTHS.get(name[:3])
+        if number is None or not MONTH_NAMES[number - 1].startswith(name):
+            raise Invalid(entry["name"])
+        return date(int(entry["year"]), number, 1)
+    if entry["iso_year"]:
+        return date(int(entry["iso_year"]), int(entry["iso_month"]), 1)  # ValueError for month 13
+    return date(int(entry["month_year"]), int(entry["month"]), 1)
 
 
 def _json_entries(text: str) -> list[tuple[date, str, str | None]]:
