@@ -14,6 +14,7 @@ def write(tmp_path, text: str):
     return path
 
 
+ENV = {"ABC_DB_URL": "postgresql://abc@legacy/abc", "SMART360_DB_URL": "postgresql://etl@db/smart360"}
 MINIMAL = """
 source:
   url: ${ABC_DB_URL}
@@ -57,6 +58,7 @@ def test_missing_variable_says_where_it_looked(tmp_path):
         ("source: {csv: a.csv}\ntarget: {url: x}\nreasons: {name_incomplete: warn}", "always rejects the row"),
         ("source: {csv: a.csv}\ntarget: {url: x}\nreasons: {email_invalidd: warn}", "did you mean `email_invalid`?"),
         ("- just\n- a list", "must hold a mapping"),
+        ("source: {csv: a.csv}\ntarget: {url: x}\nmapping: {consumer_id: [a]}", "`mapping.consumer_id`: expected a"),
         ("source: [unclosed", "is not valid YAML"),
     ],
 )
@@ -64,6 +66,11 @@ def test_bad_job_files_name_the_key_and_the_fix(tmp_path, text, message):
     with pytest.raises(ConfigError) as error:
         load_job(write(tmp_path, text), environ={})
     assert message in str(error.value)
+
+
+def test_a_column_name_alone_is_short_for_from(tmp_path):
+    job = load_job(write(tmp_path, MINIMAL + "mapping: {consumer_id: cust_no, email_address: null}\n"), environ=ENV)
+    assert job.mapping["consumer_id"].from_ == "cust_no" and job.mapping["email_address"] is None
 
 
 def test_missing_job_file(tmp_path):

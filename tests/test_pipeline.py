@@ -20,6 +20,7 @@ from smart360_etl.errors import (
 )
 from smart360_etl.load.consumers import ConsumerLoader
 from smart360_etl.load.schema import MIGRATIONS, migrate, pending_migrations
+from smart360_etl.mapping.fields import build_rules
 from smart360_etl.pipeline import run, target_connection
 
 from .conftest import DEMO_ROWS, SAMPLES
@@ -233,6 +234,15 @@ def test_init_is_idempotent(target_url, write_job, tmp_path):
             == shape
         )
         assert pending_migrations(conn, job.target) == []
+
+
+def test_every_missing_column_is_named_at_once_with_the_fix():
+    with pytest.raises(SourceError) as error:
+        build_rules({}, ["Consumer ID", "Full Name", "Addr", "Contact Number", "Email Address"])
+    message = str(error.value)
+    assert message.startswith("6 mapped columns are not in the source")
+    assert "set `mapping.first_name: {from: Full Name, transform: name.first}`" in message
+    assert "set `mapping.city: {from: Addr, transform: address.city}`" in message
 
 
 def test_missing_source_column_is_reported_before_any_write(source_url, target_url, write_job):

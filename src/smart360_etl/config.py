@@ -116,6 +116,18 @@ class FieldSpec(StrictModel):
     transform: str | None = Field(None, description="id, text, name.<part>, address.<part>, phone, email")
     default: str | None = Field(None, description="value used when the source is empty")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _column_alone(cls, data):
+        """`consumer_id: cust_no` is short for `consumer_id: {from: cust_no}`."""
+        if isinstance(data, str):
+            return {"from": data}
+        if not isinstance(data, (dict, FieldSpec)):
+            raise ValueError(
+                f"expected a source column name or {{from: <column>, transform: ..., default: ...}}, got {data!r}"
+            )
+        return data
+
 
 class CheckSetting(StrictModel):
     """Overrides for one post-load check (see `smart360-etl validate --help` for the names)."""

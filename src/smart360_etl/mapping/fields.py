@@ -84,7 +84,18 @@ def build_rules(overrides: dict[str, FieldSpec | None], source_columns: list[str
         hint = f"; did you mean `{close[0]}`?" if close else ""
         raise ConfigError(f"unknown target field `mapping.{unknown[0]}`{hint} fields are: {', '.join(CONSUMER_FIELDS)}")
     skipped = {field for field, spec in overrides.items() if spec is None}
-    rules = [_rule(field, overrides.get(field), source_columns) for field in CONSUMER_FIELDS if field not in skipped]
+    rules, missing = [], []
+    for field in (f for f in CONSUMER_FIELDS if f not in skipped):
+        try:
+            rules.append(_rule(field, overrides.get(field), source_columns))
+        except SourceError as exc:  # every missing column at once, not one per attempt
+            missing.append(str(exc))
+    if len(missing) == 1:
+        raise SourceError(missing[0])
+    if missing:
+        raise SourceError(
+            f"{len(missing)} mapped columns are not in the source:\n" + "\n".join(f"  - {m}" for m in missing)
+        )
     return [rule for rule in rules if rule is not None]
 
 
@@ -156,8 +167,12 @@ def resolve_column(wanted: str, source_columns: list[str], field: str) -> str | 
         difflib.get_close_matches(wanted, source_columns, n=1, cutoff=0.5)
         or [c for c in source_columns if any(h in column_key(c) for h in HINTS.get(field, ()))][:1]
     )
+    transform = DEFAULT_MAPPING[field][1]
+    fix = f"{{from: {close[0]}, transform: {transform}}}" if close and "." in transform else None
     hint = (
-        f"did you mean `{close[0]}`? set `mapping.{field}.from: {close[0]}`"
+        f"did you mean `{close[0]}`? set `mapping.{field}: {fix}`"
+        if fix
+        else f"did you mean `{close[0]}`? set `mapping.{field}.from: {close[0]}`"
         if close
         else f"set `mapping.{field}.from` to one of them, or `mapping.{field}: null` if the source has no such data"
     )
