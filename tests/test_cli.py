@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from smart360_etl.cli import main
 from smart360_etl.demo import create_demo_source
+from smart360_etl.embedded import with_database
 from smart360_etl.load.schema import MIGRATIONS
 
 from .conftest import SAMPLES
@@ -129,3 +130,10 @@ def test_unreachable_target_is_retried_then_exits_1_without_showing_the_password
     assert "(tried 3 times)" in result.output and "that the server runs" in result.output
     assert result.output.count("retrying") == 2
     assert "hunter2" not in result.output and "etl:***@" in result.output
+
+
+def test_a_permanent_connection_failure_is_not_retried(write_job, tmp_path, server_url):
+    (tmp_path / "c.csv").write_text(SAMPLES.joinpath("case_study_sample.csv").read_text())
+    target = {"url": with_database(server_url, "no_such_database"), "connect_retries": 2}
+    result = CliRunner().invoke(main, ["run", "-c", str(write_job(source={"csv": "c.csv"}, target=target))])
+    assert result.exit_code == 1 and "(tried 1 time)" in result.output and "retrying" not in result.output

@@ -40,11 +40,14 @@ def connect(url: str, retries: int, what: str, key: str, error: type[EtlError], 
             str(state.outcome.exception()).strip(),
         ),
     )
+    connecting = attempt(psycopg.connect)
     try:
-        return attempt(psycopg.connect)(url, connect_timeout=kwargs.pop("connect_timeout", 10), **kwargs)
+        return connecting(url, connect_timeout=kwargs.pop("connect_timeout", 10), **kwargs)
     except psycopg.OperationalError as exc:
+        tries = connecting.statistics.get("attempt_number", 1)  # a permanent failure is not retried
         raise error(
-            f"cannot connect to {what} {redact_url(url)} (tried {retries + 1} times): {str(exc).strip()}; "
+            f"cannot connect to {what} {redact_url(url)} (tried {tries} time{'s' if tries > 1 else ''}): "
+            f"{str(exc).strip()}; "
             f"check `{key}`, that the server runs and accepts connections, and the credentials"
         ) from None
 
