@@ -111,6 +111,25 @@ def test_duplicate_ids_are_all_rejected_even_across_batches(source_url, target_u
     assert "7" not in consumers(target_url) and len(consumers(target_url)) == 49
 
 
+def test_a_value_too_long_for_its_target_column_rejects_the_row_not_the_run(source_url, target_url, write_job):
+    with psycopg.connect(source_url) as conn:
+        conn.execute("CREATE TABLE legacy (id text, name text, address text)")
+        conn.execute("INSERT INTO legacy VALUES ('1', 'Ann Lee', '1 Main St'), ('2', 'Maximiliana Lee', '2 Oak St')")
+    job = load_job(
+        write_job(
+            source={"url": source_url, "table": "legacy"},
+            target={"url": target_url},
+            mapping={"consumer_id": "id", "phone_number": None, "email_address": None},
+        )
+    )
+    with target_connection(job.target) as conn:
+        migrate(conn, job.target)
+        conn.execute("ALTER TABLE smart360.consumer ALTER COLUMN first_name TYPE varchar(10)")  # a real SMART360
+    result = run(job)
+    assert result.status == "ok" and result.rejects_by_reason == {"value_too_long": 1}
+    assert list(consumers(target_url)) == ["1"]
+
+
 def test_csv_and_postgres_sources_give_the_same_target(demo_job, source_url, new_database, write_job, tmp_path):
     csv_path = tmp_path / "export.csv"
     with psycopg.connect(source_url) as conn, open(csv_path, "wb") as out:

@@ -28,7 +28,7 @@ SOFT_REASONS = (
     "address_ambiguous",
     "name_organisation",
 )
-HARD_REASONS = ("consumer_id_missing", "consumer_id_duplicate", "name_incomplete", "address_unparsed")
+HARD_REASONS = ("consumer_id_missing", "consumer_id_duplicate", "name_incomplete", "address_unparsed", "value_too_long")
 # With `accounts:`: a record lands whole (consumer, account, meters, readings) or not at all.
 ACCOUNT_REASONS = (
     "account_conflict",

@@ -7,7 +7,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from .load import ledger
 from .load.consumers import ConsumerLoader, LoadCounts
 from .load.entities import EntityLoader, business_totals
 from .load.keys import SourceKeys, stage_source_keys
-from .load.schema import pending_migrations, require_migrated
+from .load.schema import column_limits, pending_migrations, require_migrated
 from .mapping.accounts import AccountRules, account_rules, claimed_numbers
 from .mapping.fields import build_rules
 from .mapping.keys import duplicate_ids
@@ -222,7 +222,23 @@ def _guard_schema(conn: psycopg.Connection, job: JobConfig, source, result: RunR
             log.warning("schema drift: %s", drift.message, extra={"stage": "schema"})
     if any(drift.breaking for drift in drifts):
         raise SchemaDrift(drifts)
-    return build_rules(job.mapping, list(result.source_schema))
+    return _within_limits(conn, job, build_rules(job.mapping, list(result.source_schema)))
+
+
+def _within_limits(conn: psycopg.Connection, job: JobConfig, rules: list) -> list:
+    """Rules that know the target's column lengths: a value too long for one rejects its row (value_too_long)
+    instead of failing the whole load."""
+    limits = column_limits(conn, job.target)
+    for rule in rules:
+        if rule.target in limits:
+            log.info(
+                "target column %s.consumer.%s holds at most %d characters; longer values are rejected",
+                job.target.schema_,
+                rule.target,
+                limits[rule.target],
+                extra={"stage": "schema"},
+            )
+    return [replace(rule, max_length=limits.get(rule.target)) for rule in rules]
 
 
 def _id_batches(job: JobConfig, source, rules, whole: bool = False) -> Iterator[pl.Series]:

@@ -200,3 +200,13 @@ def require_migrated(conn: psycopg.Connection, target: TargetConfig) -> None:
     pending = pending_migrations(conn, target)
     if pending:
         raise TargetNotInitialised(target.schema_, pending)
+
+
+def column_limits(conn: psycopg.Connection, target: TargetConfig) -> dict[str, int]:
+    """Column -> the most characters the consumer table holds there (varchar(n), char(n)); text has none."""
+    rows = conn.execute(
+        "SELECT column_name, character_maximum_length FROM information_schema.columns "
+        "WHERE table_schema = %s AND table_name = 'consumer' AND character_maximum_length IS NOT NULL",
+        [target.schema_],
+    ).fetchall()
+    return dict(rows)

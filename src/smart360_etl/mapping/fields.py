@@ -62,6 +62,7 @@ class FieldRule:
     column: str
     transform: str
     default: str | None = None
+    max_length: int | None = None  # the target column's, e.g. varchar(50): a longer value rejects the row
 
     @property
     def family(self) -> str:

@@ -55,6 +55,10 @@ def map_batch(
         out.select(pl.when(pl.any_horizontal(pl.col(f).is_null() for f in fields)).then(pl.lit(reason))).to_series()
         for reason, fields in REQUIRED.items()
     ]
+    limited = [pl.col(rule.target).str.len_chars() > rule.max_length for rule in rules if rule.max_length]
+    if limited:
+        too_long = pl.any_horizontal(limited).fill_null(False)
+        reasons.append(out.select(pl.when(too_long).then(pl.lit("value_too_long"))).to_series())
     if accounts is not None:
         parts, account_reasons = map_accounts(batch, accounts)
         out = out.hstack(parts)
