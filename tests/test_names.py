@@ -38,6 +38,11 @@ def test_real_world_names(raw, expected):
     assert tuple(split(raw)[0][p] for p in PARTS) == expected
 
 
+def test_decomposed_accents_are_composed():
+    decomposed = "Jose\u0301 Nu\u0301n\u0303ez"  # as some systems store "José Núñez"
+    assert split(decomposed) == split("José Núñez") and split(decomposed)[0]["first"] == "José"
+
+
 @pytest.mark.parametrize("raw", ["Madonna", "", "   ", None])
 def test_one_word_and_empty_names_give_no_last_name(raw):
     first, last = split(raw)[0]["first"], split(raw)[0]["last"]
