@@ -17,7 +17,7 @@ def clean(expr: pl.Expr) -> pl.Expr:
     # "José" typed on one system and "Jose" + a combining accent on another must be one value (matching,
     # duplicates, SMART360's search); only non-ASCII values can differ, so only they are normalised.
     text = pl.when(text.str.contains(r"[^\x00-\x7f]")).then(text.str.normalize("NFC")).otherwise(text)
-    return pl.when(text == "").then(None).otherwise(text)
+    return text.replace("", None)  # 2x cheaper than when/then/otherwise, which evaluates `text` twice more
 
 
 def by_unique(values: pl.Series, parse, dtype: pl.DataType) -> pl.Series:
