@@ -58,6 +58,11 @@ def test_case_study_streets_never_become_city_state_zip():
         ("GB", "10 Downing St, London SW1A 2AA, UK", ("10 Downing St", None, "London", None, "SW1A 2AA", None)),
         ("GB", "12 Prince of Wales", ("12 Prince of Wales", None, None, None, None, None)),
         ("US", "12 Main St US", ("12 Main St US", None, None, None, None, None)),
+        # a state without a postal code after a city and a space: a code in capitals or a name, after a comma
+        ("US", "12 Oak St, Unit 3, Austin TX", ("12 Oak St", "Unit 3", "Austin", "TX", None, None)),
+        ("US", "12 Main St, Spokane washington", ("12 Main St", None, "Spokane", "WA", None, None)),
+        ("US", "12 Oak Ave, Elm Ct", ("12 Oak Ave, Elm Ct", None, None, None, None, None)),  # Court, not CT
+        ("US", "12 Main St Springfield IL", ("12 Main St Springfield IL", None, None, None, None, None)),
         # a placeholder is no address at all (the row is rejected as address_unparsed)
         ("US", " N/A ", (None, None, None, None, None, None)),
         ("US", "Unknown", (None, None, None, None, None, None)),

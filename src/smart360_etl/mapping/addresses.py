@@ -69,8 +69,8 @@ def _before(text: pl.Expr, match: str) -> pl.Expr:
     return text.str.head(text.str.len_chars() - pl.col(match).struct["whole"].str.len_chars())
 
 
-def _state_pattern(region: Region) -> str:
-    names = sorted(region.state_lookup(), key=len, reverse=True)
+def _state_pattern(region: Region, names_only: bool = False) -> str:
+    names = sorted(region.states.values() if names_only else region.state_lookup(), key=len, reverse=True)
     return "|".join(re.escape(n).replace(r"\ ", r"\s+") for n in names) or _NOTHING
 
 
@@ -80,6 +80,7 @@ _NOTHING = r"[^\s\S]"
 def _take_postal_and_state(frame: pl.DataFrame, region: Region) -> pl.DataFrame:
     states = _state_pattern(region) if region.states else _NOTHING
     codes = "|".join(re.escape(c) for c in sorted(region.states, key=len, reverse=True)) or _NOTHING
+    spaced = rf"{codes}|(?i:{_state_pattern(region, names_only=True)})"  # codes in capitals, names in any case
     a = pl.col("a")
     frame = frame.with_columns(postal=_tail(a, rf"(?i)(?P<sep>{_SEP})(?P<zip>{region.postal})"))
     postal = pl.col("postal").struct
@@ -88,13 +89,19 @@ def _take_postal_and_state(frame: pl.DataFrame, region: Region) -> pl.DataFrame:
         state=_tail(pl.col("after_postal"), rf"(?i){_SEP}(?P<state>{states})\.?"),
         bad_state=_tail(pl.col("after_postal"), rf"{_SEP}(?P<bad>[A-Z]{{2,3}})"),
         state_only=_tail(pl.when(postal["zip"].is_null()).then(a), rf"(?i)\s*,\s*(?P<state>{codes})\.?"),
+        # "12 Oak St, Austin TX" (no postal code, no comma before the state): only a state code in capitals
+        # or a state's name, and only after a city in the part after a comma: "12 Elm Ct" keeps its Court.
+        state_spaced=_tail(
+            pl.when(postal["zip"].is_null() & a.str.contains(rf",[^,]*[^\s,]\s+(?:{spaced})\.?$")).then(a),
+            rf"\s+(?P<state>{spaced})\.?",
+        ),
         bad_postal=_tail(
             pl.when(postal["zip"].is_null()).then(a),
             rf"(?i){_SEP}(?P<state>{states})\.?{_SEP}(?P<bad>\d[\dA-Za-z\-]*(?:\s+\d+)?)",
         ),
     )
-    state, bad_state, state_only, bad_postal = (
-        pl.col(c).struct for c in ("state", "bad_state", "state_only", "bad_postal")
+    state, bad_state, state_only, bad_postal, state_spaced = (
+        pl.col(c).struct for c in ("state", "bad_state", "state_only", "bad_postal", "state_spaced")
     )
     has_state = state["state"].is_not_null()
     may_flag_state = pl.lit(bool(region.states)) & bad_state["bad"].is_not_null()
@@ -117,6 +124,8 @@ def _take_postal_and_state(frame: pl.DataFrame, region: Region) -> pl.DataFrame:
         .then(_before(a, "bad_postal"))
         .when(state_only["state"].is_not_null())
         .then(_before(a, "state_only"))
+        .when(state_spaced["state"].is_not_null())
+        .then(_before(a, "state_spaced"))
         .otherwise(a)
         .alias("rest"),
         pl.when(postal_ok).then(postal["zip"]).alias("zip_code"),
@@ -124,7 +133,7 @@ def _take_postal_and_state(frame: pl.DataFrame, region: Region) -> pl.DataFrame:
         .then(state["state"])
         .when(postal_bad)
         .then(bad_postal["state"])
-        .otherwise(state_only["state"])
+        .otherwise(pl.coalesce(state_only["state"], state_spaced["state"]))
         .alias("state"),
         pl.when(postal_ok & flag_state)
         .then(pl.lit("state_invalid"))
