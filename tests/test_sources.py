@@ -62,6 +62,8 @@ def test_wrong_encoding_says_how_to_fix(tmp_path):
         # a short record (here a value broken by an unquoted line break) is not padded with nulls
         ('a,b,c\n1,"x,y",z\n\n2,12 Oak St\nApt 4,z\n', "data record 2 has 2 field"),
         ("Consumer ID;Name\n1;Ann\n", "set `source.delimiter: ';'`"),
+        ("id,name,,\n1,Ann,,\n2,Bo,x,\n", "data record 2 has a value under a column without a name"),
+        (",\n1,\n", "empty column name"),
         ("Consumer ID|Name\n1|Ann\n", "set `source.delimiter: '|'`"),
     ],
 )
@@ -70,6 +72,13 @@ def test_broken_files_are_clear_errors(tmp_path, content, message):
     path.write_text(content)
     with pytest.raises(SourceError, match=message):
         read_all(path)
+
+
+def test_a_spreadsheets_empty_trailing_columns_are_dropped(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("Consumer ID,Name,,\n1,Ann Lee,,\n2,Bo Chan,,\n")
+    columns, frame = read_all(path)
+    assert columns == frame.columns == ["Consumer ID", "Name"] and frame.rows() == [("1", "Ann Lee"), ("2", "Bo Chan")]
 
 
 def test_blank_lines_are_not_records(tmp_path, monkeypatch):

@@ -11,6 +11,7 @@ import polars as pl
 from ..errors import SourceError
 
 READ_BYTES = 4 * 1024 * 1024
+UNNAMED = "\x00unnamed "  # trailing header cells left empty; no real column name holds a NUL
 OTHER_SEPARATORS = (";", "\t", "|")
 
 
@@ -29,7 +30,7 @@ def frames_from_csv_bytes(
             block, header = _split_header(block, separator, origin)
             if not block:
                 continue
-        frame = _parse(block, header, separator, origin, records, well_formed)
+        frame = _without_unnamed(_parse(block, header, separator, origin, records, well_formed), origin, records)
         records += frame.height
         pending = frame if pending is None else pl.concat([pending, frame])
         while pending.height >= batch_size:
@@ -43,7 +44,7 @@ def frames_from_csv_bytes(
 
 def read_header(chunks: Iterable[bytes], separator: str, origin: str) -> list[str]:
     for block in _complete_records(chunks):
-        return _split_header(block, separator, origin)[1]
+        return [name for name in _split_header(block, separator, origin)[1] if not name.startswith(UNNAMED)]
     raise SourceError(f"{origin} is empty: no header row found")
 
 
@@ -72,6 +73,20 @@ def _last_record_end(buffer: bytearray) -> int:
     return -1
 
 
+def _without_unnamed(frame: pl.DataFrame, origin: str, records_before: int) -> pl.DataFrame:
+    """The frame without the columns of empty header cells, which must hold nothing (or a value would be lost)."""
+    unnamed = [c for c in frame.columns if c.startswith(UNNAMED)]
+    if not unnamed:
+        return frame
+    filled = frame.select(pl.any_horizontal(pl.col(unnamed).is_not_null())).to_series().arg_true()
+    if len(filled):
+        raise SourceError(
+            f"{origin}: data record {records_before + filled[0] + 1} has a value under a column without a name "
+            "in the header row; name that column in the header"
+        )
+    return frame.drop(unnamed)
+
+
 def _split_header(block: bytes, separator: str, origin: str) -> tuple[bytes, list[str]]:
     block = block.removeprefix(b"\xef\xbb\xbf")
     end = _first_record_end(block)
@@ -81,11 +96,14 @@ def _split_header(block: bytes, separator: str, origin: str) -> tuple[bytes, lis
             f"{origin}: the header row reads as one column `{names[0]}`; the file looks separated by "
             f"{other!r}: set `source.delimiter: {other!r}` in the job file"
         )
-    if any(n is None or not n.strip() for n in names):
+    named = len(names)
+    while named and (names[named - 1] is None or not names[named - 1].strip()):
+        named -= 1  # a spreadsheet's trailing empty columns: read, checked empty, then dropped
+    if named == 0 or any(n is None or not n.strip() for n in names[:named]):
         raise SourceError(f"{origin}: the header row has an empty column name: {list(names)}")
-    if len(set(names)) != len(names):
+    if len(set(names[:named])) != named:
         raise SourceError(f"{origin}: the header row repeats a column name: {list(names)}")
-    return block[end:], [n.strip() for n in names]
+    return block[end:], [n.strip() for n in names[:named]] + [f"{UNNAMED}{i}" for i in range(named, len(names))]
 
 
 def _first_record_end(block: bytes) -> int:
