@@ -73,6 +73,13 @@ def test_a_column_name_alone_is_short_for_from(tmp_path):
     assert job.mapping["consumer_id"].from_ == "cust_no" and job.mapping["email_address"] is None
 
 
+def test_batches_are_smaller_by_default_when_accounts_are_loaded_too(tmp_path):
+    assert load_job(write(tmp_path, MINIMAL), environ=ENV).source.batch_size == 25_000
+    assert load_job(write(tmp_path, MINIMAL + "accounts: {}\n"), environ=ENV).source.batch_size == 15_000
+    sized = MINIMAL.replace("table: consumer_data", "table: consumer_data\n  batch_size: 500") + "accounts: {}\n"
+    assert load_job(write(tmp_path, sized), environ=ENV).source.batch_size == 500
+
+
 def test_missing_job_file(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_job(tmp_path / "nope.yaml")
