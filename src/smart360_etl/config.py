@@ -18,8 +18,9 @@ from .regions import Region, region_for
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
-# Reasons whose field can be nulled and loaded with a warning; all others always reject the row,
-# because SMART360 cannot hold a consumer without an id, a name or a first address line.
+# Reasons that may only warn (the row loads; an invalid field is nulled); all others always reject the
+# row, because SMART360 cannot hold a consumer without an id, a name or a first address line, nor a value
+# longer than its column (cutting it would lose data).
 SOFT_REASONS = (
     "phone_invalid",
     "email_invalid",
