@@ -22,6 +22,7 @@ def normalise(*raw):
         ("üser@exämple.de", "üser@exämple.de"),
         # copied from a mail client
         ("mailto:ann@Example.com", "ann@example.com"),
+        ("Mailto:ann@example.com", "ann@example.com"),
         ("Ann Lee <ann@Example.com>", "ann@example.com"),
         ('"Lee, Ann" <ann@example.com>', "ann@example.com"),
     ],

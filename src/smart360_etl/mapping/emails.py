@@ -46,7 +46,8 @@ def parse_one(value: str) -> str | None:
 def _address_in(value: str) -> str:
     """The address of "mailto:ann@example.com" and of "Ann Lee <ann@example.com>" (a mail client's copy);
     a value with two addresses is left whole, so it stays invalid rather than losing one."""
-    value = value.removeprefix("mailto:").removeprefix("MAILTO:")
+    if value[:7].lower() == "mailto:":
+        value = value[7:]
     if value.endswith(">") and "<" in value:
         found = [address for _, address in getaddresses([value]) if address]
         if len(found) == 1:

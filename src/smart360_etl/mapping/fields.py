@@ -169,14 +169,12 @@ def resolve_column(wanted: str, source_columns: list[str], field: str) -> str | 
         or [c for c in source_columns if any(h in column_key(c) for h in HINTS.get(field, ()))][:1]
     )
     transform = DEFAULT_MAPPING[field][1]
-    fix = f"{{from: {close[0]}, transform: {transform}}}" if close and "." in transform else None
-    hint = (
-        f"did you mean `{close[0]}`? set `mapping.{field}: {fix}`"
-        if fix
-        else f"did you mean `{close[0]}`? set `mapping.{field}.from: {close[0]}`"
-        if close
-        else f"set `mapping.{field}.from` to one of them, or `mapping.{field}: null` if the source has no such data"
-    )
+    if close and "." in transform:  # a part split out of a column: `from` alone would take the column whole
+        hint = f"did you mean `{close[0]}`? set `mapping.{field}: {{from: {close[0]}, transform: {transform}}}`"
+    elif close:
+        hint = f"did you mean `{close[0]}`? set `mapping.{field}.from: {close[0]}`"
+    else:
+        hint = f"set `mapping.{field}.from` to one of them, or `mapping.{field}: null` if the source has no such data"
     raise SourceError(
         f"column `{wanted}` (for `{field}`) not found in source; columns are: {', '.join(source_columns)}; {hint}"
     )
