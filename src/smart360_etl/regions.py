@@ -28,6 +28,10 @@ class Region(BaseModel):
     postal_prefixes: dict[str, list[str]] = Field(
         default_factory=dict, description="state code -> postal-code prefix ranges, e.g. IL: ['600-629']"
     )
+    address_words: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="words added to the region's address lexicon (mapping/lexicons), e.g. street_types: [Wynd]",
+    )
 
     def state_lookup(self) -> dict[str, str]:
         """Upper-cased code or name -> code, to normalise 'illinois', 'Il' and 'IL' alike."""

@@ -1,0 +1,66 @@
+"""A gazetteer of place names by postal code and by state, from a well-kept data package.
+
+US: the `zipcodes` package (USPS ZIP codes with their city, the other city names USPS accepts for the
+code, and the state). Other regions have none built in yet: `Places.empty()` knows no place, and the parser
+then relies on its grammar alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+
+from .address_words import word_key
+
+# Words a place name may be written with either way ("St Louis", "Saint Louis").
+_SPELLED_OUT = {"ST": "SAINT", "STE": "SAINTE", "FT": "FORT", "MT": "MOUNT", "PT": "POINT"}
+
+
+def place_key(words: list[str] | tuple[str, ...] | str) -> str:
+    """One spelling per place: upper case, no accents or dots, hyphens as spaces, St/Ft/Mt spelled out."""
+    if isinstance(words, str):
+        words = words.split()
+    parts = [word_key(w) for word in words for w in word.replace("-", " ").split()]
+    return " ".join(_SPELLED_OUT.get(p, p) for p in parts)
+
+
+@dataclass(frozen=True)
+class Places:
+    by_postal: dict[str, frozenset[str]] = field(default_factory=dict)
+    by_state: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls) -> Places:
+        return cls()
+
+    def for_postal(self, postal: str | None) -> frozenset[str] | None:
+        """The place keys of a postal code (its first five digits for a ZIP+4), or None when unknown."""
+        if not postal or not self.by_postal:
+            return None
+        return self.by_postal.get(postal.replace(" ", "").upper()[:5])
+
+    def for_state(self, state: str | None) -> frozenset[str] | None:
+        return self.by_state.get(state.upper()) if state and self.by_state else None
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """(postal code, place key) for every place of every code: the check's reference table."""
+        return [(postal, place) for postal, places in self.by_postal.items() for place in places]
+
+
+@cache
+def places_for(region_code: str) -> Places:
+    if region_code.upper() != "US":
+        return Places.empty()
+    import zipcodes
+
+    by_postal: dict[str, set[str]] = {}
+    by_state: dict[str, set[str]] = {}
+    for entry in zipcodes.list_all():
+        names = [entry["city"], *entry.get("acceptable_cities", [])]
+        keys = {place_key(name) for name in names if name}
+        by_postal.setdefault(entry["zip_code"], set()).update(keys)
+        by_state.setdefault(entry["state"], set()).update(keys)
+    return Places(
+        {k: frozenset(v) for k, v in by_postal.items()},
+        {k: frozenset(v) for k, v in by_state.items()},
+    )
