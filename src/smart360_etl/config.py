@@ -28,6 +28,8 @@ SOFT_REASONS = (
     "state_invalid",
     "address_ambiguous",
     "name_organisation",
+    "name_multiple_people",
+    "name_order_uncertain",
 )
 HARD_REASONS = ("consumer_id_missing", "consumer_id_duplicate", "name_incomplete", "address_unparsed", "value_too_long")
 # With `accounts:`: a record lands whole (consumer, account, meters, readings) or not at all.
@@ -272,6 +274,10 @@ class JobConfig(StrictModel):
     report_dir: Path = Field(Path("reports"), description="where <run_id>.json is written")
     mapping: dict[str, FieldSpec | None] = Field(
         default_factory=dict, description="overrides per target field; null leaves the field empty"
+    )
+    name_order: Literal["given_first", "surname_first", "auto"] = Field(
+        "given_first",
+        description="how the source writes names without a comma; auto learns it from its 'Last, First' names",
     )
     reasons: dict[str, Disposition] = Field(default_factory=dict, description="reason -> reject | warn")
     checks: dict[str, CheckSetting] = Field(default_factory=dict, description="check name -> overrides")

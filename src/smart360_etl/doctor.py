@@ -73,7 +73,7 @@ def _read_source(job: JobConfig) -> tuple[dict[str, str], str]:
 
 
 def _mapping(job: JobConfig, schema: dict[str, str]) -> tuple[None, str]:
-    rules = build_rules(job.mapping, list(schema))
+    rules = build_rules(job.mapping, list(schema), job.name_order)
     return None, f"{len(rules)} fields mapped from {len({rule.column for rule in rules})} source columns"
 
 

@@ -222,7 +222,7 @@ def _guard_schema(conn: psycopg.Connection, job: JobConfig, source, result: RunR
             log.warning("schema drift: %s", drift.message, extra={"stage": "schema"})
     if any(drift.breaking for drift in drifts):
         raise SchemaDrift(drifts)
-    return _within_limits(conn, job, build_rules(job.mapping, list(result.source_schema)))
+    return _within_limits(conn, job, build_rules(job.mapping, list(result.source_schema), job.name_order))
 
 
 def _within_limits(conn: psycopg.Connection, job: JobConfig, rules: list) -> list:
@@ -449,7 +449,7 @@ def last_started(job: JobConfig):
 def preview(job: JobConfig, limit: int = 20) -> pl.DataFrame:
     """The first `limit` source rows mapped, with the reasons they would be rejected or warned; no writes."""
     with open_source(job.source, limit=limit) as source:
-        rules = build_rules(job.mapping, source.columns())
+        rules = build_rules(job.mapping, source.columns(), job.name_order)
         duplicates = duplicate_ids(
             pl.concat([pl.Series("consumer_id", [], pl.String), *_id_batches(job, source, rules)]).drop_nulls()
         )

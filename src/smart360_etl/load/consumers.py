@@ -47,6 +47,7 @@ class ConsumerLoader:
         self.conn, self.run_id, self.counts = conn, run_id, LoadCounts()
         self.consumer = sql.Identifier(target.schema_, "consumer")
         self.reject = sql.Identifier(target.etl_schema, "reject")
+        self.warning = sql.Identifier(target.etl_schema, "warning")
         # Per-batch joins probe the consumer key: whatever the (stale) statistics say, a hash join
         # that re-reads the whole growing table for every batch would make a big run quadratic.
         conn.execute("SET LOCAL enable_hashjoin = off")
@@ -74,6 +75,7 @@ class ConsumerLoader:
         self._count_reasons(rejected, loaded)
         clean = loaded.select(CONSUMER_FIELDS)
         self.counts.rejected += self._copy_rejects(rejected)
+        self._copy_warnings(loaded)
         if self.straight:
             copied = self._copy(self.consumer, clean)
             self.counts.staged += copied
@@ -101,6 +103,18 @@ class ConsumerLoader:
             "source_row",
         )
         return self._copy(self.reject, rows)
+
+    def _copy_warnings(self, loaded: pl.DataFrame) -> int:
+        """Every warning of a loaded row, with the source value it is about: reviewable like the rejects."""
+        if "warnings" not in loaded.columns:
+            return 0
+        rows = (
+            loaded.select(pl.lit(self.run_id).alias("run_id"), "source_row_number", "consumer_id", "warnings")
+            .filter(pl.col("warnings").is_not_null())
+            .explode("warnings")
+            .unnest("warnings")
+        )
+        return self._copy(self.warning, rows)
 
     def _copy(self, table: sql.Identifier, frame: pl.DataFrame) -> int:
         return copy_frames(self.conn, table, [frame], frame.columns) if frame.height else 0

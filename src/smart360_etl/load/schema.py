@@ -151,6 +151,25 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
     """,
     ),
+    (
+        5,
+        "a second person and a preferred name per consumer; warnings kept per row",
+        """
+        ALTER TABLE {schema}.consumer ADD COLUMN IF NOT EXISTS preferred_name text;
+        ALTER TABLE {schema}.consumer ADD COLUMN IF NOT EXISTS secondary_first_name text;
+        ALTER TABLE {schema}.consumer ADD COLUMN IF NOT EXISTS secondary_last_name text;
+        CREATE TABLE IF NOT EXISTS {etl}.warning (
+            run_id            text NOT NULL REFERENCES {etl}.run (run_id),
+            source_row_number bigint NOT NULL,
+            consumer_id       text,
+            reason            text NOT NULL,
+            field             text NOT NULL,
+            source_column     text NOT NULL,
+            source_value      text
+        );
+        CREATE INDEX IF NOT EXISTS warning_run_reason ON {etl}.warning (run_id, reason);
+    """,
+    ),
 ]
 
 _LEDGER = """

@@ -20,6 +20,9 @@ CONSUMER_FIELDS = (
     "middle_name",
     "last_name",
     "suffix",
+    "preferred_name",
+    "secondary_first_name",
+    "secondary_last_name",
     "address_line_1",
     "address_line_2",
     "city",
@@ -38,6 +41,9 @@ DEFAULT_MAPPING: dict[str, tuple[str, str]] = {
     "middle_name": ("Name", "name.middle"),
     "last_name": ("Name", "name.last"),
     "suffix": ("Name", "name.suffix"),
+    "preferred_name": ("Name", "name.preferred"),
+    "secondary_first_name": ("Name", "name.secondary_first"),
+    "secondary_last_name": ("Name", "name.secondary_last"),
     "address_line_1": ("Address", "address.line_1"),
     "address_line_2": ("Address", "address.line_2"),
     "city": ("Address", "address.city"),
@@ -50,7 +56,7 @@ DEFAULT_MAPPING: dict[str, tuple[str, str]] = {
 
 SIMPLE_TRANSFORMS = ("id", "text", "upper", "lower", "phone", "email")
 PART_TRANSFORMS = {
-    "name": ("title", "first", "middle", "last", "suffix"),
+    "name": ("title", "first", "middle", "last", "suffix", "preferred", "secondary_first", "secondary_last"),
     "address": ("line_1", "line_2", "city", "state", "zip_code"),
     "phone": ("extension",),
 }
@@ -63,6 +69,7 @@ class FieldRule:
     transform: str
     default: str | None = None
     max_length: int | None = None  # the target column's, e.g. varchar(50): a longer value rejects the row
+    name_order: str = "given_first"  # name rules: how the source writes names without a comma
 
     @property
     def family(self) -> str:
@@ -74,7 +81,9 @@ def column_key(name: str) -> str:
     return re.sub(r"[^0-9a-z]", "", name.lower())
 
 
-def build_rules(overrides: dict[str, FieldSpec | None], source_columns: list[str]) -> list[FieldRule]:
+def build_rules(
+    overrides: dict[str, FieldSpec | None], source_columns: list[str], name_order: str = "given_first"
+) -> list[FieldRule]:
     """Resolve the default map plus overrides against the source's actual columns.
 
     An override of None (`phone_number: ~` in YAML) leaves that field empty: the source has no such data.
@@ -88,7 +97,7 @@ def build_rules(overrides: dict[str, FieldSpec | None], source_columns: list[str
     rules, missing = [], []
     for field in (f for f in CONSUMER_FIELDS if f not in skipped):
         try:
-            rules.append(_rule(field, overrides.get(field), source_columns))
+            rules.append(_rule(field, overrides.get(field), source_columns, name_order))
         except SourceError as exc:  # every missing column at once, not one per attempt
             missing.append(str(exc))
     if len(missing) == 1:
@@ -125,13 +134,13 @@ def _wanted(field: str, spec: FieldSpec | None) -> tuple[str, str]:
     return column, transform
 
 
-def _rule(field: str, spec: FieldSpec | None, source_columns: list[str]) -> FieldRule | None:
+def _rule(field: str, spec: FieldSpec | None, source_columns: list[str], name_order: str) -> FieldRule | None:
     column, transform = _wanted(field, spec)
     _check_transform(field, transform)
     actual = resolve_column(column, source_columns, field)
     if actual is None:
         return None
-    return FieldRule(field, actual, transform, spec.default if spec else None)
+    return FieldRule(field, actual, transform, spec.default if spec else None, name_order=name_order)
 
 
 def _check_transform(field: str, transform: str) -> None:
@@ -154,7 +163,16 @@ HINTS = {
     "address_line_1": ("address", "addr", "street"),
     "first_name": ("name",),
 }
-OPTIONAL_FIELDS = {"title", "middle_name", "suffix", "address_line_2", "phone_extension"}
+OPTIONAL_FIELDS = {
+    "title",
+    "middle_name",
+    "suffix",
+    "preferred_name",
+    "secondary_first_name",
+    "secondary_last_name",
+    "address_line_2",
+    "phone_extension",
+}
 
 
 def resolve_column(wanted: str, source_columns: list[str], field: str) -> str | None:

@@ -23,7 +23,10 @@ REQUIRED = {
     "address_unparsed": ("address_line_1",),
 }
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="smart360-etl-map")
-BOOKKEEPING = ("source_row_number", "reject_reasons", "warn_reasons", "source_row")
+BOOKKEEPING = ("source_row_number", "reject_reasons", "warn_reasons", "source_row", "warnings")
+# The field a parse's warning is about, by parser family (the target field for the others).
+_WARNED_FIELD = {"name": "name", "address": "address", "phone": "phone_number", "email": "email_address"}
+WARNING = pl.Struct({"reason": pl.String, "field": pl.String, "source_column": pl.String, "source_value": pl.String})
 
 
 def map_batch(
@@ -45,9 +48,12 @@ def map_batch(
     With `accounts`, the account parts (mapping/accounts.py) are added, and their reasons reject the record;
     `conflicts` (reason -> consumer ids) rejects every record that claims an account or meter another has.
     """
-    groups = list(dict.fromkeys((rule.column, rule.family) for rule in rules))
+    first_rule = {}
+    for rule in rules:
+        first_rule.setdefault((rule.column, rule.family), rule)
+    groups = list(first_rule)
     # The normalisers spend their time in polars (no GIL): run them side by side.
-    parsed = dict(zip(groups, _POOL.map(lambda g: _parse(batch[g[0]], g[1], region), groups)))
+    parsed = dict(zip(groups, _POOL.map(lambda g: _parse(batch[g[0]], first_rule[g], region), groups)))
     columns = {rule.target: _field(parsed[(rule.column, rule.family)], batch[rule.column], rule) for rule in rules}
     out = pl.DataFrame([columns.get(f, pl.Series(f, [None] * batch.height, dtype=pl.String)) for f in CONSUMER_FIELDS])
     reasons = [frame["reason"] for frame in parsed.values() if "reason" in frame.columns]
@@ -75,8 +81,32 @@ def map_batch(
     out = out.with_columns(
         row_numbers.cast(pl.Int64).alias("source_row_number"),
         *_split_reasons(reasons, disposition),
+        _warnings(parsed, batch, disposition, first_rule),
     )
     return out.with_columns(_source_json(batch, out))
+
+
+def _warnings(parsed: dict, batch: pl.DataFrame, disposition: Callable[[str], str], first_rule: dict) -> pl.Series:
+    """Per row, the warnings its parses earned: reason, field, source column and the source value, so that
+    a nulled or doubtful value can be listed and reviewed (kept in `smart360_etl.warning`)."""
+    entries = []
+    for (column, family), frame in parsed.items():
+        if "reason" not in frame.columns:
+            continue
+        warn_reasons = [r for r in frame["reason"].drop_nulls().unique().to_list() if disposition(r) != "reject"]
+        if not warn_reasons:
+            continue
+        entry = pl.struct(
+            reason=frame["reason"],
+            field=pl.lit(_WARNED_FIELD.get(family, first_rule[(column, family)].target)),
+            source_column=pl.lit(column),
+            source_value=batch[column],
+        )
+        entries.append(pl.select(pl.when(frame["reason"].is_in(warn_reasons)).then(entry)).to_series())
+    if not entries:
+        return pl.Series("warnings", [None] * batch.height, dtype=pl.List(WARNING))
+    listed = pl.select(pl.concat_list(entries).list.drop_nulls()).to_series()
+    return pl.select(pl.when(listed.list.len() > 0).then(listed)).to_series().alias("warnings")
 
 
 def _source_json(batch: pl.DataFrame, out: pl.DataFrame) -> pl.Series:
@@ -89,12 +119,13 @@ def _source_json(batch: pl.DataFrame, out: pl.DataFrame) -> pl.Series:
 
 def map_field(batch: pl.DataFrame, rule: FieldRule, region: Region) -> pl.Series:
     """One target field of a batch, through its rule's transform."""
-    return _field(_parse(batch[rule.column], rule.family, region), batch[rule.column], rule)
+    return _field(_parse(batch[rule.column], rule, region), batch[rule.column], rule)
 
 
-def _parse(values: pl.Series, family: str, region: Region) -> pl.DataFrame:
+def _parse(values: pl.Series, rule: FieldRule, region: Region) -> pl.DataFrame:
+    family = rule.family
     if family == "name":
-        return split_names(values)
+        return split_names(values, rule.name_order)
     if family == "address":
         return parse_addresses(values, region)
     if family == "phone":
