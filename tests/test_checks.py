@@ -207,3 +207,16 @@ def test_profile_counts_placeholders_and_odd_characters(target):
             profile = quality_profile(ctx)
     assert profile["city"]["placeholders"] == 2 and profile["first_name"]["odd_characters"] == 1
     assert profile["first_name"]["placeholders"] == 0 and profile["city"]["missing"] == 0
+
+
+def test_city_matches_postal_code_uses_the_gazetteer(target):
+    rows = [
+        variant(1, city="Springfield", zip_code="62704"),
+        variant(2, city="St. Louis", zip_code="63101"),  # spelled as people write it: Saint Louis
+        variant(3, city="Winston-Salem", state="NC", zip_code="27101"),
+        variant(4, city="Chicago", zip_code="62704"),  # 62704 is Springfield's
+        variant(5, city="Heights", state="MI", zip_code="48310"),  # "Sterling Heights" split wrong
+        variant(6, city="Nowhere", zip_code="00000"),  # a code the gazetteer does not know is not judged
+    ]
+    outcome = outcomes(target, *rows)["city_matches_postal_code"]
+    assert (outcome.status, outcome.failing, outcome.total, outcome.sample) == ("warn", 2, 5, ["4", "5"])

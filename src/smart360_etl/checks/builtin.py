@@ -10,6 +10,7 @@ import json
 
 from psycopg import sql
 
+from ..mapping.places import SPELLED_OUT, places_for
 from . import Check, Measure
 from .context import CheckContext
 
@@ -224,6 +225,39 @@ def meter_on_several_active_accounts(ctx: CheckContext, check: Check) -> Measure
     return Measure(failing, total, sample or [])
 
 
+def _has_gazetteer(ctx: CheckContext) -> bool:
+    return bool(places_for(ctx.region.code).by_postal)
+
+
+def city_matches_postal_code(ctx: CheckContext, check: Check) -> Measure:
+    """Consumers whose postal code the gazetteer knows but whose city is none of that code's places. The
+    gazetteer's (postal code, place) pairs are COPYed into a temporary table; the city is keyed as the
+    gazetteer keys its places (upper case, no dots or accents, hyphens as spaces, St/Ft/Mt spelled out)."""
+    places = places_for(ctx.region.code)
+    ctx.conn.execute("CREATE TEMPORARY TABLE IF NOT EXISTS smart360_etl_place (postal text, place text)")
+    ctx.conn.execute("TRUNCATE smart360_etl_place")
+    with ctx.conn.cursor().copy("COPY smart360_etl_place (postal, place) FROM STDIN") as copy:
+        for row in places.pairs():
+            copy.write_row(row)
+    ctx.conn.execute("CREATE INDEX IF NOT EXISTS smart360_etl_place_key ON smart360_etl_place (postal, place)")
+    key = sql.SQL("upper(translate(c.city, '.-', '  '))")
+    for short, long in SPELLED_OUT.items():
+        key = sql.SQL("regexp_replace({}, {}, {}, 'g')").format(
+            key, sql.Literal(f"(^| ){short}(?= |$)"), sql.Literal(f"\\1{long}")
+        )
+    key = sql.SQL("btrim(regexp_replace({}, '\\s+', ' ', 'g'))").format(key)
+    failing, total, sample = ctx.conn.execute(
+        sql.SQL(
+            "WITH judged AS (SELECT c.consumer_id, NOT EXISTS (SELECT FROM smart360_etl_place p "
+            "WHERE p.postal = left(c.zip_code, 5) AND p.place = {key}) AS wrong FROM {consumer} c WHERE c.city IS NOT NULL AND EXISTS "
+            "(SELECT FROM smart360_etl_place p WHERE p.postal = left(c.zip_code, 5))) "
+            "SELECT count(*) FILTER (WHERE wrong), count(*), "
+            "(array_agg(consumer_id ORDER BY consumer_id) FILTER (WHERE wrong))[1:5] FROM judged"
+        ).format(key=key, consumer=ctx.consumer)
+    ).fetchone()
+    return Measure(failing, total, sample or [])
+
+
 def builtin_checks() -> list[Check]:
     from .duplicates import likely_duplicates
 
@@ -282,6 +316,13 @@ def builtin_checks() -> list[Check]:
             reject_rate,
             threshold=0.05,
             needs_run=True,
+        ),
+        Check(
+            "city_matches_postal_code",
+            "the city is one of the places of its postal code (the region's gazetteer)",
+            "warn",
+            city_matches_postal_code,
+            applies=_has_gazetteer,
         ),
         Check("likely_duplicate_consumers", "no two consumer ids look like the same person", "warn", likely_duplicates),
         Check(

@@ -13,7 +13,7 @@ from functools import cache
 from .address_words import word_key
 
 # Words a place name may be written with either way ("St Louis", "Saint Louis").
-_SPELLED_OUT = {"ST": "SAINT", "STE": "SAINTE", "FT": "FORT", "MT": "MOUNT", "PT": "POINT"}
+SPELLED_OUT = {"ST": "SAINT", "STE": "SAINTE", "FT": "FORT", "MT": "MOUNT", "PT": "POINT"}
 
 
 def place_key(words: list[str] | tuple[str, ...] | str) -> str:
@@ -21,7 +21,7 @@ def place_key(words: list[str] | tuple[str, ...] | str) -> str:
     if isinstance(words, str):
         words = words.split()
     parts = [word_key(w) for word in words for w in word.replace("-", " ").split()]
-    return " ".join(_SPELLED_OUT.get(p, p) for p in parts)
+    return " ".join(SPELLED_OUT.get(p, p) for p in parts)
 
 
 @dataclass(frozen=True)
