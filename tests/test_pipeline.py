@@ -154,6 +154,15 @@ def test_case_study_sample_keeps_street_only_addresses(target_url, write_job):
     assert result.warnings_by_reason == {"phone_invalid": 13}  # 555 numbers are not valid NANP numbers
     john = consumers(target_url)["1"]
     assert john == ("John", None, "Doe", "123 Main St", None, None, None, None, "johndoe@example.com")
+    # every nulled phone is kept with its source value, per row, queryable like the rejects
+    with psycopg.connect(target_url) as conn:
+        warnings = conn.execute(
+            "SELECT consumer_id, reason, field, source_column, source_value FROM smart360_etl.warning "
+            "WHERE run_id = %s ORDER BY source_row_number",
+            [result.run_id],
+        ).fetchall()
+    assert len(warnings) == 13 and {w[1:4] for w in warnings} == {("phone_invalid", "phone_number", "Contact Number")}
+    assert warnings[0][0] == "1" and warnings[0][4].startswith("555")
 
 
 def test_dry_run_leaves_the_target_unchanged(demo_job, target_url):

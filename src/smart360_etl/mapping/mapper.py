@@ -88,25 +88,33 @@ def map_batch(
 
 def _warnings(parsed: dict, batch: pl.DataFrame, disposition: Callable[[str], str], first_rule: dict) -> pl.Series:
     """Per row, the warnings its parses earned: reason, field, source column and the source value, so that
-    a nulled or doubtful value can be listed and reviewed (kept in `smart360_etl.warning`)."""
-    entries = []
+    a nulled or doubtful value can be listed and reviewed (kept in `smart360_etl.warning`). Built from the
+    few warned rows only: the cost follows the warnings, not the batch."""
+    found = []
     for (column, family), frame in parsed.items():
         if "reason" not in frame.columns:
             continue
         warn_reasons = [r for r in frame["reason"].drop_nulls().unique().to_list() if disposition(r) != "reject"]
         if not warn_reasons:
             continue
-        entry = pl.struct(
-            reason=frame["reason"],
-            field=pl.lit(_WARNED_FIELD.get(family, first_rule[(column, family)].target)),
-            source_column=pl.lit(column),
-            source_value=batch[column],
+        positions = frame["reason"].is_in(warn_reasons).arg_true()
+        found.append(
+            pl.DataFrame(
+                {
+                    "position": positions,
+                    "reason": frame["reason"].gather(positions),
+                    "field": pl.repeat(_WARNED_FIELD.get(family, first_rule[(column, family)].target), len(positions),
+                                       eager=True, dtype=pl.String),
+                    "source_column": pl.repeat(column, len(positions), eager=True, dtype=pl.String),
+                    "source_value": batch[column].gather(positions).cast(pl.String),
+                }
+            )
         )
-        entries.append(pl.select(pl.when(frame["reason"].is_in(warn_reasons)).then(entry)).to_series())
-    if not entries:
+    rows = pl.DataFrame({"position": pl.int_range(0, batch.height, dtype=pl.UInt32, eager=True)})
+    if not found:
         return pl.Series("warnings", [None] * batch.height, dtype=pl.List(WARNING))
-    listed = pl.select(pl.concat_list(entries).list.drop_nulls()).to_series()
-    return pl.select(pl.when(listed.list.len() > 0).then(listed)).to_series().alias("warnings")
+    grouped = pl.concat(found).group_by("position").agg(pl.struct(list(WARNING.to_schema())).alias("warnings"))
+    return rows.join(grouped, on="position", how="left", maintain_order="left")["warnings"]
 
 
 def _source_json(batch: pl.DataFrame, out: pl.DataFrame) -> pl.Series:
