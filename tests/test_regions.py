@@ -69,3 +69,18 @@ def test_a_region_defined_in_the_job_file(target_url, write_job, tmp_path):
             "SELECT consumer_id, city, state, zip_code, phone_number FROM smart360.consumer ORDER BY 1"
         ).fetchall()
     assert rows == [("N1", "Auckland", "AUK", "1010", "+6493790000"), ("N2", "Wellington", None, "6011", "+6444990000")]
+
+
+def test_address_words_of_a_job_extend_the_lexicon_and_a_misspelt_list_is_an_error():
+    import pydantic
+    import pytest
+
+    from smart360_etl.mapping.address_grammar import AddressGrammar
+    from smart360_etl.regions import region_for
+
+    raw = "12 Kirk Vennel Perth PH1 5AA"  # a Scots street word the built-in lexicon lacks
+    assert AddressGrammar(region_for("GB")).parse(raw)["city"] is None
+    region = region_for("GB", {"address_words": {"street_types": ["Wynd", "Vennel"]}})
+    assert AddressGrammar(region).parse(raw)["city"] == "Perth"
+    with pytest.raises(pydantic.ValidationError, match="unknown word list `street_type`"):
+        region_for("GB", {"address_words": {"street_type": ["Wynd"]}})

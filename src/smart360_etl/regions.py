@@ -6,7 +6,7 @@ from functools import cache
 from importlib import resources
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # A region we know nothing about still gets a working, permissive postal shape.
 PERMISSIVE_POSTAL = r"\d{3,10}(?:-\d{1,6})?"
@@ -32,6 +32,17 @@ class Region(BaseModel):
         default_factory=dict,
         description="words added to the region's address lexicon (mapping/lexicons), e.g. street_types: [Wynd]",
     )
+
+    @field_validator("address_words")
+    @classmethod
+    def _known_word_lists(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        from .mapping.address_words import LISTS
+
+        known = (*LISTS, "counties")
+        unknown = sorted(set(value) - set(known))
+        if unknown:
+            raise ValueError(f"unknown word list `{unknown[0]}`; the lists are: {', '.join(known)}")
+        return value
 
     def state_lookup(self) -> dict[str, str]:
         """Upper-cased code or name -> code, to normalise 'illinois', 'Il' and 'IL' alike."""

@@ -25,9 +25,7 @@ _SEPARATOR = re.compile(r"^[-–—/|:;.]+$")
 _UNIT_ID = re.compile(r"(?i)#?(?:\d+[A-Z]?|[A-Z]|[A-Z]?\d+[-/]?[A-Z0-9]{0,4})")
 _ORDINAL = re.compile(r"(?i)\d+(?:st|nd|rd|th)|first|second|third|fourth|fifth|ground|lower|upper|top")
 _HASH_UNIT = re.compile(r"#[A-Za-z0-9][A-Za-z0-9\-]*")
-_ROUTE_TOKEN = re.compile(r"(?i)(?:I|US|SR|CR|FM|NH|SH)-\d+[A-Z]?")
 _SLASH_UNIT = re.compile(r"(\d+[A-Za-z]?)/(\d+[A-Za-z]?)")
-_HOUSE_PREFIX = {"HNO", "NO", "HOUSE", "PLOT", "DOOR"}
 _MAX_PLACE_WORDS = 6
 
 
@@ -49,6 +47,18 @@ class Parsed:
 
     def as_dict(self) -> dict[str, str | None]:
         return dict(self.__dict__)
+
+
+def _has_digit(text: str) -> bool:
+    return any(c.isdigit() for c in text)
+
+
+def _by_part(words: list[Word]) -> list[list[Word]]:
+    """The words of each comma part, in order."""
+    parts: dict[int, list[Word]] = {}
+    for word in words:
+        parts.setdefault(word.part, []).append(word)
+    return list(parts.values())
 
 
 def _joined(words: list[Word]) -> str | None:
@@ -74,7 +84,6 @@ class AddressGrammar:
         self.names |= set(self.words.counties)
         self.name_ends = {name.rsplit(" ", 1)[-1] for name in self.names}  # a cheap first test
         self.longest_name = max((len(n.split()) for n in self.names), default=1)
-        self.slash_units = region.code.upper() in ("AU",)
 
     # -- words -------------------------------------------------------------------------------------
 
@@ -87,7 +96,7 @@ class AddressGrammar:
         if words:  # "Mumbai-400001": a postal code joined to the city by a hyphen
             last = words[-1]
             head, _, tail = last.text.rpartition("-")
-            if head and self.postal.fullmatch(tail) and not any(c.isdigit() for c in head):
+            if head and self.postal.fullmatch(tail) and not _has_digit(head):
                 words[-1:] = [Word(head, word_key(head), last.part), Word(tail, word_key(tail), last.part)]
         return words
 
@@ -113,9 +122,7 @@ class AddressGrammar:
         while i < len(words):
             word, following = words[i], words[i + 1] if i + 1 < len(words) else None
             paired = following is not None and following.part == word.part
-            if word.key in w.units and paired and _UNIT_ID.fullmatch(following.text):
-                i += 2
-            elif word.key in w.floor_words and paired and _UNIT_ID.fullmatch(following.text):
+            if (word.key in w.units or word.key in w.floor_words) and paired and _UNIT_ID.fullmatch(following.text):
                 i += 2
             elif _ORDINAL.fullmatch(word.text) and paired and following.key in w.floor_words:
                 i += 2
@@ -130,7 +137,7 @@ class AddressGrammar:
     def _name_start(self, words: list[Word]) -> int:
         """Where the street's name begins: after the house number ("123", "12B", "H.No. 45", "12/34")."""
         i = 0
-        while i < len(words) and (any(c.isdigit() for c in words[i].text) or words[i].key in _HOUSE_PREFIX):
+        while i < len(words) and (_has_digit(words[i].text) or words[i].key in self.words.house_number_words):
             i += 1
         return i
 
@@ -140,10 +147,11 @@ class AddressGrammar:
         before = words[i - 1] if i > 0 else None
         if self._is_type(word) and i > name_start:
             return True
-        if any(c.isdigit() for c in word.text) and before is not None:
+        if _has_digit(word.text) and before is not None:
             if before.key in w.route_words or before.key in w.po_box:
                 return True
-        if _ROUTE_TOKEN.fullmatch(word.text):
+        head, _, number = word.key.partition("-")  # "I-95", "NH-48"
+        if head in w.route_words and number[:1].isdigit():
             return True
         if word.key in w.directionals and before is not None and before.key not in w.directionals:
             return self.street_ends_at(words, i - 1, name_start)  # "Tower Ln NE"
@@ -162,9 +170,8 @@ class AddressGrammar:
 
     def _state_at(self, words: list[Word], end: int) -> int | None:
         """Where a state or county name or code ending at `end` begins (the longest), or None."""
-        for n in range(min(self.longest_name, end), 0, -1):
-            if words[end - 1].key not in self.name_ends:
-                break
+        ends_a_name = end >= 1 and words[end - 1].key in self.name_ends
+        for n in range(min(self.longest_name, end) if ends_a_name else 0, 0, -1):
             chunk = words[end - n : end]
             if chunk[0].part == chunk[-1].part and " ".join(word.key for word in chunk) in self.names:
                 return end - n
@@ -199,7 +206,7 @@ class AddressGrammar:
                 postal, before_postal = None, end
         if postal:
             out.zip_code, end = postal, before_postal
-        elif end >= 2 and any(c.isdigit() for c in words[-1].text):
+        elif end >= 2 and _has_digit(words[-1].text):
             start = self._state_at(words, end - 1)
             if start is not None and self._state_in_context(words, start, end - 1, True):
                 out.reason, end = "postal_code_invalid", end - 1  # "IL 6270": the malformed code is nulled
@@ -243,14 +250,13 @@ class AddressGrammar:
         """(street words, unit texts, city, ambiguous)."""
         if not words:
             return [], [], None, located
-        parts = sorted({word.part for word in words})
+        parts = _by_part(words)
         if not located:
             return words, [], None, self._trailing_words(words, parts)
         if len(parts) >= 2:
-            last = [word for word in words if word.part == parts[-1]]
-            rest = [word for word in words if word.part != parts[-1]]
+            last, rest = parts[-1], words[: -len(parts[-1])]
             unit_end = self.unit_end(last, 0)
-            if unit_end == len(last) or (len(last) == 1 and any(c.isdigit() for c in last[0].text)):
+            if unit_end == len(last) or (len(last) == 1 and _has_digit(last[0].text)):
                 return rest, [_joined(last)], None, True  # "..., Apt 4, IL 62701": no city
             if unit_end > 0:  # "12 Elm St, Apt 4 Springfield IL"
                 return rest, [_joined(last[:unit_end])], _joined(last[unit_end:]), False
@@ -260,11 +266,11 @@ class AddressGrammar:
             return rest, [], _joined(last), False
         return self._boundary(words, out)
 
-    def _trailing_words(self, words: list[Word], parts: list[int]) -> bool:
+    def _trailing_words(self, words: list[Word], parts: list[list[Word]]) -> bool:
         """Without a state or postal code, words after a street's end that are no unit may be a city that
         cannot be confirmed ("12 Main St Springfield"): worth a look."""
         if len(parts) >= 2:
-            last = [word for word in words if word.part == parts[-1]]
+            last = parts[-1]
             return self.unit_end(last, 0) < len(last) and not last[0].key[:1].isdigit()
         name_start = self._name_start(words)
         ends = [i for i in range(len(words)) if self.street_ends_at(words, i, name_start)]
@@ -309,13 +315,10 @@ class AddressGrammar:
         """(line 1, unit texts): unit phrases at the start or end of a comma part, a comma part that is
         only a unit or a bare secondary number ("212 W. Washington, 1506"), and AU's "5/12 Smith St"."""
         units, kept = [], []
-        parts = sorted({word.part for word in words})
-        for n, part in enumerate(parts):
-            chunk = [word for word in words if word.part == part]
+        for n, chunk in enumerate(_by_part(words)):
             lead = self.unit_end(chunk, 0)
-            if lead == len(chunk) or (n > 0 and len(chunk) == 1 and _UNIT_ID.fullmatch(chunk[0].text) and any(
-                c.isdigit() for c in chunk[0].text
-            )):
+            bare_number = n > 0 and len(chunk) == 1 and _UNIT_ID.fullmatch(chunk[0].text) and _has_digit(chunk[0].text)
+            if lead == len(chunk) or bare_number:
                 units.append(_joined(chunk))
                 continue
             if lead:
@@ -325,7 +328,7 @@ class AddressGrammar:
             if tail is not None:
                 units.append(_joined(chunk[tail:]))
                 chunk = chunk[:tail]
-            if self.slash_units and chunk and len(chunk) > 1:
+            if self.words.slash_units and chunk and len(chunk) > 1:
                 slash = _SLASH_UNIT.fullmatch(chunk[0].text)
                 if slash:
                     units.append(slash.group(1))

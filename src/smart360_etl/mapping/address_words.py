@@ -23,6 +23,7 @@ LISTS = (
     "po_box",
     "directionals",
     "directional_abbreviations",
+    "house_number_words",
 )
 
 
@@ -49,7 +50,9 @@ class AddressWords:
     po_box: frozenset[str]
     directionals: frozenset[str]
     directional_abbreviations: frozenset[str]
+    house_number_words: frozenset[str]
     counties: dict[str, str]  # phrase key -> the county as the lexicon writes it
+    slash_units: bool = False  # "5/12" is unit 5 of number 12
 
     @property
     def street_only(self) -> frozenset[str]:
@@ -63,16 +66,17 @@ def _read(name: str) -> dict:
 
 
 @cache
-def _builtin(region_code: str) -> tuple[dict[str, frozenset[str]], tuple[str, ...]]:
+def _builtin(region_code: str) -> tuple[dict[str, frozenset[str]], tuple[str, ...], bool]:
     base, own = _read("default"), _read(region_code)
     lists = {name: frozenset(word_key(str(w)) for w in base.get(name, []) + own.get(name, [])) for name in LISTS}
-    return lists, tuple(own.get("counties", []))
+    return lists, tuple(own.get("counties", [])), bool(own.get("slash_units", False))
 
 
 def address_words(region_code: str, extra: dict[str, list[str]] | None = None) -> AddressWords:
     """The region's lexicon, with a job's additions."""
-    lists, counties = _builtin(region_code.upper())
+    lists, counties, slash_units = _builtin(region_code.upper())
     extra = extra or {}
     merged = {name: words | {word_key(w) for w in extra.get(name, [])} for name, words in lists.items()}
     county_names = list(counties) + list(extra.get("counties", []))
-    return AddressWords(**merged, counties={phrase_key(c.split()): c for c in county_names})
+    counties = {phrase_key(c.split()): c for c in county_names}
+    return AddressWords(**merged, counties=counties, slash_units=slash_units)

@@ -32,7 +32,8 @@ _PARSER = Parser(policy=Policy(nickname_delimiters=frozenset()))
 
 _TOKEN = r"[A-Za-z][A-Za-z'\-]*"
 _MIDDLE = rf"(?P<middle>{_TOKEN}|[A-Za-z]\.)"
-_TITLE = r"(?P<title>(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?)"
+_COMMON_TITLES = ("Mr", "Mrs", "Ms", "Miss", "Dr", "Prof")  # the fast path's; nameparser knows the rest
+_TITLE = rf"(?P<title>(?:{'|'.join(_COMMON_TITLES)})\.?)"
 _SUFFIX = r"(?P<suffix>(?:Jr|Sr|II|III|IV|PhD|MD)\.?)"
 # The shapes most names come in; anything else (particles, odd punctuation, rare titles) goes to the library.
 _GIVEN_FIRST = rf"(?i)^(?:{_TITLE} )?(?P<first>{_TOKEN})(?: {_MIDDLE})?? (?P<last>{_TOKEN})(?:,? {_SUFFIX})?$"
@@ -122,7 +123,7 @@ def _in_order(names: pl.Series, order: str) -> tuple[pl.Series, pl.Series]:
         return names, none
     frame = names.to_frame("name").with_columns(
         plain=pl.col("name").str.contains(r"^[^,\s]+(?:\s+[^,\s]+){1,2}$")
-        & ~pl.col("name").str.contains(r"(?i)^(?:mr|mrs|ms|miss|dr|prof)\.?\s"),
+        & ~pl.col("name").str.contains(rf"(?i)^{_TITLE}\s"),
         w0=pl.col("name").str.extract(r"^(\S+)").str.to_lowercase(),
         wn=pl.col("name").str.extract(r"(\S+)$").str.to_lowercase(),
     )
@@ -216,7 +217,7 @@ def _special_shape() -> str:
 
 _NICKNAME = re.compile(r"""(?:^|\s)(?:\((?P<p>[^()]+)\)|"(?P<q>[^"]+)"|“(?P<c>[^”]+)”|'(?P<s>[^' ][^']*)')(?=\s|$)""")
 _CONNECTOR = re.compile(r"(?i)\s+(&|and|\+)\s+")
-_TITLES = {"mr", "mrs", "ms", "miss", "dr", "prof", "rev", "sir", "dame", "mx"}
+_COUPLE_TITLES = {t.lower() for t in _COMMON_TITLES} | {"rev", "sir", "dame", "mx"}
 
 
 @lru_cache(maxsize=20_000)
@@ -248,6 +249,10 @@ def _person(name: str) -> dict[str, str | None]:
     return fast if fast["first"] is not None else parse_one(name)
 
 
+def _is_title(word: str) -> bool:
+    return word.lower().rstrip(".") in _COUPLE_TITLES
+
+
 def _couple(left: str, connector: str, right: str) -> tuple[dict, tuple[str | None, str | None]]:
     """(primary person's parts, (second person's first name, last name)) of "left & right"."""
     other = _person(right)
@@ -255,11 +260,11 @@ def _couple(left: str, connector: str, right: str) -> tuple[dict, tuple[str | No
     if "," in left:  # "Smith, John & Jill"
         primary = _person(left)
         return primary, (right, primary["last"])
-    if all(w.lower().rstrip(".") in _TITLES for w in left_words):  # "Mr and Mrs J Smith"
+    if all(_is_title(w) for w in left_words):  # "Mr and Mrs J Smith"
         title = " ".join(p for p in (left, connector, other["title"]) if p)
         return {**other, "title": title}, (None, other["last"])
     second_first = " ".join(p for p in (other["first"], other["middle"]) if p) or None
-    if len(left_words) == 1 or (len(left_words) == 2 and left_words[0].lower().rstrip(".") in _TITLES):
+    if len(left_words) == 1 or (len(left_words) == 2 and _is_title(left_words[0])):
         # "John & Jill Smith": one surname for both
         title = left_words[0] if len(left_words) == 2 else None
         primary = {"title": title, "first": left_words[-1], "middle": None, "last": other["last"], "suffix": None}
