@@ -10,6 +10,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from smart360_etl.mapping import address_shapes
 from smart360_etl.mapping.address_grammar import AddressGrammar
 from smart360_etl.mapping.addresses import parse_addresses
 from smart360_etl.regions import region_for
@@ -260,20 +261,49 @@ def test_every_word_lands_in_exactly_one_part(region, words):
     assert _words(parts) == _words(raw)
 
 
-PLAIN_CITY = st.sampled_from(["Springfield", "New York", "Salt Lake City", "St. Louis", "Coeur d'Alene", "Flint"])
+# Real places: some with their own ZIP (the gazetteer decides), some with a ZIP of elsewhere in the state.
+PLACES = [("Springfield", "IL", "62704"), ("Lake Forest", "IL", "60045"), ("Cedar Rapids", "IA", "52402"),
+          ("New York", "NY", "10012"), ("Salt Lake City", "UT", "84101"), ("St. Louis", "MO", "63101"),
+          ("Coeur d'Alene", "ID", "83814"), ("Flint", "MI", "48502"), ("Miami", "FL", "33130"),
+          ("Port Jefferson", "NY", "11777"), ("Boston", "MA", "02151"), ("Fort Lee", "NJ", "07024"),
+          ("Winston-Salem", "NC", "27101"), ("Sterling Heights", "MI", "48310"), ("Lot", "TX", "75001")]
+STREET_WORD = st.sampled_from("Main Oak Park Lake Forest North Sterling Cedar Rapids Fort Apt Suite 2nd 41st W NE Hill "
+                              "Route 690 County Road St Ave Ln Tower Way Pl Dr Court Rear".split())
+UNITS = st.sampled_from([None, "Apt 3", "Ste. 200", "#4B", "Unit 7", "Fl 3", "Suite 2000", "Apt 12-B", "Rear", "# 5",
+                         "Floor 41", "Bldg 4 Ste 200", "1506"])
+GLUE = st.sampled_from([" ", ", "])
 
 
-@settings(max_examples=300, deadline=None)
-@given(
-    st.lists(WORD, min_size=1, max_size=6),
-    PLAIN_CITY,
-    st.sampled_from(["IL", "NY", "TX", "XX"]),
-    st.from_regex(r"\d{5}(-\d{4})?", fullmatch=True),
-    st.booleans(),
-)
-def test_the_vectorised_plain_shapes_agree_with_the_grammar(street, city, state, zip_code, alone):
-    raw = " ".join(street) if alone else f"{' '.join(street)}, {city}, {state} {zip_code}"
+@settings(max_examples=250, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["12", "4500", "12B", "H.No. 4", ""]), st.lists(STREET_WORD, min_size=1,
+                                                                                        max_size=4),
+                          UNITS, GLUE, GLUE, st.sampled_from(PLACES), st.booleans(), GLUE, st.sampled_from(
+                              ["", "same", "XX", "Illinois"])), min_size=1, max_size=25))
+def test_the_vectorised_shapes_agree_with_the_grammar(rows):
+    """Every row the vectorised shapes decide, the grammar decides the same way (address_shapes.py)."""
+    raw = []
+    for number, street, unit, unit_glue, city_glue, (city, state, zip_code), other_zip, state_glue, state_as in rows:
+        text = " ".join([number, *street]).strip()
+        if unit:
+            text += unit_glue + unit
+        state = {"": state, "same": state, "XX": "XX", "Illinois": "Illinois"}[state_as]
+        zip_code = f"{int(zip_code) + 7:05d}" if other_zip else zip_code
+        raw.append(f"{text}{city_glue}{city}{state_glue}{state} {zip_code}")
+        raw.append(text)  # the street alone
     region = region_for("US")
-    fast = parse_addresses(pl.Series([raw]), region).to_dicts()
-    slow = parse_addresses(pl.Series([raw]), region, fast=False).to_dicts()
-    assert fast == slow
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(address_shapes, "GAZETTEER_MIN_ROWS", 0)  # small batches too
+        fast = parse_addresses(pl.Series(raw), region).to_dicts()
+    slow = parse_addresses(pl.Series(raw), region, fast=False).to_dicts()
+    for text, a, b in zip(raw, fast, slow):
+        assert (text, a) == (text, b)
+
+
+def test_the_vectorised_shapes_decide_the_common_shapes(monkeypatch):
+    """The shapes most exports use do not reach the grammar (address_shapes.py)."""
+    raw = ["12 Oak St", "12 Oak St Apt 3", "12 Oak St, Apt 3", "235 Peachtree Street NE, Springfield, IL 62704",
+           "12 Oak St Apt 3, Miami, FL 33130", "12 Oak St, Apt 3, Miami, FL 33130", "12 Oak St, Apt 3 Miami FL 33130",
+           "12 Oak St Apt 3 Miami FL 33130", "1333 Elm Ln NE Cedar Rapids IA 52402", "5 Elm Ave Lake Forest IL 60045"]
+    monkeypatch.setattr(address_shapes, "GAZETTEER_MIN_ROWS", 0)
+    decided = address_shapes.plain_shapes(pl.Series(raw), region_for("US"))["line_1"].is_not_null().to_list()
+    assert dict(zip(raw, decided)) == dict.fromkeys(raw, True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 from importlib import resources
 
 import yaml
@@ -54,7 +54,7 @@ class AddressWords:
     counties: dict[str, str]  # phrase key -> the county as the lexicon writes it
     slash_units: bool = False  # "5/12" is unit 5 of number 12
 
-    @property
+    @cached_property
     def street_only(self) -> frozenset[str]:
         """Street types that never begin a place name: a city cannot start with one."""
         return self.street_types - self.place_leading

@@ -14,7 +14,8 @@ import polars as pl
 
 from ..regions import Region
 from .address_grammar import AddressGrammar
-from .address_words import address_words, phrase_key
+from .address_shapes import plain_shapes
+from .address_words import phrase_key
 from .text import PLACEHOLDERS, by_unique, clean
 
 PARTS = ("line_1", "line_2", "city", "state", "zip_code")
@@ -24,13 +25,12 @@ _PARSED = pl.Struct({part: pl.String for part in (*PARTS, "reason")})
 def parse_addresses(addresses: pl.Series, region: Region, fast: bool = True) -> pl.DataFrame:
     """Parse a column of addresses; returns PARTS plus `reason` (a soft problem found, or null).
 
-    `fast` splits the two commonest plain shapes (a street alone; "street, city, ST zip") vectorised, where
-    no word of them needs the grammar's judgement; the grammar gives the same parts for them (tested), and
-    parses everything else."""
+    `fast` splits the commonest plain shapes vectorised (address_shapes.py), where no word of them needs
+    the grammar's judgement; the grammar gives the same parts for them (tested), and parses the rest."""
     frame = addresses.to_frame("raw").select(_without_country(clean(pl.col("raw")), region).alias("a"))
     # "N/A" or "unknown" is no address: no line 1 (address_unparsed), rather than a line 1 that says so.
     text = frame.select(pl.when(~pl.col("a").str.to_lowercase().is_in(PLACEHOLDERS)).then(pl.col("a")))["a"]
-    quick = _plain_shapes(text, region) if fast else None
+    quick = plain_shapes(text, region) if fast else None
     rest = text if quick is None else pl.select(pl.when(quick["line_1"].is_null()).then(text)).to_series()
     parsed = by_unique(rest, _cached_parser(region.model_dump_json()), _PARSED).struct.unnest()
     if quick is not None:
@@ -45,30 +45,6 @@ def parse_addresses(addresses: pl.Series, region: Region, fast: bool = True) -> 
         _state_code(pl.col("state"), region).alias("state"),
         _normalise_postal(pl.col("zip_code")).alias("zip_code"),
         pl.col("reason"),
-    )
-
-
-def _plain_shapes(text: pl.Series, region: Region) -> pl.DataFrame:
-    """The parts of addresses in the two plain shapes; all null where the grammar must decide.
-
-    Plain: no unit word, '#', slash or lone separator anywhere; either a street alone that ends with a
-    street type, or "street, city, STATE postal" with a city of letters only and a state code."""
-    words = address_words(region.code, region.address_words)
-    unit_words = sorted(words.units | words.units_alone | words.floor_words)
-    unit = rf"(?i)(?:^|\s)(?:{'|'.join(re.escape(w) for w in unit_words)})\.?(?:\s|,|$)|[#/]|(?:^|\s)[-–—|:;.]+(?:\s|,|$)"
-    types = "|".join(re.escape(w) for w in sorted(words.street_types, key=len, reverse=True))
-    codes = "|".join(re.escape(c) for c in sorted(region.states, key=len, reverse=True))
-    frame = text.to_frame("a").with_columns(plain=~pl.col("a").str.contains(unit))
-    street_alone = pl.col("plain") & ~pl.col("a").str.contains(",") & pl.col("a").str.contains(rf"(?i)\s(?:{types})\.?$")
-    shaped = pl.col("a").str.extract_groups(
-        rf"^(?P<line_1>[^,]+), (?P<city>[A-Za-z][A-Za-z .'\-]*[A-Za-z.]), (?P<state>{codes}) (?P<zip_code>{region.postal})$"
-    )
-    comma = pl.col("plain") & shaped.struct["line_1"].is_not_null() if codes else pl.lit(False)
-    return frame.select(
-        pl.when(street_alone).then(pl.col("a")).when(comma).then(shaped.struct["line_1"]).alias("line_1"),
-        pl.lit(None, pl.String).alias("line_2"),
-        *(pl.when(comma & ~street_alone).then(shaped.struct[p]).alias(p) for p in ("city", "state", "zip_code")),
-        pl.lit(None, pl.String).alias("reason"),
     )
 
 
