@@ -14,7 +14,7 @@ from smart360_etl.config import load_job
 from smart360_etl.demo import create_demo_source
 from smart360_etl.load.schema import migrate
 from smart360_etl.pipeline import run, target_connection
-from smart360_etl.report.masking import mask_email, mask_name, mask_phone
+from smart360_etl.report.masking import mask_email, mask_name, mask_phone, mask_warning
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -74,6 +74,35 @@ def test_json_report_has_checks_profile_and_masked_people(loaded):
     assert "@example.com" not in page.replace("***@example.com", "")
 
 
+def test_the_report_shows_the_first_rows_of_every_reason_masked(loaded):
+    job, _ = loaded
+    result = run(job)
+    report = json.loads(open(result.report_path).read())
+    samples = report["reason_samples"]
+    assert set(samples["rejects"]) == set(report["rejects_by_reason"]) != set()
+    assert set(samples["warnings"]) == set(report["warnings_by_reason"]) != set()
+    with target_connection(job.target) as conn:
+        for reason, rows in samples["rejects"].items():
+            assert 1 <= len(rows) <= min(5, report["rejects_by_reason"][reason])
+            for row in rows:
+                found = conn.execute(
+                    "SELECT consumer_id FROM smart360_etl.reject WHERE run_id = %s AND source_row_number = %s"
+                    " AND %s = ANY(reasons)", (result.run_id, row["source_row_number"], reason)).fetchone()
+                assert found == (row["consumer_id"],)
+        for reason, rows in samples["warnings"].items():
+            for row in rows:
+                field, value = conn.execute(
+                    "SELECT field, source_value FROM smart360_etl.warning WHERE run_id = %s AND source_row_number"
+                    " = %s AND reason = %s", (result.run_id, row["source_row_number"], reason)).fetchone()
+                assert row["field"] == field
+                assert row["source_value"] == mask_warning({"field": field, "source_value": value})["source_value"]
+                if field != "address" or any(c.isdigit() for c in value):  # an address masks its numbers
+                    assert row["source_value"] != value
+    page = open(result.report_path.replace(".json", ".html")).read()
+    for reason in (*samples["rejects"], *samples["warnings"]):
+        assert f'data-reason="{reason}"' in page
+
+
 def test_masking_can_be_switched_off(loaded):
     _, job_with = loaded
     result = run(job_with(report={"mask_personal_data": False}))
@@ -130,6 +159,8 @@ def test_html_report_renders_in_chromium_and_shows_the_numbers(chromium, loaded,
         row = re.search(rf'data-check="{check["name"]}">.*?badge (\w+)">', dom, re.S)
         assert row and row.group(1) == check["status"], check["name"]
     assert "<svg" in dom and 'id="reconciliation"' in dom
+    for reason in report["reason_samples"]["warnings"]:
+        assert re.search(rf'data-kind="warnings" data-reason="{reason}">.*?<tbody><tr><td>{reason}</td>', dom, re.S)
     index, errors = render(chromium, tmp_path, job.report_dir / "index.html")
     assert errors == [] and f'data-run="{first.run_id}"' in index and f'data-run="{second.run_id}"' in index
     assert 'id="trend"' in index

@@ -56,6 +56,7 @@ class RunResult:
     )
     rejects_by_reason: dict[str, int] = field(default_factory=dict)
     warnings_by_reason: dict[str, int] = field(default_factory=dict)
+    reason_samples: dict[str, dict[str, list[dict]]] = field(default_factory=dict)  # first rows per reason
     checks: list[dict] = field(default_factory=list)
     profile: dict[str, dict] = field(default_factory=dict)
     samples: dict[str, list[dict]] = field(default_factory=dict)
@@ -400,6 +401,7 @@ def _reconcile(result: RunResult, extracted: int, counts: LoadCounts, rows_in_id
     }
     result.rejects_by_reason = dict(counts.rejects_by_reason.most_common())
     result.warnings_by_reason = dict(counts.warnings_by_reason.most_common())
+    result.reason_samples = counts.reason_samples
     # Rows the database acknowledged (COPY row counts) against rows read from the source.
     # ... and against the first pass over the same snapshot.
     balanced = extracted == counts.staged + counts.skipped + counts.rejected == rows_in_id_pass

@@ -34,6 +34,8 @@ class LoadCounts:
     rejected: int = 0
     rejects_by_reason: Counter = field(default_factory=Counter)
     warnings_by_reason: Counter = field(default_factory=Counter)
+    # The first rows of each reason, for the report: {"rejects" | "warnings": {reason: [row, ...]}}.
+    reason_samples: dict[str, dict[str, list[dict]]] = field(default_factory=lambda: {"rejects": {}, "warnings": {}})
 
     @property
     def unchanged(self) -> int:
@@ -76,6 +78,7 @@ class ConsumerLoader:
         clean = loaded.select(CONSUMER_FIELDS)
         self.counts.rejected += self._copy_rejects(rejected)
         self._copy_warnings(loaded)
+        self._sample(rejected, loaded)
         if self.straight:
             copied = self._copy(self.consumer, clean)
             self.counts.staged += copied
@@ -94,6 +97,18 @@ class ConsumerLoader:
         ):
             counter.update(dict(reasons.drop_nulls().str.split(",").explode().value_counts().iter_rows()))
 
+    def _sample(self, rejected: pl.DataFrame, loaded: pl.DataFrame) -> None:
+        """Keep the first SAMPLE_ROWS rows of every reason (row number, consumer id; for a warning the
+        field and its source value, masked when the report is written)."""
+        samples = self.counts.reason_samples
+        if rejected.height:
+            rows = rejected.select("source_row_number", "consumer_id", pl.col("reject_reasons").str.split(",")
+                                   .alias("reason")).explode("reason")
+            _keep_first(samples["rejects"], rows)
+        if "warnings" in loaded.columns and loaded["warnings"].is_not_null().any():
+            rows = _warning_rows(loaded).select("source_row_number", "consumer_id", "reason", "field", "source_value")
+            _keep_first(samples["warnings"], rows)
+
     def _copy_rejects(self, rejected: pl.DataFrame) -> int:
         rows = rejected.select(
             pl.lit(self.run_id).alias("run_id"),
@@ -108,12 +123,7 @@ class ConsumerLoader:
         """Every warning of a loaded row, with the source value it is about: reviewable like the rejects."""
         if "warnings" not in loaded.columns:
             return 0
-        rows = (
-            loaded.select(pl.lit(self.run_id).alias("run_id"), "source_row_number", "consumer_id", "warnings")
-            .filter(pl.col("warnings").is_not_null())
-            .explode("warnings")
-            .unnest("warnings")
-        )
+        rows = _warning_rows(loaded).select(pl.lit(self.run_id).alias("run_id"), pl.all())
         return self._copy(self.warning, rows)
 
     def _copy(self, table: sql.Identifier, frame: pl.DataFrame) -> int:
@@ -123,3 +133,19 @@ class ConsumerLoader:
         with self.conn.cursor() as cursor:
             cursor.execute(query)
             return cursor.rowcount
+
+
+SAMPLE_ROWS = 5
+
+
+def _warning_rows(loaded: pl.DataFrame) -> pl.DataFrame:
+    """One row per warning: source row number, consumer id, reason, field, source column, source value."""
+    warned = loaded.select("source_row_number", "consumer_id", "warnings").filter(pl.col("warnings").is_not_null())
+    return warned.explode("warnings").unnest("warnings")
+
+
+def _keep_first(samples: dict[str, list[dict]], rows: pl.DataFrame) -> None:
+    for row in rows.group_by("reason", maintain_order=True).head(SAMPLE_ROWS).iter_rows(named=True):
+        kept = samples.setdefault(row.pop("reason"), [])
+        if len(kept) < SAMPLE_ROWS:
+            kept.append(row)

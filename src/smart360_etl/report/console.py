@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..pipeline import RunResult
-from .masking import mask_row
+from .masking import mask_row, mask_warning
 
 STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "red"}
 
@@ -37,6 +37,9 @@ def _masked(body: dict, mask: bool) -> dict:
     if mask:
         body["duplicates"] = [mask_row(pair) for pair in body["duplicates"]]
         body["samples"] = {name: [mask_row(row) for row in rows] for name, rows in body["samples"].items()}
+        if body.get("reason_samples"):
+            warnings = body["reason_samples"].get("warnings", {})
+            body["reason_samples"]["warnings"] = {r: [mask_warning(row) for row in rows] for r, rows in warnings.items()}
     body["personal_data_masked"] = mask
     return body
 

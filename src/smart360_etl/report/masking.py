@@ -48,5 +48,15 @@ def mask_value(field: str, value):
     return mask_name(value)
 
 
+# A warning's field, as the mapper names it, and the target field whose masking its source value gets.
+_WARNED_AS = {"name": "first_name", "address": "address_line_1"}
+
+
+def mask_warning(row: dict) -> dict:
+    """A warning sample's source value masked as the field it was meant for."""
+    field = _WARNED_AS.get(row.get("field"), row.get("field"))
+    return {**row, "source_value": mask_value(field, row.get("source_value"))}
+
+
 def mask_row(row: dict) -> dict:
     return {field: mask_value(field, value) for field, value in row.items()}
