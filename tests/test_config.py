@@ -35,30 +35,30 @@ def test_minimal_job_reads_environment_and_dotenv(tmp_path):
 
 
 def test_environment_wins_over_dotenv(tmp_path):
-    (tmp_path / ".env").write_text("ABC_DB_URL=from-file\nSMART360_DB_URL=x\n")
-    assert load_job(write(tmp_path, MINIMAL), environ={"ABC_DB_URL": "from-env"}).source.url == "from-env"
+    (tmp_path / ".env").write_text("ABC_DB_URL=postgresql://file/db\nSMART360_DB_URL=postgresql://t/db\n")
+    assert load_job(write(tmp_path, MINIMAL), environ={"ABC_DB_URL": "postgresql://env/db"}).source.url == "postgresql://env/db"
 
 
 def test_missing_variable_says_where_it_looked(tmp_path):
     with pytest.raises(ConfigError) as error:
-        load_job(write(tmp_path, MINIMAL), environ={"ABC_DB_URL": "x"})
+        load_job(write(tmp_path, MINIMAL), environ={"ABC_DB_URL": "postgresql://x/db"})
     assert "${SMART360_DB_URL} is not set" in str(error.value) and str(tmp_path / ".env") in str(error.value)
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("source: {csv: a.csv, tabel: x}\ntarget: {url: x}", "unknown key `source.tabel`; did you mean `table`?"),
-        ("source: {csv: a.csv}\ntarget: {url: x}\nregoin: US", "did you mean `region`?"),
+        ("source: {csv: a.csv, tabel: x}\ntarget: {url: 'postgresql://h/db'}", "unknown key `source.tabel`; did you mean `table`?"),
+        ("source: {csv: a.csv}\ntarget: {url: 'postgresql://h/db'}\nregoin: US", "did you mean `region`?"),
         ("source: {csv: a.csv}\n", "`target` is required"),
-        ("source: {url: x}\ntarget: {url: x}", "give exactly one of `table` or `query`"),
-        ("source: {csv: a.csv, url: x}\ntarget: {url: x}", "give exactly one of `url`"),
-        ("source: {csv: a.csv, batch_size: lots}\ntarget: {url: x}", "`source.batch_size`"),
-        ("source: {csv: a.csv}\ntarget: {url: x}\nreasons: {phone_invalid: drop}", "`reasons.phone_invalid`"),
-        ("source: {csv: a.csv}\ntarget: {url: x}\nreasons: {name_incomplete: warn}", "always rejects the row"),
-        ("source: {csv: a.csv}\ntarget: {url: x}\nreasons: {email_invalidd: warn}", "did you mean `email_invalid`?"),
+        ("source: {url: 'postgresql://h/db'}\ntarget: {url: 'postgresql://h/db'}", "give exactly one of `table` or `query`"),
+        ("source: {csv: a.csv, url: 'postgresql://h/db'}\ntarget: {url: 'postgresql://h/db'}", "give exactly one of `url`"),
+        ("source: {csv: a.csv, batch_size: lots}\ntarget: {url: 'postgresql://h/db'}", "`source.batch_size`"),
+        ("source: {csv: a.csv}\ntarget: {url: 'postgresql://h/db'}\nreasons: {phone_invalid: drop}", "`reasons.phone_invalid`"),
+        ("source: {csv: a.csv}\ntarget: {url: 'postgresql://h/db'}\nreasons: {name_incomplete: warn}", "always rejects the row"),
+        ("source: {csv: a.csv}\ntarget: {url: 'postgresql://h/db'}\nreasons: {email_invalidd: warn}", "did you mean `email_invalid`?"),
         ("- just\n- a list", "must hold a mapping"),
-        ("source: {csv: a.csv}\ntarget: {url: x}\nmapping: {consumer_id: [a]}", "`mapping.consumer_id`: expected a"),
+        ("source: {csv: a.csv}\ntarget: {url: 'postgresql://h/db'}\nmapping: {consumer_id: [a]}", "`mapping.consumer_id`: expected a"),
         ("source: [unclosed", "is not valid YAML"),
     ],
 )
@@ -86,7 +86,7 @@ def test_missing_job_file(tmp_path):
 
 
 def test_password_never_shown_in_config_errors(tmp_path):
-    text = "source: {url: 'postgresql://u:hunter2@h/db', table: t, batch_size: -1}\ntarget: {url: x}"
+    text = "source: {url: 'postgresql://u:hunter2@h/db', table: t, batch_size: -1}\ntarget: {url: 'postgresql://h/db'}"
     with pytest.raises(ConfigError) as error:
         load_job(write(tmp_path, text), environ={})
     assert "hunter2" not in str(error.value)

@@ -6,7 +6,9 @@ import re
 from pathlib import Path
 
 from smart360_etl.cli import main
-from smart360_etl.config import HARD_REASONS, SOFT_REASONS
+import yaml
+
+from smart360_etl.config import HARD_REASONS, SOFT_REASONS, load_job, read_yaml
 from smart360_etl.mapping.fields import CONSUMER_FIELDS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,3 +31,29 @@ def test_every_documented_command_exists_and_every_command_is_documented():
 def test_every_reason_and_field_is_documented():
     for name in (*HARD_REASONS, *SOFT_REASONS, *CONSUMER_FIELDS):
         assert name in README, name
+
+
+def _yaml_blocks(text: str) -> list[str]:
+    return re.findall(r"```yaml\n(.*?)```", text, re.S)
+
+
+ENVIRON = {
+    "ABC_DB_URL": "postgresql://abc@legacy:5432/abc",
+    "SMART360_DB_URL": "postgresql://etl@smart360:5432/smart360",
+    "SLACK_WEBHOOK_URL": "https://hooks.example/services/T000",
+    "SMTP_PASSWORD": "not-a-real-one",
+}
+
+
+def test_every_yaml_block_of_the_readme_is_a_valid_job_section(tmp_path):
+    """Each block, put beside the README's minimal job, loads as written (`alerts: {on: ...}` included)."""
+    blocks = _yaml_blocks(README)
+    minimal = read_yaml(blocks[0])
+    assert minimal["source"] and minimal["target"]
+    for n, block in enumerate(blocks):
+        job = {**minimal, **read_yaml(block)}
+        path = tmp_path / f"block{n}.yaml"
+        path.write_text(yaml.safe_dump(job), encoding="utf-8")
+        load_job(path, environ=ENVIRON)
+        path.write_text(blocks[0] + block if n else block, encoding="utf-8")  # and as text, as a user pastes it
+        load_job(path, environ=ENVIRON)

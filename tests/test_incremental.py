@@ -190,6 +190,6 @@ def test_csv_sources_need_compare_mode(write_job, tmp_path):
     from smart360_etl.errors import ConfigError
 
     (tmp_path / "c.csv").write_text("Consumer ID\n1\n")
-    path = write_job(source={"csv": "c.csv", "incremental": {"column": "updated_at"}}, target={"url": "x"})
+    path = write_job(source={"csv": "c.csv", "incremental": {"column": "updated_at"}}, target={"url": "postgresql://h/db"})
     with pytest.raises(ConfigError, match="use `incremental: {mode: compare}`"):
         load_job(path)

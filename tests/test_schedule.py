@@ -42,7 +42,7 @@ class FakeClock:
 def scheduled(job_sections: dict, clock: FakeClock, last_started=None, run_once=None):
     from smart360_etl.config import parse_job
 
-    job = parse_job({"source": {"csv": "x.csv"}, "target": {"url": "x"}, **job_sections})
+    job = parse_job({"source": {"csv": "x.csv"}, "target": {"url": "postgresql://h/db"}, **job_sections})
     fired: list[datetime] = []
     scheduler = Scheduler(
         job, run_once or (lambda: fired.append(clock.now())), lambda: last_started, clock.now, clock.sleep
@@ -155,7 +155,7 @@ def _job_with_schedule(tmp_path, cron: str, tz: str):
         {
             "name": "nightly",
             "source": {"csv": "x.csv"},
-            "target": {"url": "x"},
+            "target": {"url": "postgresql://h/db"},
             "schedule": {"cron": cron, "timezone": tz},
         }
     )

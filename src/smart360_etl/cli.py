@@ -21,13 +21,15 @@ import click
 import psycopg
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from . import __version__, logs
 from .config import JobConfig, load_job, redact
 from .errors import EtlError
 
-console = Console(stderr=False)
-err_console = Console(stderr=True)
+# No text is ever read as markup: data and configuration may hold "[...]" (styles come as rich Text).
+console = Console(stderr=False, markup=False, highlight=False)
+err_console = Console(stderr=True, markup=False, highlight=False)
 log = logging.getLogger("smart360_etl")
 
 EXIT_CODES = """\b
@@ -52,10 +54,10 @@ def _errors_to_exit_codes():
     try:
         yield
     except EtlError as exc:
-        err_console.print(f"[red]error:[/red] {redact(str(exc))}", highlight=False, markup=True)
+        err_console.print(Text.assemble(("error: ", "red"), redact(str(exc))), soft_wrap=True)
         sys.exit(1)
     except psycopg.Error as exc:
-        err_console.print(f"[red]database error:[/red] {redact(str(exc)).strip()}", highlight=False)
+        err_console.print(Text.assemble(("database error: ", "red"), redact(str(exc)).strip()), soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("interrupted: the run was rolled back, nothing was written")
@@ -161,8 +163,13 @@ def run_command(config_path: Path, dry_run: bool, full_refresh: bool) -> None:
         job = _job(config_path)
         with _progress("migrating consumers") as on_progress:
             result = run_job(job, dry_run=dry_run, full_refresh=full_refresh, on_progress=on_progress)
-    print_summary(result, console)
-    sys.exit(2 if result.failed_checks else 0)
+    code = 2 if result.failed_checks else 0
+    try:
+        print_summary(result, console)
+    except Exception as exc:  # the run is committed: printing cannot change how it ended
+        err_console.print(f"run {result.run_id} ended {result.status}; its summary could not be printed: "
+                          f"{redact(str(exc))}")
+    sys.exit(code)
 
 
 run_command.help += "\n" + EXIT_CODES
@@ -187,7 +194,7 @@ def validate(config_path: Path) -> None:
         outcomes, report_path = validate_job(_job(config_path))
     print_checks([o.to_json() for o in outcomes], console)
     failed = [o.name for o in outcomes if o.status == "fail"]
-    console.print(f"[red]failed:[/red] {', '.join(failed)}" if failed else "no check with severity `fail` failed")
+    console.print(Text.assemble(("failed: ", "red"), ", ".join(failed)) if failed else "no check with severity `fail` failed")
     console.print(f"report: {report_path}")
     sys.exit(2 if failed else 0)
 

@@ -11,10 +11,11 @@ from typing import Any, Literal, get_args
 
 import yaml
 from dotenv import dotenv_values
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 from .regions import Region, region_for
+from .urls import masked_url, normalise_database_url, redact_secrets
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -93,6 +94,11 @@ class SourceConfig(StrictModel):
     connect_retries: int = Field(3, ge=0, description="retries of a failed connection, with backoff")
     incremental: IncrementalConfig | None = Field(None, description="extract only what changed")
 
+    @field_validator("url")
+    @classmethod
+    def _database_url(cls, url: str | None) -> str | None:
+        return None if url is None else normalise_database_url(url, "source.url")
+
     @model_validator(mode="after")
     def _one_kind(self) -> SourceConfig:
         if (self.url is None) == (self.csv is None):
@@ -111,6 +117,11 @@ class TargetConfig(StrictModel):
     schema_: str = Field("smart360", alias="schema", description="schema of the SMART360 tables")
     etl_schema: str = Field("smart360_etl", description="schema of this tool's run ledger and rejects")
     connect_retries: int = Field(3, ge=0, description="retries of a failed connection, with backoff")
+
+    @field_validator("url")
+    @classmethod
+    def _database_url(cls, url: str) -> str:
+        return normalise_database_url(url, "target.url")
 
 
 class FieldSpec(StrictModel):
@@ -322,15 +333,33 @@ def _unknown(section: str, key: str, known: tuple[str, ...] | list[str]) -> str:
     return f"unknown {where}; {hint}known keys: {', '.join(known)}"
 
 
+class _JobLoader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true and false. `on`, `off`, `yes`, `no` stay words, so that the alerts'
+    `on:` key is the key it looks like (YAML 1.1 would read it as `True`)."""
+
+
+_JobLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_JobLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def read_yaml(text: str):
+    return yaml.load(text, Loader=_JobLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def load_job(path: Path | str, environ: dict[str, str] | None = None) -> JobConfig:
     """Read, interpolate and validate a job file; relative paths are taken from its folder."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"job file {path} not found; create one (see README, 'Job file')")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = read_yaml(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+        raise ConfigError(f"{path} is not valid YAML: {_yaml_problem(exc)}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path} must hold a mapping with `source:` and `target:` sections")
     env = {**{k: v or "" for k, v in dotenv_values(path.parent / ".env").items()}, **(environ or os.environ)}
@@ -338,6 +367,14 @@ def load_job(path: Path | str, environ: dict[str, str] | None = None) -> JobConf
     raw.setdefault("name", path.stem)
     job = parse_job(raw, str(path))
     return _resolve_paths(job, path.parent)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """Where and what, without the text around it (it may hold a password)."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    problem = getattr(exc, "problem", None) or "cannot be read"
+    return f"{where}{problem}; fix the YAML there (a value holding `: `, `#` or `{{` goes in quotes)"
 
 
 def parse_job(raw: dict, origin: str = "job") -> JobConfig:
@@ -348,19 +385,26 @@ def parse_job(raw: dict, origin: str = "job") -> JobConfig:
 
 
 def _explain(exc: ValidationError, origin: str) -> str:
-    lines = [f"{origin} has {exc.error_count()} problem(s):"]
-    for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        if err["type"] == "extra_forbidden":
-            section, _, name = key.rpartition(".")
-            lines.append("  - " + _unknown(section, name, _fields_at(section)))
-        elif err["type"] == "missing":
-            lines.append(f"  - `{key}` is required")
-        else:
-            got = err.get("input")
-            shown = "" if isinstance(got, (dict, list)) else f" (got {redact_url(str(got))!r})"
-            lines.append(f"  - `{key}`: {err['msg'].removeprefix('Value error, ')}{shown}")
-    return "\n".join(lines)
+    problems = [_problem(err) for err in exc.errors()]
+    if len(problems) == 1:
+        return f"{origin}: {problems[0]}"
+    return "\n".join([f"{origin} has {len(problems)} problems:", *(f"  - {p}" for p in problems)])
+
+
+def _problem(err: dict) -> str:
+    key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    if err["type"] == "extra_forbidden":
+        section, _, name = key.rpartition(".")
+        return _unknown(section, name, _fields_at(section))
+    if err["type"] == "missing":
+        return f"`{key}` is required"
+    message = err["msg"].removeprefix("Value error, ")
+    if message.startswith(f"`{key}`"):  # the validator named the key itself (URLs)
+        return message
+    got = err.get("input")
+    # A URL's value is never echoed: the message says what is wrong with it.
+    shown = "" if isinstance(got, (dict, list)) or key.endswith("url") else f" (got {redact(str(got))!r})"
+    return f"`{key}`: {message}{shown}"
 
 
 def _fields_at(section: str) -> list[str]:
@@ -419,9 +463,14 @@ def _resolve_paths(job: JobConfig, base: Path) -> JobConfig:
 
 
 def redact_url(url: str) -> str:
-    """The URL with any password replaced, safe for output and logs."""
-    url = re.sub(r"(://[^:/@\s]*:)[^\s/?#]*@", r"\1***@", url)
-    return re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", url)
+    """The URL with its password replaced, safe for output and logs (parsed: see urls.py)."""
+    return masked_url(url)
+
+
+def _redact_urls_in(text: str) -> str:
+    """Any password left in a URL or `password=` inside free text; after the known secrets are gone."""
+    text = re.sub(r"(://[^:/@\s]*:)\S*@", r"\1***@", text)
+    return re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", text)
 
 
 _PARENS = r"\((?:[^()]|\([^()]*\))*\)"
@@ -432,5 +481,5 @@ _KEY_VALUES = re.compile(rf"Key (\([^()]*\))={_PARENS}")
 def redact(text: str) -> str:
     """Text safe for output, logs and the ledger: no URL passwords, and no row values that the database
     quotes in its errors ("Failing row contains (...)", "Key (id)=(...)"): those are personal data."""
-    text = _FAILING_ROW.sub("Failing row contains (values hidden)", redact_url(text))
+    text = _FAILING_ROW.sub("Failing row contains (values hidden)", _redact_urls_in(redact_secrets(text)))
     return _KEY_VALUES.sub(r"Key \1=(values hidden)", text)

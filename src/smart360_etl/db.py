@@ -47,7 +47,7 @@ def connect(url: str, retries: int, what: str, key: str, error: type[EtlError], 
         tries = connecting.statistics.get("attempt_number", 1)  # a permanent failure is not retried
         raise error(
             f"cannot connect to {what} {redact_url(url)} (tried {tries} time{'s' if tries > 1 else ''}): "
-            f"{str(exc).strip()}; "
+            f"{' '.join(str(exc).split())}; "
             f"check `{key}`, that the server runs and accepts connections, and the credentials"
         ) from None
 

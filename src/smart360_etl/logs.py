@@ -76,6 +76,7 @@ def setup_console(verbose: int) -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.setLevel(level)
+    handler.addFilter(lambda record: getattr(record, "console", True))
     log.handlers[:] = [handler]
     log.setLevel(level)
     log.propagate = False

@@ -71,7 +71,8 @@ def _monitor(job: JobConfig, result: RunResult) -> None:
     if result.dry_run:
         return  # a rehearsal moves nothing: no metrics to publish, nobody to wake
     if result.status == "failed":
-        log.error("run failed: %s", result.error, extra={"stage": "done"})
+        # For the log file and the monitors: the command line prints the error itself, once.
+        log.error("run failed: %s", result.error, extra={"stage": "done", "console": False})
     if job.metrics_file is not None:
         try:
             write_metrics(job.metrics_file, result)

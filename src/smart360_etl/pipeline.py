@@ -142,12 +142,22 @@ def run(
             raise
         finally:
             result.duration_s = round(time.perf_counter() - clock, 3)
-            from .report import write_reports
-
-            result.report_path = str(write_reports(result, job.report_dir, job.report.mask_personal_data))
+            _write_reports(job, result)
             if on_finish is not None:
                 on_finish(result)
     return result
+
+
+def _write_reports(job: JobConfig, result: RunResult) -> None:
+    """The run's reports; a failure to write them is logged and leaves the run's status as it is (the data
+    is committed or rolled back by then)."""
+    from .report import write_reports
+
+    try:
+        result.report_path = str(write_reports(result, job.report_dir, job.report.mask_personal_data))
+    except Exception as exc:  # a full disk, a folder without write permission, a bug in a page
+        log.error("the run's report could not be written to %s: %s (the run's status is %s)", job.report_dir,
+                  redact(str(exc)), result.status, extra={"stage": "report"})
 
 
 def _run_in_transaction(

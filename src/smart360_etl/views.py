@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from .mapping.fields import CONSUMER_FIELDS
 
@@ -18,7 +19,7 @@ def print_preview(mapped: pl.DataFrame, console: Console) -> None:
         console.print("the source has no rows")
         return
     for row in mapped.iter_rows(named=True):
-        console.print(f"[bold]row {row['source_row_number']}[/bold]  {_outcome(row)}", highlight=False)
+        console.print(Text.assemble((f"row {row['source_row_number']}", "bold"), "  ", _outcome(row)))
         filled = {f: row[f] for f in CONSUMER_FIELDS + ACCOUNT_PARTS if row.get(f) is not None}
         for name, value in filled.items():
             console.print(f"  {name:<16} {_shown(value)}", highlight=False, markup=False)
@@ -38,12 +39,12 @@ def _shown(value) -> str:
     return str(value)
 
 
-def _outcome(row: dict) -> str:
+def _outcome(row: dict) -> Text:
     if row["reject_reasons"]:
-        return f"[red]reject: {row['reject_reasons']}[/red]"
+        return Text(f"reject: {row['reject_reasons']}", style="red")
     if row["warn_reasons"]:
-        return f"[yellow]load, warn: {row['warn_reasons']}[/yellow]"
-    return "[green]load[/green]"
+        return Text(f"load, warn: {row['warn_reasons']}", style="yellow")
+    return Text("load", style="green")
 
 
 def print_history(rows: list[dict], console: Console) -> None:
@@ -89,7 +90,7 @@ def print_findings(findings, console: Console) -> None:
         table.add_column(name, overflow="fold")
     for finding in findings:
         style = FINDING_STYLE[finding.status]
-        table.add_row(finding.name, f"[{style}]{finding.status}[/{style}]", finding.detail, finding.fix)
+        table.add_row(finding.name, Text(finding.status, style=style), finding.detail, finding.fix)
     console.print(table)
     failed = sum(finding.status == "fail" for finding in findings)
-    console.print(f"[red]{failed} problem(s) to fix[/red]" if failed else "[green]ready to run[/green]")
+    console.print(Text(f"{failed} problem(s) to fix", style="red") if failed else Text("ready to run", style="green"))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ..pipeline import RunResult
 from .masking import mask_row, mask_warning
@@ -26,7 +27,7 @@ def print_checks(checks: list[dict], console: Console) -> None:
         style = STATUS_STYLE[check["status"]]
         table.add_row(
             check["name"],
-            f"[{style}]{check['status']}[/{style}]",
+            Text(check["status"], style=style),
             f"{check['failing']} of {check['total']}",
             ", ".join(check["sample"][:2]),
         )
@@ -81,7 +82,7 @@ def _print_entities(result: RunResult, console: Console) -> None:
     for part, codes in result.unmapped_codes.items():
         if codes:
             shown = ", ".join(f"{code!r} ({n})" for code, n in codes.items())
-            console.print(f"[yellow]no crosswalk entry[/yellow] for {part}: {shown}", soft_wrap=True, highlight=False)
+            console.print(Text.assemble(("no crosswalk entry", "yellow"), f" for {part}: {shown}"), soft_wrap=True)
     differing = [t for t in result.business_totals if not t["match"]]
     console.print(
         f"business totals: {len(result.business_totals) - len(differing)} of {len(result.business_totals)} match "
@@ -111,7 +112,7 @@ def print_summary(result: RunResult, console: Console) -> None:
     _print_entities(result, console)
     print_checks(result.checks, console)
     for drift in result.drift:
-        console.print(f"[yellow]schema drift[/yellow]: {drift['message']}", soft_wrap=True, highlight=False)
+        console.print(Text.assemble(("schema drift", "yellow"), f": {drift['message']}"), soft_wrap=True)
     if result.incremental:
         sync = result.incremental
         moved = "watermark moved" if sync["watermark_saved"] else "watermark kept"
@@ -125,10 +126,13 @@ def print_summary(result: RunResult, console: Console) -> None:
     console.print(("reconciled: " if balanced else "NOT reconciled: ") + result.reconciliation, soft_wrap=True)
     if result.failed_checks:
         console.print(
-            "[red]a check with severity `fail` failed[/red]: the data is loaded; see the checks above "
-            "and the report, fix the source or the mapping, and run again (exit code 2)"
+            Text.assemble(("a check with severity `fail` failed", "red"), ": the data is loaded; see the checks "
+                          "above and the report, fix the source or the mapping, and run again (exit code 2)")
         )
     if result.dry_run:
         console.print("dry run: everything was rolled back, the target is unchanged")
+    if result.report_path is None:
+        console.print("report: not written (see the log)")
+        return
     html = Path(result.report_path).with_suffix(".html")
     console.print(f"report: {result.report_path} and {html}", soft_wrap=True, highlight=False)

@@ -1,0 +1,164 @@
+"""Database URLs: parsed and checked when a job file is loaded, and never shown with their password.
+
+A URL is read the way a person writes it: the user and password are everything before the last `@`
+that a host follows, so a password is found (and masked) whatever it holds. Characters that libpq would
+read as the end of the password (`@`, `/`) get the hint to percent-encode them; nothing of the password
+is ever part of a message. Every password seen is remembered, and `redact` takes it out of any text
+(a driver's error, a log line, a report, the ledger) by value, not by the shape of a URL.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import quote, unquote
+
+# A scheme as written (any case, with a SQLAlchemy driver suffix) -> the one libpq reads.
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+_PLANNED = {"mysql": "MySQL", "mariadb": "MariaDB", "mssql": "SQL Server", "oracle": "Oracle", "sqlite": "SQLite"}
+_SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://(?P<rest>.*)$", re.S)
+_HOST_AND_PATH = re.compile(
+    r"(?P<host>\[[^\]/?@]*\]|[^\[\]/?@:]*)(?::(?P<port>[^/?@]*))?(?P<path>/[^?]*)?(?:\?(?P<query>.*))?", re.S
+)
+_RESERVED_IN_PASSWORD = {"@": "%40", "/": "%2F"}
+_MIN_SECRET = 4  # shorter passwords are masked inside URLs only: replacing "ab" everywhere would garble text
+_SECRETS: set[str] = set()
+
+
+class UrlError(ValueError):
+    """A URL that cannot be used; the message names the job-file key and never holds the password."""
+
+
+@dataclass(frozen=True)
+class DatabaseUrl:
+    user: str | None
+    password: str | None
+    host: str
+    port: int | None
+    database: str
+    query: str | None
+
+    def conninfo(self) -> str:
+        """The URL libpq reads, with user and password percent-encoded."""
+        auth = ""
+        if self.user is not None:
+            auth = quote(self.user, safe="")
+            if self.password is not None:
+                auth += ":" + quote(self.password, safe="")
+            auth += "@"
+        return f"postgresql://{auth}{self._location()}"
+
+    def masked(self) -> str:
+        auth = f"{self.user}{':***' if self.password else ''}@" if self.user is not None else ""
+        return f"postgresql://{auth}{self._location()}"
+
+    def _location(self) -> str:
+        port = f":{self.port}" if self.port is not None else ""
+        query = f"?{self.query}" if self.query else ""
+        return f"{self.host}{port}/{quote(self.database, safe='')}{query}"
+
+
+def parse_database_url(text: str, key: str) -> DatabaseUrl:
+    """Parse a postgresql:// URL (or its SQLAlchemy spelling postgresql+psycopg2://); raises UrlError."""
+    text = text.strip()
+    found = _SCHEME.match(text)
+    if not found:
+        raise UrlError(f"`{key}` is not a URL: write postgresql://user:password@host:5432/database")
+    scheme = found["scheme"].lower().split("+", 1)[0]
+    if scheme not in POSTGRES_SCHEMES:
+        planned = f" ({_PLANNED[scheme]} is not supported yet)" if scheme in _PLANNED else ""
+        raise UrlError(
+            f"`{key}`: the scheme `{found['scheme']}://` is not supported{planned}; supported: postgresql:// "
+            "(also written postgres://)"
+        )
+    userinfo, location = _split_userinfo(found["rest"], key)
+    user = password = None
+    if userinfo is not None:
+        raw_user, has_password, raw_password = userinfo.partition(":")
+        password = unquote(raw_password) if has_password else None
+        _remember(raw_password)
+        _remember(password)
+        for char, encoded in _RESERVED_IN_PASSWORD.items():
+            for part, raw in (("password", raw_password), ("user name", raw_user)):
+                if char in raw:
+                    raise UrlError(
+                        f"`{key}`: the {part} holds `{char}`, which ends it in a URL; write it percent-encoded "
+                        f"(`{char}` as `{encoded}`)"
+                    )
+        user = unquote(raw_user)
+    return _located(location, user, password, key)
+
+
+def _split_userinfo(rest: str, key: str) -> tuple[str | None, re.Match]:
+    """(user[:password], host-and-path match): the last `@` that a well-formed host and path follow."""
+    at = rest.rfind("@")
+    while at >= 0:
+        location = _HOST_AND_PATH.fullmatch(rest, at + 1)
+        if location:
+            return rest[:at], location
+        at = rest.rfind("@", 0, at)
+    location = _HOST_AND_PATH.fullmatch(rest)
+    if location is None:
+        hint = "write an IPv6 host in brackets, e.g. postgresql://user@[::1]:5432/database" if "[" in rest else (
+            "write postgresql://user:password@host:5432/database")
+        if "@" in rest:
+            _remember(rest[: rest.rfind("@")].partition(":")[2])
+        raise UrlError(f"`{key}` is not a well-formed URL: {hint}")
+    return None, location
+
+
+def _located(location: re.Match, user: str | None, password: str | None, key: str) -> DatabaseUrl:
+    host, port, path, query = location["host"], location["port"], location["path"], location["query"]
+    if port is not None and not (port.isdigit() and 0 < int(port) < 65536):
+        raise UrlError(f"`{key}`: the port must be a number from 1 to 65535: write e.g. host:5432")
+    database = unquote(path[1:]) if path else ""
+    options = dict(part.partition("=")[::2] for part in (query or "").split("&") if part)
+    if not database and "dbname" not in options:
+        raise UrlError(f"`{key}` names no database: end it with /<database>, e.g. postgresql://{host or 'host'}/smart360")
+    if not host and "host" not in options:
+        raise UrlError(f"`{key}` names no host: e.g. postgresql://user@127.0.0.1:5432/{database or 'database'}")
+    _remember(unquote(options.get("password", "")))
+    return DatabaseUrl(user, password, host, int(port) if port else None, database, query)
+
+
+def normalise_database_url(text: str, key: str) -> str:
+    """The URL to connect with (a libpq `key=value` string stays one); checks it first (UrlError)."""
+    if "://" not in text and "=" in text:
+        return _keyword_conninfo(text, key)
+    return parse_database_url(text, key).conninfo()
+
+
+def _keyword_conninfo(text: str, key: str) -> str:
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        options = conninfo_to_dict(text)
+    except Exception:  # psycopg's message quotes the string, password and all
+        raise UrlError(f"`{key}` is not a valid libpq connection string: write key=value pairs, or a "
+                       "postgresql://user:password@host:5432/database URL") from None
+    _remember(str(options.get("password") or ""))
+    return text
+
+
+def masked_url(text: str) -> str:
+    """A URL as it may be shown: its password replaced by ***; one that cannot be parsed is not shown."""
+    try:
+        if "://" not in text and "=" in text:
+            _keyword_conninfo(text, "url")
+            return redact_secrets(re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", text))
+        return parse_database_url(text, "url").masked()
+    except UrlError:
+        return "<a URL that cannot be parsed>"
+
+
+def _remember(secret: str | None) -> None:
+    if secret and len(secret) >= _MIN_SECRET:
+        _SECRETS.add(secret)
+
+
+def redact_secrets(text: str) -> str:
+    """Every password seen in a URL taken out of `text`, as written and percent-encoded."""
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        for form in {secret, quote(secret, safe=""), quote(secret)}:
+            text = text.replace(form, "***")
+    return text
