@@ -30,7 +30,9 @@ def test_a_healthy_job_is_ready_to_run(demo_job, tmp_path):
     run(demo_job)
     result = doctor(tmp_path / "job.yaml")
     assert result.exit_code == 0, result.output
-    assert "ready to run" in result.output and "source and target match the last successful run" in result.output
+    assert "ready to run" in result.output
+    details = [finding.detail for finding in diagnose(demo_job)]
+    assert "source and target match the last successful run" in details
 
 
 def test_an_uninitialised_target_says_to_run_init(source_url, target_url, write_job):
@@ -90,3 +92,36 @@ def test_missing_privileges_are_named_with_the_grant(demo_job, target_url, limit
     assert [(p.status, p.detail, p.fix) for p in problems] == [
         ("fail", "smart360.consumer: missing UPDATE", "GRANT UPDATE ON smart360.consumer TO <user>")
     ]
+
+
+def test_source_columns_no_field_reads_are_named_by_run_report_and_doctor(target_url, write_job, tmp_path):
+    """The case study's account columns, in a job without `accounts:`: said everywhere, with how to load them."""
+    from smart360_etl.load.schema import migrate
+    from smart360_etl.pipeline import target_connection
+
+    from .conftest import SAMPLES
+
+    (tmp_path / "c.csv").write_text(SAMPLES.joinpath("case_study_sample.csv").read_text())
+    path = write_job(source={"csv": "c.csv"}, target={"url": target_url})
+    job = load_job(path)
+    with target_connection(job.target) as conn:
+        migrate(conn, job.target)
+    account_columns = ["Account Number", "Meter Number", "Tariff Plan", "Consumption History", "Payment Status"]
+    result = run(job)
+    assert result.unloaded_columns == account_columns
+    report = open(result.report_path).read()
+    assert all(column in report for column in account_columns)
+    found = by_name(diagnose(job))["unloaded columns"][0]
+    assert found.status == "warn" and found.detail.startswith("5 source columns not loaded: Account Number")
+    assert "add `accounts:`" in found.detail
+    with_accounts = load_job(write_job(source={"csv": "c.csv"}, target={"url": target_url}, accounts={}))
+    assert "unloaded columns" not in by_name(diagnose(with_accounts))
+
+
+def test_crosswalks_without_accounts_is_an_error(write_job, tmp_path):
+    from smart360_etl.errors import ConfigError
+
+    path = write_job(source={"csv": "c.csv"}, target={"url": "postgresql://h/db"},
+                     crosswalks={"tariff_plan": {"Plan A": "RES-STD"}})
+    with pytest.raises(ConfigError, match="add `accounts: {}`"):
+        load_job(path)

@@ -44,6 +44,10 @@ def test_valid_addresses(raw, expected):
         "a..b@example.com",
         ".a@example.com",
         "a@-example.com",
+        # RFC 5321's limits, on both paths: over 64 octets before the @ (ASCII, and not: the library's)
+        "a" * 65 + "@example.com",
+        "é" + "a" * 64 + "@example.com",
+        "Ann Lee <" + "a" * 65 + "@example.com>",
     ],
 )
 def test_invalid_addresses_are_flagged(raw):

@@ -264,6 +264,27 @@ def test_init_is_idempotent(target_url, write_job, tmp_path):
         assert pending_migrations(conn, job.target) == []
 
 
+def test_init_creates_a_second_target_schema_beside_the_first(demo_job, write_job):
+    """Side-by-side mock loads in one database: one ETL schema, a target schema each."""
+    other = load_job(write_job(source=demo_job.source.model_dump(exclude_none=True), target={
+        "url": demo_job.target.url, "schema": "mock_2"}))
+    with target_connection(other.target) as conn:
+        assert pending_migrations(conn, other.target) == [version for version, _, _ in MIGRATIONS]
+        assert migrate(conn, other.target) == [version for version, _, _ in MIGRATIONS]
+        assert pending_migrations(conn, other.target) == pending_migrations(conn, demo_job.target) == []
+    first, second = run(demo_job), run(other)
+    assert first.counts["inserted"] == second.counts["inserted"] > 0
+    with target_connection(other.target) as conn:
+        assert conn.execute("SELECT count(*) FROM mock_2.consumer").fetchone()[0] == second.counts["inserted"]
+
+
+def test_a_ledger_from_before_per_schema_migrations_still_counts_for_its_schema(demo_job):
+    with target_connection(demo_job.target) as conn:
+        conn.execute("UPDATE smart360_etl.schema_migration SET target_schema = NULL")
+        assert pending_migrations(conn, demo_job.target) == []
+        assert migrate(conn, demo_job.target) == []
+
+
 def test_every_missing_column_is_named_at_once_with_the_fix():
     with pytest.raises(SourceError) as error:
         build_rules({}, ["Consumer ID", "Full Name", "Addr", "Contact Number", "Email Address"])

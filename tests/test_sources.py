@@ -113,3 +113,17 @@ def test_limit_reads_only_the_first_rows(tmp_path):
     path = tmp_path / "c.csv"
     path.write_text("id\n" + "".join(f"{i}\n" for i in range(100)))
     assert sum(b.height for b in CsvSource(path, limit=7).batches(5)) == 7
+
+
+@pytest.mark.parametrize("name", ["consumers.csv", "consumers.xlsx"])
+def test_a_workbook_given_as_csv_is_named_with_how_to_export_it(tmp_path, name):
+    """An .xlsx is a zip archive of XML parts; whatever its name, it is not read as text."""
+    import zipfile
+
+    path = tmp_path / name
+    with zipfile.ZipFile(path, "w") as book:
+        book.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
+        book.writestr("xl/worksheets/sheet1.xml", "<worksheet><sheetData/></worksheet>")
+    with pytest.raises(SourceError) as error:
+        CsvSource(path)
+    assert "Excel workbook (.xlsx)" in str(error.value) and "Save As > CSV UTF-8" in str(error.value)

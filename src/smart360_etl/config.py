@@ -311,6 +311,15 @@ class JobConfig(StrictModel):
         return self
 
     @model_validator(mode="after")
+    def _crosswalks_need_accounts(self) -> JobConfig:
+        if self.accounts is None and (self.crosswalks.tariff_plan or self.crosswalks.payment_status):
+            raise ValueError(
+                "`crosswalks` is read only when accounts are loaded: add `accounts: {}` to load accounts, "
+                "meters, tariffs and readings, or remove `crosswalks`"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _known_reasons(self) -> JobConfig:
         for reason in self.reasons:
             if reason in HARD_REASONS or reason in ACCOUNT_REASONS:

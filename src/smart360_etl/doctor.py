@@ -15,6 +15,7 @@ from .errors import EtlError, TargetError
 from .load import ledger
 from .load.schema import pending_migrations
 from .mapping.fields import build_rules
+from .mapping.unloaded import unloaded_columns, unloaded_message
 from .sources import open_source
 
 
@@ -31,7 +32,10 @@ def diagnose(job: JobConfig) -> list[Finding]:
     findings: list[Finding] = []
     schema = _attempt(findings, "source", lambda: _read_source(job), "check `source:` in the job file")
     if schema is not None:
-        _attempt(findings, "mapping", lambda: _mapping(job, schema), "see README, 'Mapping'")
+        unloaded = _attempt(findings, "mapping", lambda: _mapping(job, schema), "see README, 'Mapping'")
+        if unloaded:
+            findings.append(Finding("unloaded columns", "warn", unloaded_message(job, unloaded),
+                                    "map them, or leave them if the target needs none of it"))
     try:
         conn = connect(
             job.target.url,
@@ -72,9 +76,11 @@ def _read_source(job: JobConfig) -> tuple[dict[str, str], str]:
         return schema, f"{source.describe()}: {len(schema)} columns, readable ({rows} row read)"
 
 
-def _mapping(job: JobConfig, schema: dict[str, str]) -> tuple[None, str]:
+def _mapping(job: JobConfig, schema: dict[str, str]) -> tuple[list[str], str]:
+    """The mapping's fields; returns the source columns that no field reads."""
     rules = build_rules(job.mapping, list(schema), job.name_order)
-    return None, f"{len(rules)} fields mapped from {len({rule.column for rule in rules})} source columns"
+    unloaded = unloaded_columns(job, list(schema), rules)
+    return unloaded, f"{len(rules)} fields mapped from {len({rule.column for rule in rules})} source columns"
 
 
 def _migrations(conn: psycopg.Connection, job: JobConfig) -> list[Finding]:

@@ -30,6 +30,7 @@ from .load.keys import SourceKeys, stage_source_keys
 from .load.schema import column_limits, pending_migrations, require_migrated
 from .mapping.accounts import AccountRules, account_rules, claimed_numbers
 from .mapping.fields import build_rules
+from .mapping.unloaded import unloaded_columns, unloaded_message
 from .mapping.keys import duplicate_ids
 from .mapping.mapper import map_batch, map_field
 from .mapping.text import hash_rows
@@ -67,6 +68,7 @@ class RunResult:
     unmapped_codes: dict[str, dict[str, int]] = field(default_factory=dict)  # source code -> rows, per crosswalk
     business_totals: list[dict] = field(default_factory=list)  # source against target, per measure and key
     source_schema: dict[str, str] = field(default_factory=dict)
+    unloaded_columns: list[str] = field(default_factory=list)  # source columns that no field reads
     error: str | None = None
     report_path: str | None = None
 
@@ -233,7 +235,12 @@ def _guard_schema(conn: psycopg.Connection, job: JobConfig, source, result: RunR
             log.warning("schema drift: %s", drift.message, extra={"stage": "schema"})
     if any(drift.breaking for drift in drifts):
         raise SchemaDrift(drifts)
-    return _within_limits(conn, job, build_rules(job.mapping, list(result.source_schema), job.name_order))
+    columns = list(result.source_schema)
+    rules = build_rules(job.mapping, columns, job.name_order)
+    result.unloaded_columns = unloaded_columns(job, columns, rules)
+    if result.unloaded_columns:
+        log.warning("%s", unloaded_message(job, result.unloaded_columns), extra={"stage": "schema"})
+    return _within_limits(conn, job, rules)
 
 
 def _within_limits(conn: psycopg.Connection, job: JobConfig, rules: list) -> list:

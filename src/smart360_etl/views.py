@@ -84,13 +84,13 @@ FINDING_STYLE = {"ok": "green", "warn": "yellow", "fail": "red"}
 
 
 def print_findings(findings, console: Console) -> None:
-    """`doctor`'s findings: one row each, the fix beside every problem."""
-    table = Table(title="doctor")
-    for name in ("check", "status", "detail", "fix"):
-        table.add_column(name, overflow="fold")
+    """`doctor`'s findings: a line each (never wrapped, so that it can be searched and mailed), the fix
+    after every problem."""
     for finding in findings:
-        style = FINDING_STYLE[finding.status]
-        table.add_row(finding.name, Text(finding.status, style=style), finding.detail, finding.fix)
-    console.print(table)
+        line = Text.assemble((f"{finding.status:<4}", FINDING_STYLE[finding.status]), f" {finding.name}: ",
+                             " ".join(finding.detail.split()))
+        if finding.fix and finding.status != "ok":
+            line.append(f" -> fix: {finding.fix}")
+        console.print(line, soft_wrap=True)
     failed = sum(finding.status == "fail" for finding in findings)
     console.print(Text(f"{failed} problem(s) to fix", style="red") if failed else Text("ready to run", style="green"))

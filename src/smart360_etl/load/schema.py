@@ -172,13 +172,20 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     ),
 ]
 
+# One ETL schema can serve several target schemas side by side (mock loads in one database): a migration
+# is recorded per target schema. Rows from before that (target_schema null) count for a target schema
+# whose consumer table exists.
 _LEDGER = """
     CREATE SCHEMA IF NOT EXISTS {etl};
     CREATE TABLE IF NOT EXISTS {etl}.schema_migration (
-        version    integer PRIMARY KEY,
+        version    integer NOT NULL,
         name       text NOT NULL,
         applied_at timestamptz NOT NULL DEFAULT now()
     );
+    ALTER TABLE {etl}.schema_migration ADD COLUMN IF NOT EXISTS target_schema text;
+    ALTER TABLE {etl}.schema_migration DROP CONSTRAINT IF EXISTS schema_migration_pkey;
+    CREATE UNIQUE INDEX IF NOT EXISTS schema_migration_per_target
+        ON {etl}.schema_migration (coalesce(target_schema, ''), version);
 """
 
 
@@ -186,13 +193,25 @@ def _compose(template: str, target: TargetConfig) -> sql.Composed:
     return sql.SQL(template).format(schema=sql.Identifier(target.schema_), etl=sql.Identifier(target.etl_schema))
 
 
+def _exists(conn: psycopg.Connection, schema: str, table: str) -> bool:
+    query = "SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) IS NOT NULL"
+    return conn.execute(query, [schema, table]).fetchone()[0]
+
+
 def pending_migrations(conn: psycopg.Connection, target: TargetConfig) -> list[int]:
-    exists = conn.execute(
-        "SELECT to_regclass(format('%%I.schema_migration', %s::text)) IS NOT NULL", [target.etl_schema]
-    ).fetchone()[0]
+    """The migrations the job's target schema (with its ETL schema) has not had."""
     applied: set[int] = set()
-    if exists:
-        query = sql.SQL("SELECT version FROM {}.schema_migration").format(sql.Identifier(target.etl_schema))
+    if _exists(conn, target.etl_schema, "schema_migration"):
+        per_target = conn.execute(
+            "SELECT count(*) > 0 FROM information_schema.columns WHERE table_schema = %s "
+            "AND table_name = 'schema_migration' AND column_name = 'target_schema'", [target.etl_schema]
+        ).fetchone()[0]
+        before = sql.SQL("true") if _exists(conn, target.schema_, "consumer") else sql.SQL("false")
+        query = sql.SQL("SELECT version FROM {} WHERE ").format(sql.Identifier(target.etl_schema, "schema_migration"))
+        if per_target:
+            query += sql.SQL("target_schema = {} OR (target_schema IS NULL AND {})").format(target.schema_, before)
+        else:
+            query += before
         applied = {row[0] for row in conn.execute(query)}
     return [version for version, _, _ in MIGRATIONS if version not in applied]
 
@@ -207,10 +226,10 @@ def migrate(conn: psycopg.Connection, target: TargetConfig) -> list[int]:
             if version in pending:
                 conn.execute(_compose(body, target))
                 conn.execute(
-                    sql.SQL("INSERT INTO {}.schema_migration (version, name) VALUES (%s, %s)").format(
-                        sql.Identifier(target.etl_schema)
+                    sql.SQL("INSERT INTO {} (version, name, target_schema) VALUES (%s, %s, %s)").format(
+                        sql.Identifier(target.etl_schema, "schema_migration")
                     ),
-                    [version, name],
+                    [version, name, target.schema_],
                 )
     return pending
 

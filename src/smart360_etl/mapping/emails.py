@@ -38,7 +38,8 @@ def normalise_emails(values: pl.Series) -> pl.DataFrame:
 
 def parse_one(value: str) -> str | None:
     try:
-        return validate_email(_address_in(value), check_deliverability=False).normalized
+        # strict: the length limits of RFC 5321 too (a local part over 64 octets cannot be delivered)
+        return validate_email(_address_in(value), check_deliverability=False, strict=True).normalized
     except EmailNotValidError:
         return None
 

@@ -113,6 +113,10 @@ def print_summary(result: RunResult, console: Console) -> None:
     print_checks(result.checks, console)
     for drift in result.drift:
         console.print(Text.assemble(("schema drift", "yellow"), f": {drift['message']}"), soft_wrap=True)
+    if result.unloaded_columns:
+        shown = ", ".join(result.unloaded_columns)
+        console.print(Text.assemble(("not loaded", "yellow"), f": source columns {shown} (no field reads them)"),
+                      soft_wrap=True)
     if result.incremental:
         sync = result.incremental
         moved = "watermark moved" if sync["watermark_saved"] else "watermark kept"

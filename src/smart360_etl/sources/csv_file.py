@@ -15,6 +15,26 @@ from .chunks import READ_BYTES, frames_from_csv_bytes, read_header
 log = logging.getLogger("smart360_etl")
 
 
+# What a spreadsheet or archive begins with: a CSV file never does.
+_NOT_CSV = {
+    b"PK\x03\x04": "a zip archive: an Excel workbook (.xlsx) or an OpenDocument sheet (.ods)",
+    b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1": "an Excel 97-2003 workbook (.xls)",
+    b"PAR1": "a Parquet file",
+    b"\x1f\x8b": "a gzip-compressed file",
+}
+
+
+def _refuse_binary(path: Path) -> None:
+    with path.open("rb") as file:
+        start = file.read(8)
+    for magic, kind in _NOT_CSV.items():
+        if start.startswith(magic):
+            raise SourceError(
+                f"{path} is {kind}, not a CSV file; export it as CSV (in Excel: File > Save As > "
+                "CSV UTF-8) and point `source.csv` at that file"
+            )
+
+
 class CsvSource:
     def __init__(self, path: Path, delimiter: str = ",", encoding: str = "utf-8", limit: int | None = None) -> None:
         if not path.is_file():
@@ -25,6 +45,7 @@ class CsvSource:
             raise SourceError(
                 f"unknown encoding `{encoding}` in `source.encoding`; try utf-8, latin-1 or cp1252"
             ) from None
+        _refuse_binary(path)
         self.path, self.delimiter, self.encoding, self.limit = path, delimiter, encoding, limit
         self._nul_reported = False
 
