@@ -166,7 +166,8 @@ def test_account_anomalies_are_found_by_validate(account_job, target_url):
 def test_the_console_summary_shows_every_table_and_the_gaps(account_job, tmp_path):
     account_job()
     result = CliRunner().invoke(main, ["run", "-c", str(tmp_path / "job.yaml")], terminal_width=200)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 2, result.output  # the case study's phone numbers are all nulled (555 numbers)
+    assert "field_mostly_nulled" in result.output and "a check with severity `fail` failed" in result.output
     assert "accounts, meters, readings" in result.output and "consumption_reading" in result.output
     assert "no crosswalk entry for tariff_plan: 'Plan C' (4)" in result.output
     assert "business totals: 6 of 6 match between source and target" in result.output  # 2 statuses, 2 plans x 2

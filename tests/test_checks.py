@@ -220,3 +220,33 @@ def test_city_matches_postal_code_uses_the_gazetteer(target):
     ]
     outcome = outcomes(target, *rows)["city_matches_postal_code"]
     assert (outcome.status, outcome.failing, outcome.total, outcome.sample) == ("warn", 2, 5, ["4", "5"])
+
+
+def test_a_field_that_lost_most_of_its_values_fails_the_run(target_url, write_job, tmp_path):
+    """The case study's 13 phone numbers are all 555 numbers: all 13 nulled (kept in the warning table)."""
+    from .conftest import SAMPLES
+
+    (tmp_path / "c.csv").write_text(SAMPLES.joinpath("case_study_sample.csv").read_text())
+    job = load_job(write_job(source={"csv": "c.csv"}, target={"url": target_url}))
+    with target_connection(job.target) as conn:
+        migrate(conn, job.target)
+    result = run(job)
+    outcome = next(c for c in result.checks if c["name"] == "field_mostly_nulled")
+    assert (outcome["status"], outcome["failing"], outcome["total"]) == ("fail", 13, 13)
+    assert outcome["sample"] == ["phone_number: 13 of 13 nulled (phone_invalid)"]
+    assert result.status == "checks_failed"
+    with target_connection(job.target) as conn:
+        kept = conn.execute("SELECT count(*) FROM smart360_etl.warning WHERE run_id = %s AND field = 'phone_number'"
+                            " AND source_value IS NOT NULL", [result.run_id]).fetchone()[0]
+    assert kept == 13
+
+
+@pytest.mark.parametrize(("nulled", "status"), [(1, "pass"), (3, "warn"), (6, "fail")])
+def test_field_mostly_nulled_warns_above_a_fifth_and_fails_above_half(nulled, status):
+    check = next(c for c in configured_checks({}) if c.name == "field_mostly_nulled")
+    from smart360_etl.checks import Measure
+
+    assert judge(check, Measure(nulled, 10)).status == status
+    relaxed = next(c for c in configured_checks({"field_mostly_nulled": CheckSetting(fail_above=0.9)})
+                   if c.name == "field_mostly_nulled")
+    assert judge(relaxed, Measure(6, 10)).status == "warn"

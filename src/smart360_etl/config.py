@@ -32,6 +32,13 @@ SOFT_REASONS = (
     "name_multiple_people",
     "name_order_uncertain",
 )
+# Warnings that null the field they are about (the source value stays in the warning table).
+NULLING_REASONS = {
+    "phone_invalid": "phone_number",
+    "email_invalid": "email_address",
+    "postal_code_invalid": "zip_code",
+    "state_invalid": "state",
+}
 HARD_REASONS = ("consumer_id_missing", "consumer_id_duplicate", "name_incomplete", "address_unparsed", "value_too_long")
 # With `accounts:`: a record lands whole (consumer, account, meters, readings) or not at all.
 ACCOUNT_REASONS = (
@@ -150,6 +157,9 @@ class CheckSetting(StrictModel):
     enabled: bool = Field(True, description="false switches the check off")
     severity: Literal["warn", "fail"] | None = Field(None, description="warn: reported; fail: exit code 2")
     threshold: float | None = Field(None, ge=0, description="failures allowed: a count (>= 1) or a rate (< 1)")
+    fail_above: float | None = Field(
+        None, ge=0, description="beyond this (a count or a rate) the check fails whatever its severity"
+    )
     limit: int | None = Field(None, ge=1, description="check-specific limit, e.g. consumers per phone")
 
 

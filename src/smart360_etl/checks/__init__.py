@@ -30,6 +30,7 @@ class Check:
     limit: int | None = None
     predicate: str | None = None  # a row check: the name of its condition (skipped where the region has none)
     applies: Callable[..., bool] | None = None  # (context) -> False skips the check, e.g. incremental only
+    fail_above: float | None = None  # beyond this (a count, or a rate of `total`) it fails whatever its severity
 
 
 @dataclass
@@ -47,9 +48,14 @@ class Outcome:
         return asdict(self)
 
 
+def _allowed(limit: float, total: int) -> float:
+    return limit if limit >= 1 else limit * total
+
+
 def judge(check: Check, measure: Measure) -> Outcome:
-    allowed = check.threshold if check.threshold >= 1 else check.threshold * measure.total
-    status = "pass" if measure.failing <= allowed else check.severity
+    status = "pass" if measure.failing <= _allowed(check.threshold, measure.total) else check.severity
+    if check.fail_above is not None and measure.failing > _allowed(check.fail_above, measure.total):
+        status = "fail"
     return Outcome(
         check.name,
         check.description,

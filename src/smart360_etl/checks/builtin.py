@@ -10,6 +10,7 @@ import json
 
 from psycopg import sql
 
+from ..config import NULLING_REASONS
 from ..mapping.places import SPELLED_OUT, places_for
 from . import Check, Measure
 from .context import CheckContext
@@ -155,6 +156,22 @@ def reject_rate(ctx: CheckContext, check: Check) -> Measure:
     ]
     worst = max(ctx.run.rejects_by_reason.values(), default=0)
     return Measure(worst, ctx.run.counts["extracted"], over)
+
+
+def field_mostly_nulled(ctx: CheckContext, check: Check) -> Measure:
+    """Of the run's loaded rows, how many had each field nulled by a warning (the worst field counts)."""
+    warning = sql.Identifier(ctx.target.etl_schema, "warning")
+    rows = ctx.conn.execute(
+        sql.SQL(
+            "SELECT reason, count(DISTINCT source_row_number) FROM {} WHERE run_id = %s AND reason = ANY(%s) "
+            "GROUP BY reason ORDER BY 2 DESC, 1"
+        ).format(warning),
+        [ctx.run.run_id, list(NULLING_REASONS)],
+    ).fetchall()
+    loaded = ctx.run.counts["extracted"] - ctx.run.counts["rejected"]
+    allowed = check.threshold if check.threshold >= 1 else check.threshold * loaded
+    over = [f"{NULLING_REASONS[r]}: {n} of {loaded} nulled ({r})" for r, n in rows if n > allowed]
+    return Measure(max((n for _, n in rows), default=0), loaded, over)
 
 
 def _incremental(ctx: CheckContext) -> bool:
@@ -315,6 +332,15 @@ def builtin_checks() -> list[Check]:
             "warn",
             reject_rate,
             threshold=0.05,
+            needs_run=True,
+        ),
+        Check(
+            "field_mostly_nulled",
+            "no field nulled by warnings in more than `threshold` of the loaded rows (fails above `fail_above`)",
+            "warn",
+            field_mostly_nulled,
+            threshold=0.2,
+            fail_above=0.5,
             needs_run=True,
         ),
         Check(

@@ -39,6 +39,7 @@ def configured_checks(settings: dict[str, CheckSetting]) -> list[Check]:
                 severity=setting.severity or check.severity,
                 threshold=check.threshold if setting.threshold is None else setting.threshold,
                 limit=setting.limit or check.limit,
+                fail_above=check.fail_above if setting.fail_above is None else setting.fail_above,
             )
         )
     return chosen
@@ -90,10 +91,12 @@ def run_checks(ctx: CheckContext, checks: list[Check], on_progress=None) -> list
         started = time.perf_counter()
         outcome = judge(check, check.measure(ctx, check))
         log.info(
-            "check %s: %s (%d failing) in %.2fs",
+            "check %s: %s (%d of %d over the line; allowed %s) in %.2fs",
             check.name,
             outcome.status,
             outcome.failing,
+            outcome.total,
+            f"{check.threshold:.0%}" if 0 < check.threshold < 1 else f"{check.threshold:g}",
             time.perf_counter() - started,
             extra={"stage": "check"},
         )
