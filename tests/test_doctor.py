@@ -54,7 +54,7 @@ def test_unreachable_databases_and_a_bad_mapping_are_each_reported(write_job, tm
     )
     findings = by_name(diagnose(load_job(path)))
     assert findings["source"][0].status == "ok"
-    assert findings["mapping"][0].status == "fail" and "mapping.phone_number" in findings["mapping"][0].detail
+    assert findings["mapping"][0].status == "fail" and "mapping: {phone_number: null}" in findings["mapping"][0].detail
     target = findings["target"][0]
     assert target.status == "fail" and "secret" not in target.detail and "target.url" in target.fix
 
@@ -62,10 +62,10 @@ def test_unreachable_databases_and_a_bad_mapping_are_each_reported(write_job, tm
 def test_drift_shows_with_its_fix(demo_job, source_url, tmp_path):
     run(demo_job)
     with psycopg.connect(source_url) as conn:
-        conn.execute("ALTER TABLE consumer_data RENAME COLUMN email_address TO email")
+        conn.execute("ALTER TABLE consumer_data RENAME COLUMN email_address TO notify_to")
     findings = by_name(diagnose(demo_job))
     drift = findings["drift (source)"][0]
-    assert drift.status == "fail" and "`mapping.email_address.from: email`" in drift.fix
+    assert drift.status == "fail" and "`mapping.email_address.from: notify_to`" in drift.fix
     assert findings["mapping"][0].status == "fail"  # and the mapping itself no longer resolves
 
 

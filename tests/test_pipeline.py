@@ -8,7 +8,7 @@ import threading
 import psycopg
 import pytest
 
-from smart360_etl.config import load_job
+from smart360_etl.config import FieldSpec, load_job
 from smart360_etl.demo import create_demo_source
 from smart360_etl.errors import (
     ConfigError,
@@ -20,7 +20,7 @@ from smart360_etl.errors import (
 )
 from smart360_etl.load.consumers import ConsumerLoader
 from smart360_etl.load.schema import MIGRATIONS, migrate, pending_migrations
-from smart360_etl.mapping.fields import build_rules
+from smart360_etl.mapping.fields import build_rules, mapping_notes
 from smart360_etl.pipeline import run, target_connection
 
 from .conftest import DEMO_ROWS, SAMPLES
@@ -285,23 +285,56 @@ def test_a_ledger_from_before_per_schema_migrations_still_counts_for_its_schema(
         assert migrate(conn, demo_job.target) == []
 
 
-def test_every_missing_column_is_named_at_once_with_the_fix():
+def test_common_column_names_are_found_for_every_field_split_out_of_them():
+    rules = build_rules({}, ["cust_id", "full_name", "street_address", "phone", "email"])
+    by_field = {rule.target: rule.column for rule in rules}
+    assert {by_field[f] for f in ("title", "first_name", "middle_name", "last_name", "suffix")} == {"full_name"}
+    assert {by_field[f] for f in ("address_line_1", "address_line_2", "city", "state", "zip_code")} == {
+        "street_address"}
+    assert (by_field["consumer_id"], by_field["phone_number"], by_field["phone_extension"],
+            by_field["email_address"]) == ("cust_id", "phone", "phone", "email")
+
+
+def test_every_missing_column_is_named_once_with_a_whole_fix():
     with pytest.raises(SourceError) as error:
-        build_rules({}, ["Consumer ID", "Full Name", "Addr", "Contact Number", "Email Address"])
+        build_rules({}, ["Consumer ID", "fullnam", "Adress Line", "Contact Number", "Email Address"])
     message = str(error.value)
-    assert message.startswith("6 mapped columns are not in the source")
-    assert "set `mapping.first_name: {from: Full Name, transform: name.first}`" in message
-    assert "set `mapping.city: {from: Addr, transform: address.city}`" in message
+    assert message.startswith("2 source columns are missing")
+    assert message.count("\n  - ") == 2  # a line per source column, not one per field
+    assert "write `columns: {Name: fullnam}`" in message and "write `columns: {Address: Adress Line}`" in message
+
+
+def test_a_suggestion_never_names_a_column_another_field_uses():
+    with pytest.raises(SourceError) as error:
+        build_rules({}, ["cust_id", "full_name", "street_address", "phone"])  # no e-mail column
+    assert "did you mean" not in str(error.value) and "`columns: {Email Address: <column>}`" in str(error.value)
+
+
+def test_a_columns_entry_points_every_split_field_at_the_column():
+    rules = build_rules({}, ["id", "Customer", "Premise", "Tel", "Mail"], columns={
+        "consumer id": "id", "Name": "Customer", "Address": "Premise"})
+    assert {r.column for r in rules if r.transform.startswith("name.")} == {"Customer"}
+    with pytest.raises(ConfigError, match="unknown case-study column `columns.Nmae`"):
+        build_rules({}, ["id"], columns={"Nmae": "id"})
+
+
+def test_a_split_field_mapped_for_some_parts_only_is_a_warning_naming_the_empty_parts():
+    spec = {"from": "nm", "transform": "name.first"}
+    overrides = {"first_name": FieldSpec(**spec), "last_name": FieldSpec(**{**spec, "transform": "name.last"})}
+    notes = mapping_notes(overrides, ["cust_id", "nm", "Address", "phone", "email"])
+    problems = [text for problem, text in notes if problem]
+    assert len(problems) == 1 and "title, middle_name, suffix" in problems[0]
+    assert "write `columns: {Name: nm}`" in problems[0]
 
 
 def test_missing_source_column_is_reported_before_any_write(source_url, target_url, write_job):
     with psycopg.connect(source_url) as conn:
-        conn.execute("CREATE TABLE legacy (consumer_id text, name text, address text, phone text, email_address text)")
+        conn.execute("CREATE TABLE legacy (consumer_id text, name text, address text, tel_no text, email_address text)")
     job = load_job(write_job(source={"url": source_url, "table": "legacy"}, target={"url": target_url}))
     with pytest.raises(SourceError) as error:
         run(job)
     message = str(error.value)
-    assert "column `Contact Number`" in message and "mapping.phone_number.from: phone" in message
+    assert "column `Contact Number`" in message and "columns: {Contact Number: tel_no}" in message
     with psycopg.connect(target_url) as conn:
         assert (
             conn.execute("SELECT count(*) FROM information_schema.schemata WHERE schema_name = 'smart360'").fetchone()[

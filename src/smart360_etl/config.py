@@ -293,6 +293,11 @@ class JobConfig(StrictModel):
     region: str = Field("US", min_length=2, description="country code: phones, postal codes, states")
     region_settings: dict[str, Any] | None = Field(None, description="override or add a region")
     report_dir: Path = Field(Path("reports"), description="where <run_id>.json is written")
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="the source's column for a case-study column, e.g. {Name: full_name}: every field split out "
+        "of it reads that column",
+    )
     mapping: dict[str, FieldSpec | None] = Field(
         default_factory=dict, description="overrides per target field; null leaves the field empty"
     )

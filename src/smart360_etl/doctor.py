@@ -14,7 +14,7 @@ from .drift import source_drift, target_drift
 from .errors import EtlError, TargetError
 from .load import ledger
 from .load.schema import pending_migrations
-from .mapping.fields import build_rules
+from .mapping.fields import build_rules, mapping_notes
 from .mapping.unloaded import unloaded_columns, unloaded_message
 from .sources import open_source
 
@@ -33,6 +33,8 @@ def diagnose(job: JobConfig) -> list[Finding]:
     schema = _attempt(findings, "source", lambda: _read_source(job), "check `source:` in the job file")
     if schema is not None:
         unloaded = _attempt(findings, "mapping", lambda: _mapping(job, schema), "see README, 'Mapping'")
+        for problem, note in mapping_notes(job.mapping, list(schema), job.columns) if unloaded is not None else []:
+            findings.append(Finding("mapping", "warn" if problem else "ok", note, "write the `columns:` entry it names"))
         if unloaded:
             findings.append(Finding("unloaded columns", "warn", unloaded_message(job, unloaded),
                                     "map them, or leave them if the target needs none of it"))
@@ -78,7 +80,7 @@ def _read_source(job: JobConfig) -> tuple[dict[str, str], str]:
 
 def _mapping(job: JobConfig, schema: dict[str, str]) -> tuple[list[str], str]:
     """The mapping's fields; returns the source columns that no field reads."""
-    rules = build_rules(job.mapping, list(schema), job.name_order)
+    rules = build_rules(job.mapping, list(schema), job.name_order, job.columns)
     unloaded = unloaded_columns(job, list(schema), rules)
     return unloaded, f"{len(rules)} fields mapped from {len({rule.column for rule in rules})} source columns"
 
@@ -135,7 +137,7 @@ def _privileges(conn: psycopg.Connection, job: JobConfig) -> list[Finding]:
 
 def _drift(conn: psycopg.Connection, job: JobConfig, schema: dict[str, str]) -> Iterator[Finding]:
     previous = ledger.last_source_schema(conn, job.target, job.name)
-    drifts = source_drift(previous, schema, job.mapping) + target_drift(conn, job.target, job.mapping)
+    drifts = source_drift(previous, schema, job.mapping, job.columns) + target_drift(conn, job.target, job.mapping)
     for drift in drifts:
         yield Finding(f"drift ({drift.side})", "fail" if drift.breaking else "warn", drift.message, drift.fix)
     if not drifts:

@@ -67,7 +67,10 @@ def _accepts(transform: str, family: str) -> bool:
 
 
 def source_drift(
-    previous: dict[str, str] | None, current: dict[str, str], mapping: dict[str, FieldSpec | None]
+    previous: dict[str, str] | None,
+    current: dict[str, str],
+    mapping: dict[str, FieldSpec | None],
+    columns: dict[str, str] | None = None,
 ) -> list[Drift]:
     """Drift of the source against its last successful run; nothing to compare on a first run."""
     if not previous:
@@ -76,7 +79,7 @@ def source_drift(
     before_by_key = {column_key(c): c for c in previous}
     appeared = [c for c in current if column_key(c) not in before_by_key]
     by_column: dict[str, list[tuple[str, str]]] = {}
-    for field, (column, transform) in wanted_columns(mapping).items():
+    for field, (column, transform) in wanted_columns(mapping, list(previous), columns).items():
         by_column.setdefault(column_key(column), []).append((field, transform))
     drifts: list[Drift] = []
     for key, users in by_column.items():

@@ -29,7 +29,7 @@ from .load.entities import EntityLoader, business_totals
 from .load.keys import SourceKeys, stage_source_keys
 from .load.schema import column_limits, pending_migrations, require_migrated
 from .mapping.accounts import AccountRules, account_rules, claimed_numbers
-from .mapping.fields import build_rules
+from .mapping.fields import build_rules, mapping_notes
 from .mapping.unloaded import unloaded_columns, unloaded_message
 from .mapping.keys import duplicate_ids
 from .mapping.mapper import map_batch, map_field
@@ -228,7 +228,7 @@ def _guard_schema(conn: psycopg.Connection, job: JobConfig, source, result: RunR
     drifts = []
     if not pending_migrations(conn, job.target):  # else there is no baseline yet, and `init` comes first
         previous = ledger.last_source_schema(conn, job.target, job.name)
-        drifts = source_drift(previous, result.source_schema, job.mapping) + target_drift(conn, job.target, job.mapping)
+        drifts = source_drift(previous, result.source_schema, job.mapping, job.columns) + target_drift(conn, job.target, job.mapping)
     result.drift = [drift.to_json() for drift in drifts]
     for drift in drifts:
         if not drift.breaking:
@@ -236,7 +236,9 @@ def _guard_schema(conn: psycopg.Connection, job: JobConfig, source, result: RunR
     if any(drift.breaking for drift in drifts):
         raise SchemaDrift(drifts)
     columns = list(result.source_schema)
-    rules = build_rules(job.mapping, columns, job.name_order)
+    rules = build_rules(job.mapping, columns, job.name_order, job.columns)
+    for problem, note in mapping_notes(job.mapping, columns, job.columns):
+        log.log(logging.WARNING if problem else logging.INFO, "mapping: %s", note, extra={"stage": "schema"})
     result.unloaded_columns = unloaded_columns(job, columns, rules)
     if result.unloaded_columns:
         log.warning("%s", unloaded_message(job, result.unloaded_columns), extra={"stage": "schema"})
@@ -468,7 +470,7 @@ def last_started(job: JobConfig):
 def preview(job: JobConfig, limit: int = 20) -> pl.DataFrame:
     """The first `limit` source rows mapped, with the reasons they would be rejected or warned; no writes."""
     with open_source(job.source, limit=limit) as source:
-        rules = build_rules(job.mapping, source.columns(), job.name_order)
+        rules = build_rules(job.mapping, source.columns(), job.name_order, job.columns)
         duplicates = duplicate_ids(
             pl.concat([pl.Series("consumer_id", [], pl.String), *_id_batches(job, source, rules)]).drop_nulls()
         )

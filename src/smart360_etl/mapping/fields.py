@@ -7,11 +7,11 @@ case-, space- and punctuation-insensitively: "Contact Number", "contact_number",
 from __future__ import annotations
 
 import difflib
-import re
 from dataclasses import dataclass
 
 from ..config import FieldSpec
 from ..errors import ConfigError, SourceError
+from .columns import SourceColumns, column_key, resolve_source_columns
 
 CONSUMER_FIELDS = (
     "consumer_id",
@@ -77,45 +77,109 @@ class FieldRule:
         return self.transform.split(".")[0]
 
 
-def column_key(name: str) -> str:
-    return re.sub(r"[^0-9a-z]", "", name.lower())
-
-
 def build_rules(
-    overrides: dict[str, FieldSpec | None], source_columns: list[str], name_order: str = "given_first"
+    overrides: dict[str, FieldSpec | None],
+    source_columns: list[str],
+    name_order: str = "given_first",
+    columns: dict[str, str] | None = None,
 ) -> list[FieldRule]:
     """Resolve the default map plus overrides against the source's actual columns.
 
     An override of None (`phone_number: ~` in YAML) leaves that field empty: the source has no such data.
+    `columns` names the source's column for a case-study column (`{Name: full_name}`): every field split
+    out of it reads that column. Every problem is reported at once, one line per source column.
     """
     unknown = sorted(set(overrides) - set(CONSUMER_FIELDS))
     if unknown:
         close = difflib.get_close_matches(unknown[0], CONSUMER_FIELDS, n=1)
         hint = f"; did you mean `{close[0]}`?" if close else ""
         raise ConfigError(f"unknown target field `mapping.{unknown[0]}`{hint} fields are: {', '.join(CONSUMER_FIELDS)}")
+    resolved = resolve_source_columns(source_columns, columns)
     skipped = {field for field, spec in overrides.items() if spec is None}
-    rules, missing = [], []
+    rules, missing, unfound = [], [], {}
     for field in (f for f in CONSUMER_FIELDS if f not in skipped):
-        try:
-            rules.append(_rule(field, overrides.get(field), source_columns, name_order))
-        except SourceError as exc:  # every missing column at once, not one per attempt
-            missing.append(str(exc))
+        spec = overrides.get(field)
+        if spec is not None and spec.from_:
+            try:
+                rules.append(_rule(field, spec, source_columns, name_order))
+            except SourceError as exc:  # every missing column at once, not one per attempt
+                missing.append(str(exc))
+            continue
+        column, transform = _wanted(field, spec)
+        _check_transform(field, transform)
+        actual = resolved.found[column]
+        if actual is not None:
+            rules.append(FieldRule(field, actual, transform, spec.default if spec else None, name_order=name_order))
+        elif field not in OPTIONAL_FIELDS:
+            unfound.setdefault(column, []).append(field)
+    missing += [f"`columns:` names a column the source does not have: {entry}" for entry in resolved.unknown_entries]
+    missing += [_not_found(concept, fields, resolved, source_columns) for concept, fields in unfound.items()]
     if len(missing) == 1:
         raise SourceError(missing[0])
     if missing:
-        raise SourceError(
-            f"{len(missing)} mapped columns are not in the source:\n" + "\n".join(f"  - {m}" for m in missing)
-        )
-    return [rule for rule in rules if rule is not None]
+        raise SourceError(f"{len(missing)} source columns are missing:\n" + "\n".join(f"  - {m}" for m in missing))
+    return rules
 
 
-def wanted_columns(overrides: dict[str, FieldSpec | None]) -> dict[str, tuple[str, str]]:
-    """Target field -> (source column as the job names it, transform), for every field the job maps."""
-    return {
-        field: _wanted(field, overrides.get(field))
-        for field in CONSUMER_FIELDS
-        if field not in overrides or overrides[field] is not None
-    }
+def _not_found(concept: str, fields: list[str], resolved: SourceColumns, source_columns: list[str]) -> str:
+    used_by = ", ".join(f"`{f}`" for f in fields)
+    close = resolved.suggestions.get(concept)
+    if close:
+        hint = f"did you mean `{close}`? write `columns: {{{concept}: {close}}}`"
+    else:
+        nulls = ", ".join(f"{f}: null" for f in fields)
+        hint = (f"write `columns: {{{concept}: <column>}}` for the column that holds it, or `mapping: {{{nulls}}}` "
+                "if the source has no such data")
+    return f"column `{concept}` (for {used_by}) not found in source; {hint}; columns are: {', '.join(source_columns)}"
+
+
+def mapping_notes(
+    overrides: dict[str, FieldSpec | None], source_columns: list[str], columns: dict[str, str] | None = None
+) -> list[tuple[bool, str]]:
+    """What a run says about its mapping, as (a problem?, text): the synonyms it read (not a problem),
+    and split fields left partly empty (a problem: values of the source are not loaded)."""
+    resolved = resolve_source_columns(source_columns, columns)
+    notes = [
+        (False, f"column `{concept}` read from `{column}` (a common name for it; `columns: {{{concept}: <column>}}` "
+         "chooses another)")
+        for concept, column in resolved.by_synonym.items()
+    ]
+    for family in ("name", "address"):
+        split_from = {
+            spec.from_: field
+            for field, spec in overrides.items()
+            if spec is not None and spec.from_ and (spec.transform or "").startswith(family + ".")
+        }
+        empty = [
+            field
+            for field, (concept, transform) in DEFAULT_MAPPING.items()
+            if transform.startswith(family + ".") and field not in overrides and resolved.found[concept] is None
+        ]
+        if split_from and empty:
+            column = next(iter(split_from))
+            concept = DEFAULT_MAPPING[split_from[column]][0]
+            notes.append((True,
+                f"{family} parts split out of `{column}` for {', '.join(split_from.values())}, but "
+                f"{', '.join(empty)} stay empty; write `columns: {{{concept}: {column}}}` to split every part out "
+                "of it"
+            ))
+    return notes
+
+
+def wanted_columns(
+    overrides: dict[str, FieldSpec | None], source_columns: list[str] | None = None, columns: dict[str, str] | None = None
+) -> dict[str, tuple[str, str]]:
+    """Target field -> (source column, transform), for every field the job maps; with `source_columns`, a
+    case-study column is the one the source has for it (its `columns:` entry or synonym)."""
+    found = resolve_source_columns(source_columns, columns).found if source_columns is not None else {}
+    wanted = {}
+    for field in CONSUMER_FIELDS:
+        if field in overrides and overrides[field] is None:
+            continue
+        column, transform = _wanted(field, overrides.get(field))
+        spec = overrides.get(field)
+        wanted[field] = (column if spec and spec.from_ else found.get(column) or column, transform)
+    return wanted
 
 
 def _wanted(field: str, spec: FieldSpec | None) -> tuple[str, str]:
@@ -180,13 +244,13 @@ def resolve_column(wanted: str, source_columns: list[str], field: str) -> str | 
     by_key = {column_key(c): c for c in source_columns}
     if column_key(wanted) in by_key:
         return by_key[column_key(wanted)]
-    if field in OPTIONAL_FIELDS and DEFAULT_MAPPING[field][0] == wanted:
+    if field in OPTIONAL_FIELDS and DEFAULT_MAPPING.get(field, ("",))[0] == wanted:
         return None
     close = (
         difflib.get_close_matches(wanted, source_columns, n=1, cutoff=0.5)
         or [c for c in source_columns if any(h in column_key(c) for h in HINTS.get(field, ()))][:1]
     )
-    transform = DEFAULT_MAPPING[field][1]
+    transform = DEFAULT_MAPPING.get(field, ("", "text"))[1]
     if close and "." in transform:  # a part split out of a column: `from` alone would take the column whole
         hint = f"did you mean `{close[0]}`? set `mapping.{field}: {{from: {close[0]}, transform: {transform}}}`"
     elif close:
