@@ -353,3 +353,28 @@ def test_a_key_that_logical_replication_identifies_rows_by_stays(account_job, ta
         assert set_aside(conn, [sql.Identifier("smart360_etl", "legacy_crosswalk")], keys=True).restore == []
         conn.rollback()
         assert len(set_aside(conn, [sql.Identifier("smart360_etl", "legacy_crosswalk")], keys=True).restore) == 1
+
+
+def test_a_role_holding_exactly_what_doctor_lists_runs_a_job_with_accounts(account_job, target_url):
+    import uuid
+
+    from psycopg.conninfo import make_conninfo
+
+    from smart360_etl.doctor import diagnose
+    from smart360_etl.load.privileges import grant_statements
+
+    job = account_job(accounts={"number_format": r"ACCT-\d+", "generate_prefix": "WU-"})
+    role = f"etl_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(target_url, autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{role}" LOGIN')
+        for statement in grant_statements(job, role):
+            conn.execute(statement)
+    limited = job.model_copy(update={"target": job.target.model_copy(update={"url": make_conninfo(target_url, user=role)})})
+    try:
+        assert [f.status for f in diagnose(limited) if f.name == "permissions"] == ["ok"]
+        first, second = run(limited), run(limited)
+        assert first.entities["account"]["inserted"] == 9 and second.entities["account"]["unchanged"] == 9
+    finally:
+        with psycopg.connect(target_url, autocommit=True) as conn:
+            conn.execute(f'DROP OWNED BY "{role}"')
+            conn.execute(f'DROP ROLE "{role}"')

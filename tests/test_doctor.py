@@ -12,6 +12,7 @@ from psycopg.conninfo import make_conninfo
 from smart360_etl.cli import main
 from smart360_etl.config import load_job
 from smart360_etl.doctor import diagnose
+from smart360_etl.load.privileges import grant_statements
 from smart360_etl.pipeline import run
 
 
@@ -88,10 +89,28 @@ def test_missing_privileges_are_named_with_the_grant(demo_job, target_url, limit
     job = demo_job.model_copy(
         update={"target": demo_job.target.model_copy(update={"url": make_conninfo(target_url, user=limited_user)})}
     )
-    problems = [f for f in diagnose(job) if f.name == "permissions"]
-    assert [(p.status, p.detail, p.fix) for p in problems] == [
-        ("fail", "smart360.consumer: missing UPDATE", "GRANT UPDATE ON smart360.consumer TO <user>")
-    ]
+    problems = [(f.status, f.detail, f.fix) for f in diagnose(job) if f.name == "permissions"]
+    assert ("fail", "missing smart360.consumer: UPDATE", "GRANT UPDATE ON smart360.consumer TO <role>") in problems
+    assert ("fail", "missing smart360_etl.duplicate_candidate: DELETE",
+            "GRANT DELETE ON smart360_etl.duplicate_candidate TO <role>") in problems
+
+
+def _as(job, url: str, role: str):
+    return job.model_copy(update={"target": job.target.model_copy(update={"url": make_conninfo(url, user=role)})})
+
+
+def test_a_role_holding_exactly_what_doctor_lists_can_run_the_job(demo_job, target_url, limited_user):
+    """doctor's privilege list is the run's: granted it and nothing else, the role runs the job (twice: the
+    first run loads an empty table, the second merges), and doctor finds nothing missing."""
+    job = _as(demo_job, target_url, limited_user)
+    with psycopg.connect(target_url) as conn:
+        before = [f for f in diagnose(job) if f.name == "permissions"]
+        assert before and all(f.status == "fail" for f in before)
+        for statement in grant_statements(demo_job, limited_user):
+            conn.execute(statement)
+    assert [f.status for f in diagnose(job) if f.name in ("permissions", "migrations")] == ["ok", "ok"]
+    first, second = run(job), run(job)
+    assert first.status == second.status == "ok" and second.counts["unchanged"] == first.counts["inserted"] > 0
 
 
 def test_source_columns_no_field_reads_are_named_by_run_report_and_doctor(target_url, write_job, tmp_path):
@@ -125,3 +144,21 @@ def test_crosswalks_without_accounts_is_an_error(write_job, tmp_path):
                      crosswalks={"tariff_plan": {"Plan A": "RES-STD"}})
     with pytest.raises(ConfigError, match="add `accounts: {}`"):
         load_job(path)
+
+
+def test_doctor_finds_what_stops_a_run_before_it_writes(demo_job, write_job, source_url, target_url):
+    """An unknown check name and a crosswalk plan the target lacks: run stops on both at once, doctor names
+    both (it said "ready to run" before)."""
+    from smart360_etl.errors import RunBlocked
+
+    job = load_job(write_job(
+        source={"url": source_url, "table": "consumer_data"}, target={"url": target_url},
+        checks={"phone_number_formt": {"severity": "fail"}}, accounts={},
+        crosswalks={"tariff_plan": {"Plan A": "RES-NOPE"}},
+    ))
+    with pytest.raises(RunBlocked) as error:
+        run(job)
+    assert "phone_number_formt" in str(error.value) and "RES-NOPE" in str(error.value)
+    found = by_name(diagnose(job))
+    assert found["checks"][0].status == "fail" and "did you mean `phone_number_format`?" in found["checks"][0].detail
+    assert found["tariff plans"][0].status == "fail" and "RES-NOPE" in found["tariff plans"][0].detail

@@ -13,6 +13,7 @@ from smart360_etl.demo import create_demo_source
 from smart360_etl.errors import (
     ConfigError,
     ReconciliationError,
+    RunBlocked,
     RunLocked,
     SourceError,
     StageFailed,
@@ -330,11 +331,14 @@ def test_a_split_field_mapped_for_some_parts_only_is_a_warning_naming_the_empty_
 def test_missing_source_column_is_reported_before_any_write(source_url, target_url, write_job):
     with psycopg.connect(source_url) as conn:
         conn.execute("CREATE TABLE legacy (consumer_id text, name text, address text, tel_no text, email_address text)")
-    job = load_job(write_job(source={"url": source_url, "table": "legacy"}, target={"url": target_url}))
-    with pytest.raises(SourceError) as error:
+    job = load_job(write_job(source={"url": source_url, "table": "legacy"}, target={"url": target_url},
+                             checks={"phone_number_formt": {"enabled": False}}))
+    with pytest.raises(RunBlocked) as error:  # every problem at once: the target is not initialised either
         run(job)
     message = str(error.value)
+    assert message.startswith("3 problems stop the run before it writes anything")
     assert "column `Contact Number`" in message and "columns: {Contact Number: tel_no}" in message
+    assert "smart360-etl init" in message and "did you mean `phone_number_format`?" in message
     with psycopg.connect(target_url) as conn:
         assert (
             conn.execute("SELECT count(*) FROM information_schema.schemata WHERE schema_name = 'smart360'").fetchone()[
@@ -386,6 +390,8 @@ def test_unknown_mapping_field_is_a_config_error(source_url, target_url, write_j
             mapping={"frist_name": {"from": "name"}},
         )
     )
+    with target_connection(job.target) as conn:
+        migrate(conn, job.target)
     with pytest.raises(ConfigError, match="did you mean `first_name`"):
         run(job)
 

@@ -6,16 +6,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import psycopg
-from psycopg import sql
 
+from .checks.runner import configured_checks
 from .config import JobConfig, redact
 from .db import connect
 from .drift import source_drift, target_drift
 from .errors import EtlError, TargetError
 from .load import ledger
+from .load.privileges import missing_privileges
 from .load.schema import pending_migrations
 from .mapping.fields import build_rules, mapping_notes
 from .mapping.unloaded import unloaded_columns, unloaded_message
+from .pipeline import known_tariff_plans
 from .sources import open_source
 
 
@@ -30,6 +32,7 @@ class Finding:
 def diagnose(job: JobConfig) -> list[Finding]:
     """Source, mapping, target, permissions, migrations and drift; stops early only where later steps need more."""
     findings: list[Finding] = []
+    _attempt(findings, "checks", lambda: _checks(job), "fix the name in `checks:`")
     schema = _attempt(findings, "source", lambda: _read_source(job), "check `source:` in the job file")
     if schema is not None:
         unloaded = _attempt(findings, "mapping", lambda: _mapping(job, schema), "see README, 'Mapping'")
@@ -54,10 +57,15 @@ def diagnose(job: JobConfig) -> list[Finding]:
         return findings
     with conn:
         findings.append(Finding("target", "ok", f"connected to {conn.info.dbname} on {conn.info.host}"))
-        findings += _migrations(conn, job)
-        findings += _privileges(conn, job)
-        if schema is not None and not pending_migrations(conn, job.target):
+        migrations = _migrations(conn, job)
+        findings += migrations
+        privileges = _privileges(conn, job)
+        findings += privileges
+        if schema is not None and migrations[0].status == "ok" and privileges[0].status == "ok":
             findings += _drift(conn, job, schema)
+        if job.accounts is not None and migrations[0].status == "ok":
+            fix = "load them: `smart360-etl load-reference -c <job.yaml> tariff_plans.csv`"
+            _attempt(findings, "tariff plans", lambda: _tariff_plans(conn, job), fix)
     return findings
 
 
@@ -69,6 +77,14 @@ def _attempt(findings: list[Finding], name: str, step: Callable[[], tuple[object
         return None
     findings.append(Finding(name, "ok", detail))
     return value
+
+
+def _checks(job: JobConfig) -> tuple[None, str]:
+    return None, f"{len(configured_checks(job.checks))} checks configured"
+
+
+def _tariff_plans(conn: psycopg.Connection, job: JobConfig) -> tuple[None, str]:
+    return None, f"{len(known_tariff_plans(conn, job))} tariff plans in the target, every one the crosswalks name"
 
 
 def _read_source(job: JobConfig) -> tuple[dict[str, str], str]:
@@ -86,7 +102,11 @@ def _mapping(job: JobConfig, schema: dict[str, str]) -> tuple[list[str], str]:
 
 
 def _migrations(conn: psycopg.Connection, job: JobConfig) -> list[Finding]:
-    pending = pending_migrations(conn, job.target)
+    try:
+        pending = pending_migrations(conn, job.target)
+    except psycopg.errors.InsufficientPrivilege:
+        return [Finding("migrations", "fail", f"cannot read {job.target.etl_schema}.schema_migration",
+                        f"GRANT SELECT ON {job.target.etl_schema}.schema_migration TO <role>")]
     if pending:
         return [
             Finding(
@@ -97,42 +117,9 @@ def _migrations(conn: psycopg.Connection, job: JobConfig) -> list[Finding]:
 
 
 def _privileges(conn: psycopg.Connection, job: JobConfig) -> list[Finding]:
-    """What the load needs: temporary staging tables, and read and write on every table it touches."""
-    missing = []
-    if not conn.execute("SELECT has_database_privilege(current_database(), 'TEMP')").fetchone()[0]:
-        missing.append(
-            Finding(
-                "permissions",
-                "fail",
-                "database: missing TEMP (staging tables)",
-                "GRANT TEMP ON DATABASE <db> TO <user>",
-            )
-        )
-    target = job.target
-    for schema, table in (
-        (target.schema_, "consumer"),
-        (target.etl_schema, "run"),
-        (target.etl_schema, "reject"),
-        (target.etl_schema, "source_row"),
-    ):
-        regclass = sql.Identifier(schema, table).as_string(conn)
-        if conn.execute("SELECT to_regclass(%s)", [regclass]).fetchone()[0] is None:
-            continue  # not created yet: the migrations finding says so
-        lacking = [
-            privilege
-            for privilege in ("SELECT", "INSERT", "UPDATE")  # one at a time: a list is true if ANY is held
-            if not conn.execute("SELECT has_table_privilege(%s, %s)", [regclass, privilege]).fetchone()[0]
-        ]
-        if lacking:
-            missing.append(
-                Finding(
-                    "permissions",
-                    "fail",
-                    f"{schema}.{table}: missing {', '.join(lacking)}",
-                    f"GRANT {', '.join(lacking)} ON {schema}.{table} TO <user>",
-                )
-            )
-    return missing or [Finding("permissions", "ok", "the target user may create staging tables and write every table")]
+    """Every privilege the job's run needs (load/privileges.py), each missing one with its GRANT."""
+    missing = [Finding("permissions", "fail", f"missing {what}", grant) for what, grant in missing_privileges(conn, job)]
+    return missing or [Finding("permissions", "ok", "the target role holds every privilege the run needs")]
 
 
 def _drift(conn: psycopg.Connection, job: JobConfig, schema: dict[str, str]) -> Iterator[Finding]:

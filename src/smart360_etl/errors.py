@@ -55,5 +55,14 @@ class StageFailed(EtlError):
         super().__init__(f"run {run_id} failed at stage `{stage}`: {cause} ({outcome}; fix the cause and run again)")
 
 
+class RunBlocked(EtlError):
+    """Several problems stop a run before it writes: all of them at once, each with its fix."""
+
+    def __init__(self, problems: list[EtlError]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {' '.join(str(p).split())}" for p in problems)
+        super().__init__(f"{len(problems)} problems stop the run before it writes anything:\n{lines}")
+
+
 class TargetError(EtlError):
     """The SMART360 target database could not be reached or used."""

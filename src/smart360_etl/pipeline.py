@@ -22,7 +22,16 @@ from .checks.runner import configured_checks, gather_findings
 from .config import JobConfig, TargetConfig, parse_duration, redact
 from .db import connect, for_whole_tables
 from .drift import SchemaDrift, source_drift, target_drift
-from .errors import ConfigError, EtlError, ReconciliationError, RunLocked, StageFailed, TargetError
+from .errors import (
+    ConfigError,
+    EtlError,
+    ReconciliationError,
+    RunBlocked,
+    RunLocked,
+    StageFailed,
+    TargetError,
+    TargetNotInitialised,
+)
 from .load import ledger
 from .load.consumers import ConsumerLoader, LoadCounts
 from .load.entities import EntityLoader, business_totals
@@ -127,11 +136,9 @@ def run(
             started.isoformat(),
             source.describe(),
         )
-        checks = configured_checks(job.checks)
         try:
             with target_connection(job.target) as conn:
-                rules = _guard_schema(conn, job, source, result)  # before any write
-                require_migrated(conn, job.target)
+                checks, rules = _preflight(conn, job, source, result)  # before any write
                 _run_in_transaction(
                     conn, job, source, rules, checks, result, started, on_progress, full_refresh, before_rollback
                 )
@@ -139,7 +146,10 @@ def run(
             interrupted = not isinstance(exc, (EtlError, psycopg.Error))  # Ctrl-C, SIGTERM, a bug
             result.status = "failed"
             result.error = f"interrupted ({type(exc).__name__}): rolled back" if interrupted else redact(str(exc))
-            if (interrupted or isinstance(exc, (StageFailed, SchemaDrift))) and not dry_run:  # after the rollback
+            drifted = isinstance(exc, SchemaDrift) or (
+                isinstance(exc, RunBlocked) and any(isinstance(p, SchemaDrift) for p in exc.problems)
+            )
+            if (interrupted or drifted or isinstance(exc, StageFailed)) and not dry_run:  # after the rollback
                 _record_failure(job, result.run_id, started, result.error)
             raise
         finally:
@@ -220,6 +230,30 @@ def _take_run_lock(conn: psycopg.Connection, job: str) -> None:
     ).fetchone()[0]
     if not locked:
         raise RunLocked(job)
+
+
+def _preflight(conn: psycopg.Connection, job: JobConfig, source, result: RunResult) -> tuple[list, list]:
+    """(checks, rules), or every problem that stops the run before it writes, raised at once (RunBlocked;
+    one alone is raised as itself). `doctor` reports the same through `preflight_problems`."""
+    problems: list[EtlError] = []
+
+    def attempt(step):
+        try:
+            return step()
+        except EtlError as exc:
+            problems.append(exc)
+
+    checks = attempt(lambda: configured_checks(job.checks))
+    attempt(lambda: require_migrated(conn, job.target))
+    migrated = not any(isinstance(p, TargetNotInitialised) for p in problems)
+    rules = attempt(lambda: _guard_schema(conn, job, source, result))
+    if migrated and job.accounts is not None:
+        attempt(lambda: known_tariff_plans(conn, job))
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise RunBlocked(problems)
+    return checks, rules
 
 
 def _guard_schema(conn: psycopg.Connection, job: JobConfig, source, result: RunResult) -> list:
@@ -336,6 +370,11 @@ def _fresh_window(job: JobConfig, rules, window: sync.Window) -> Iterator[pl.Dat
 
 def _account_rules(conn: psycopg.Connection, job: JobConfig, source_columns: list[str]) -> AccountRules:
     """The account columns and code crosswalks; crosswalk targets must be plans SMART360 has (or may create)."""
+    return account_rules(job.accounts, job.crosswalks, source_columns, known_tariff_plans(conn, job))
+
+
+def known_tariff_plans(conn: psycopg.Connection, job: JobConfig) -> set[str]:
+    """The target's plan codes; a plan the crosswalks name that is not among them is an error."""
     plans = sql.Identifier(job.target.schema_, "tariff_plan")
     known = {row[0] for row in conn.execute(sql.SQL("SELECT code FROM {}").format(plans))}
     missing = sorted(set(job.crosswalks.tariff_plan.values()) - known)
@@ -347,7 +386,7 @@ def _account_rules(conn: psycopg.Connection, job: JobConfig, source_columns: lis
             f"{job.target.schema_}.tariff_plan; load them first: `smart360-etl load-reference -c <job.yaml> "
             "tariff_plans.csv`"
         )
-    return account_rules(job.accounts, job.crosswalks, source_columns, known)
+    return known
 
 
 def _check(conn, job: JobConfig, checks, result: RunResult, key_count: int, on_progress: OnProgress | None) -> None:

@@ -193,11 +193,15 @@ def source_deletes(ctx: CheckContext, check: Check) -> Measure:
 
 
 def _has_accounts(ctx: CheckContext) -> bool:
-    """The account checks apply once the target holds accounts (a consumer-only job leaves them empty)."""
+    """The account checks apply once the target holds accounts (a consumer-only job leaves them empty, and
+    its role need not read them: a job with accounts has that privilege checked by `doctor`)."""
     table = sql.Identifier(ctx.target.schema_, "account").as_string(ctx.conn)
-    exists = ctx.conn.execute("SELECT to_regclass(%s) IS NOT NULL", [table]).fetchone()[0]
+    readable = ctx.conn.execute(
+        "SELECT CASE WHEN to_regclass(%s) IS NULL THEN false ELSE has_table_privilege(%s, 'SELECT') END",
+        [table, table],
+    ).fetchone()[0]
     return (
-        exists and ctx.conn.execute(sql.SQL("SELECT EXISTS (SELECT FROM {})").format(_t(ctx, "account"))).fetchone()[0]
+        readable and ctx.conn.execute(sql.SQL("SELECT EXISTS (SELECT FROM {})").format(_t(ctx, "account"))).fetchone()[0]
     )
 
 
