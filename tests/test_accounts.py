@@ -52,6 +52,11 @@ def account_job(target_url, write_job, tmp_path):
     return make
 
 
+def test_unmapped_codes_that_differ_only_in_case_are_one_entry(account_job):
+    result = run(account_job("14,Ann Lee,1 Oak St,,,ACCT-014,MTR-014,plan c ,100 kWh,Paid\n"))
+    assert result.unmapped_codes["tariff_plan"] == {"Plan C": 5}
+
+
 def test_every_table_loads_and_reconciles(account_job, target_url):
     result = run(account_job())
     # Plan C has no crosswalk entry: those records are rejected whole, and the gap is reported with counts.

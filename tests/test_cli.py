@@ -137,3 +137,12 @@ def test_a_permanent_connection_failure_is_not_retried(write_job, tmp_path, serv
     target = {"url": with_database(server_url, "no_such_database"), "connect_retries": 2}
     result = CliRunner().invoke(main, ["run", "-c", str(write_job(source={"csv": "c.csv"}, target=target))])
     assert result.exit_code == 1 and "(tried 1 time)" in result.output and "retrying" not in result.output
+
+
+@pytest.mark.parametrize("flags", [["-v"], ["-vv"], ["--verbose"]])
+def test_verbose_is_read_after_the_command_too(write_job, tmp_path, flags):
+    (tmp_path / "c.csv").write_text("Consumer ID,Name\n1,Ann Lee\n")
+    job = write_job(source={"csv": "c.csv"}, target={"url": "postgresql://nobody@127.0.0.1:9/none", "connect_retries": 0})
+    after = CliRunner().invoke(main, ["run", "-c", str(job), *flags])
+    before = CliRunner().invoke(main, [*flags, "run", "-c", str(job)])
+    assert after.exit_code == before.exit_code == 1 and "No such option" not in after.output

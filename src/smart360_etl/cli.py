@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -82,7 +83,17 @@ def _job(config_path: Path) -> JobConfig:
     return job
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """`-v` is read before or after the command's name (`smart360-etl run -c job.yaml -v`)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        head = args[: args.index("--")] if "--" in args else args
+        verbose = [a for a in head if re.fullmatch(r"-v+|--verbose", a)]
+        rest = [a for i, a in enumerate(args) if not (a in verbose and i < len(head))]
+        return super().parse_args(ctx, verbose + rest)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="smart360-etl")
 @click.option("-v", "--verbose", count=True, help="more log lines (-vv for debug)")
 def main(verbose: int) -> None:

@@ -74,6 +74,7 @@ class EntityLoader:
         self.conn, self.job, self.run_id, self.settings = conn, job, run_id, job.accounts
         self.counts = {entity: EntityCounts() for entity in ENTITIES}
         self.unmapped = {"tariff_plan": Counter(), "payment_status": Counter()}
+        self._spelling: dict[str, dict[str, str]] = {part: {} for part in self.unmapped}  # folded -> as first seen
         self.source_totals: Counter = Counter()  # (measure, key) -> value, over the records that loaded
         conn.execute(sql.SQL("CREATE TEMP TABLE {} (consumer_id text) ON COMMIT DROP").format(LOADED))
         for table in (ACCOUNT, METER, READING, CROSSWALK):
@@ -131,8 +132,10 @@ class EntityLoader:
 
     def load(self, mapped: pl.DataFrame) -> None:
         """The account parts of one mapped batch (its consumers are already loaded)."""
-        for part in self.unmapped:
-            self.unmapped[part].update(dict(mapped[f"unmapped_{part}"].drop_nulls().value_counts().iter_rows()))
+        for part, counts in self.unmapped.items():
+            # Matching folds case and spaces, so "Plan C" and "plan c " are one missing entry.
+            for code, rows in mapped[f"unmapped_{part}"].drop_nulls().value_counts().iter_rows():
+                counts[self._spelling[part].setdefault(code.strip().casefold(), code.strip())] += rows
         rejected = mapped.filter(pl.col("reject_reasons").is_not_null())
         clean = mapped.filter(pl.col("reject_reasons").is_null())
         accounts, meters, readings = self._frames(clean)
