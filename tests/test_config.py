@@ -42,7 +42,7 @@ def test_environment_wins_over_dotenv(tmp_path):
 def test_missing_variable_says_where_it_looked(tmp_path):
     with pytest.raises(ConfigError) as error:
         load_job(write(tmp_path, MINIMAL), environ={"ABC_DB_URL": "postgresql://x/db"})
-    assert "${SMART360_DB_URL} is not set" in str(error.value) and str(tmp_path / ".env") in str(error.value)
+    assert "${SMART360_DB_URL} (in `target.url`) is not set" in str(error.value) and str(tmp_path / ".env") in str(error.value)
 
 
 @pytest.mark.parametrize(
@@ -118,3 +118,11 @@ def test_database_row_values_are_hidden():
         and "Failing row contains (values hidden)" in shown
         and "Key (consumer_id)=(values hidden)" in shown
     )
+
+
+def test_an_unset_variable_is_named_with_its_key_and_an_example_of_its_kind(tmp_path):
+    text = "source: {csv: a.csv}\ntarget: {url: 'postgresql://h/db'}\nalerts: {webhook: {url: '${HOOK_URL}'}}\n"
+    with pytest.raises(ConfigError) as error:
+        load_job(write(tmp_path, text), environ={})
+    message = str(error.value)
+    assert "${HOOK_URL} (in `alerts.webhook.url`) is not set" in message and "export HOOK_URL=https://" in message

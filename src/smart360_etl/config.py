@@ -450,23 +450,34 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def _interpolate(value: Any, env: dict[str, str], path: Path) -> Any:
+def _interpolate(value: Any, env: dict[str, str], path: Path, key: str = "") -> Any:
     if isinstance(value, dict):
-        return {k: _interpolate(v, env, path) for k, v in value.items()}
+        return {k: _interpolate(v, env, path, f"{key}.{k}" if key else str(k)) for k, v in value.items()}
     if isinstance(value, list):
-        return [_interpolate(v, env, path) for v in value]
+        return [_interpolate(v, env, path, key) for v in value]
     if isinstance(value, str):
-        return ENV_REF.sub(lambda m: _env_value(m.group(1), env, path), value)
+        return ENV_REF.sub(lambda m: _env_value(m.group(1), env, path, key), value)
     return value
 
 
-def _env_value(name: str, env: dict[str, str], path: Path) -> str:
+def _env_value(name: str, env: dict[str, str], path: Path, key: str) -> str:
     if name not in env:
         raise ConfigError(
-            f"${{{name}}} is not set: looked in the environment and in {path.parent / '.env'}; "
-            f"set it, e.g. `export {name}=postgresql://user@host:5432/db`"
+            f"${{{name}}} (in `{key}`) is not set: looked in the environment and in {path.parent / '.env'}; "
+            f"set it, e.g. `export {name}={_example(key)}`"
         )
     return env[name]
+
+
+def _example(key: str) -> str:
+    """A value of the kind the key takes, for the message about an unset variable."""
+    if key in ("source.url", "target.url"):
+        return "postgresql://user@host:5432/db"
+    if key.endswith("url"):
+        return "https://hooks.example.com/services/..."
+    if "password" in key or "token" in key:
+        return "<the secret>"
+    return "<value>"
 
 
 def _resolve_paths(job: JobConfig, base: Path) -> JobConfig:
