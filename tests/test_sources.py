@@ -127,3 +127,29 @@ def test_a_workbook_given_as_csv_is_named_with_how_to_export_it(tmp_path, name):
     with pytest.raises(SourceError) as error:
         CsvSource(path)
     assert "Excel workbook (.xlsx)" in str(error.value) and "Save As > CSV UTF-8" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "select * from consumer_data) q; commit; delete from consumer_data; select * from (select 1",
+        "select * from consumer_data; delete from consumer_data",
+        "delete from consumer_data",
+        "with gone as (delete from consumer_data returning *) select * from gone",
+    ],
+)
+def test_a_query_source_is_one_select_and_never_writes(source_url, query):
+    import psycopg
+
+    from smart360_etl.sources.postgres import PostgresSource
+
+    with psycopg.connect(source_url) as conn:
+        conn.execute("CREATE TABLE consumer_data (id int)")
+        conn.execute("INSERT INTO consumer_data SELECT generate_series(1, 50)")
+    with pytest.raises(SourceError):
+        with PostgresSource(source_url, None, query) as source:
+            list(source.batches(10))
+    with psycopg.connect(source_url) as conn:
+        assert conn.execute("SELECT count(*) FROM consumer_data").fetchone()[0] == 50
+    with PostgresSource(source_url, None, "select * from consumer_data where id > 40;") as source:
+        assert sum(batch.height for batch in source.batches(10)) == 10

@@ -26,6 +26,27 @@ _CASTS = {
 }
 
 
+_PROBE = b"smart360_etl_source_query"
+
+
+def _one_select(conn: psycopg.Connection, query: sql.Composable) -> None:
+    """`source.query` must be one statement that returns rows: the server prepares it (the extended
+    protocol refuses several statements, and preparing executes nothing) before it is ever run."""
+    text = query.as_bytes(conn)
+    prepared = conn.pgconn.prepare(_PROBE, text)
+    try:
+        if prepared.status != psycopg.pq.ExecStatus.COMMAND_OK:
+            cause = prepared.error_message.decode(errors="replace").strip().splitlines()[0]
+            raise SourceError(
+                f"`source.query` must be a single SELECT: {cause}; write one statement, without `;` between "
+                "statements (the source is only ever read)"
+            )
+        if conn.pgconn.describe_prepared(_PROBE).nfields == 0:
+            raise SourceError("`source.query` must be a SELECT that returns the source's rows")
+    finally:
+        conn.pgconn.exec_(b"DEALLOCATE " + _PROBE)
+
+
 class PostgresSource:
     def __init__(
         self, url: str, table: str | None, query: str | None, limit: int | None = None, connect_retries: int = 3
@@ -40,6 +61,12 @@ class PostgresSource:
         self._snapshot = self._connect()
         self._snapshot.read_only = True
         self._snapshot.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        if self.query is not None:
+            try:
+                _one_select(self._snapshot, self._base())
+            except SourceError:
+                self.__exit__()
+                raise
         return self
 
     def __exit__(self, *exc_info) -> None:
