@@ -148,6 +148,24 @@ def test_sigterm_during_a_run_rolls_it_back_and_exits_cleanly(scheduled_job, tar
         assert conn.execute("SELECT count(*) FROM smart360.consumer").fetchone()[0] == 0
 
 
+def test_sigterm_during_run_rolls_back_records_reports_and_exits_143(scheduled_job, target_url):
+    """`run` under cron, systemd or Airflow: SIGTERM does what Ctrl-C does, with its own exit code."""
+    import json
+
+    path, _ = scheduled_job(150_000)
+    process = subprocess.Popen([*CLI, "run", "-c", str(path)], stderr=subprocess.PIPE, text=True)
+    _wait_for(lambda: [row[0] for row in ledger(target_url)] == ["running"])
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 143, stderr[-2000:]
+    assert "terminated (SIGTERM): the run was rolled back" in stderr
+    assert [row[0] for row in ledger(target_url)] == ["failed"]
+    with psycopg.connect(target_url) as conn:
+        assert conn.execute("SELECT count(*) FROM smart360.consumer").fetchone()[0] == 0
+    reports = sorted((path.parent / "reports").glob("*.json"))
+    assert reports and json.loads(reports[-1].read_text())["status"] == "failed"
+
+
 def _job_with_schedule(tmp_path, cron: str, tz: str):
     from smart360_etl.config import parse_job
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import signal
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,7 +27,7 @@ from rich.text import Text
 
 from . import __version__, logs
 from .config import JobConfig, load_job, redact
-from .errors import EtlError
+from .errors import EtlError, Terminated
 
 # No text is ever read as markup: data and configuration may hold "[...]" (styles come as rich Text).
 console = Console(stderr=False, markup=False, highlight=False)
@@ -38,6 +39,7 @@ Exit codes:
   0  ok
   1  error: nothing was written (the run is rolled back)
   2  loaded, but a check with severity `fail` failed: see the report
+  130, 143  interrupted (Ctrl-C) or terminated (SIGTERM): rolled back, recorded `failed`, reported
 """
 
 CONFIG_OPTION = click.option(
@@ -50,8 +52,13 @@ CONFIG_OPTION = click.option(
 )
 
 
+def _terminate(signum, frame) -> None:
+    raise Terminated()
+
+
 @contextmanager
 def _errors_to_exit_codes():
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         yield
     except EtlError as exc:
@@ -63,6 +70,11 @@ def _errors_to_exit_codes():
     except KeyboardInterrupt:
         err_console.print("interrupted: the run was rolled back, nothing was written")
         sys.exit(130)
+    except Terminated:
+        err_console.print("terminated (SIGTERM): the run was rolled back, nothing was written")
+        sys.exit(143)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager

@@ -55,6 +55,12 @@ class StageFailed(EtlError):
         super().__init__(f"run {run_id} failed at stage `{stage}`: {cause} ({outcome}; fix the cause and run again)")
 
 
+class Terminated(BaseException):
+    """SIGTERM (cron, systemd, Airflow stopping the command): raised where the run is, so that it rolls back,
+    records `failed`, writes its report and alerts, as Ctrl-C does. A BaseException, as KeyboardInterrupt
+    is, so that no `except Exception` on the way swallows it."""
+
+
 class RunBlocked(EtlError):
     """Several problems stop a run before it writes: all of them at once, each with its fix."""
 
