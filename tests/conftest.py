@@ -97,3 +97,14 @@ def _no_log_file_outlives_its_test():
     from smart360_etl.logs import close_file
 
     close_file()
+
+
+@pytest.fixture(autouse=True)
+def _umask_restored():
+    """The CLI sets the process umask from the job (file_mode): in-process invocations must not leak it."""
+    import os
+
+    before = os.umask(0o022)
+    os.umask(before)
+    yield
+    os.umask(before)

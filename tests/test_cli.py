@@ -146,3 +146,31 @@ def test_verbose_is_read_after_the_command_too(write_job, tmp_path, flags):
     after = CliRunner().invoke(main, ["run", "-c", str(job), *flags])
     before = CliRunner().invoke(main, [*flags, "run", "-c", str(job)])
     assert after.exit_code == before.exit_code == 1 and "No such option" not in after.output
+
+
+@pytest.mark.parametrize(("file_mode", "files", "folders"), [(None, 0o600, 0o700), ("0640", 0o640, 0o750)])
+def test_every_output_file_is_private_by_default(job_file, tmp_path, file_mode, files, folders):
+    """Reports, the run index, the log file, the metrics file and exports hold personal data."""
+    import os
+    import stat
+
+    import yaml
+
+    job = yaml.safe_load(job_file.read_text())
+    job |= {"logging": {"file": str(tmp_path / "logs" / "etl.jsonl")}, "metrics_file": str(tmp_path / "m" / "etl.prom")}
+    if file_mode:
+        job["file_mode"] = file_mode
+    job_file.write_text(yaml.safe_dump(job))
+    old = os.umask(0o022)
+    try:
+        assert invoke("init", "-c", job_file).exit_code == 0
+        assert CliRunner().invoke(main, ["run", "-c", str(job_file)]).exit_code in (0, 2)
+        assert invoke("export", "-c", job_file, "--out", tmp_path / "export").exit_code == 0
+    finally:
+        os.umask(old)
+    made = [p for folder in ("reports", "logs", "m", "export") for p in (tmp_path / folder).rglob("*")]
+    made += [tmp_path / folder for folder in ("reports", "logs", "m", "export")]
+    assert {p.suffix for p in made} >= {".json", ".html", ".jsonl", ".prom", ".csv"}
+    for path in made:
+        expected = folders if path.is_dir() else files
+        assert stat.S_IMODE(path.stat().st_mode) == expected, path

@@ -118,6 +118,7 @@ def main(verbose: int) -> None:
       smart360-etl run -c job.yaml         # one run; exit 0 ok, 1 error (target unchanged)
     """
     logs.setup_console(verbose)
+    os.umask(0o077)  # the default `file_mode` (0600) until a job file says otherwise: outputs hold personal data
 
 
 @main.command()

@@ -227,6 +227,12 @@ PAYMENT_STATUSES = ("PAID", "UNPAID", "PARTIALLY_PAID", "OVERDUE")
 class AccountsConfig(StrictModel):
     """Accounts, meters, tariffs, consumption and payment status (the case study's other five columns)."""
 
+    file_mode: str = Field(
+        "0600",
+        pattern=r"^0?[0-7]{3}$",
+        description="permissions of the files the job writes (reports, logs, metrics, exports; they hold personal "
+        "data); folders get the matching x bits (0600 -> 0700)",
+    )
     columns: dict[str, str] = Field(
         default_factory=dict,
         description="source column per part: account_number, meter_number, tariff_plan, consumption_history, "
@@ -293,6 +299,12 @@ class JobConfig(StrictModel):
     region: str = Field("US", min_length=2, description="country code: phones, postal codes, states")
     region_settings: dict[str, Any] | None = Field(None, description="override or add a region")
     report_dir: Path = Field(Path("reports"), description="where <run_id>.json is written")
+    file_mode: str = Field(
+        "0600",
+        pattern=r"^0?[0-7]{3}$",
+        description="permissions of the files the job writes (reports, logs, metrics, exports; they hold personal "
+        "data); folders get the matching x bits (0600 -> 0700)",
+    )
     columns: dict[str, str] = Field(
         default_factory=dict,
         description="the source's column for a case-study column, e.g. {Name: full_name}: every field split out "
@@ -342,6 +354,11 @@ class JobConfig(StrictModel):
             if reason not in SOFT_REASONS:
                 raise ValueError(_unknown("reasons", reason, SOFT_REASONS))
         return self
+
+    def umask(self) -> int:
+        """The process umask that gives new files `file_mode` and new folders its x bits too."""
+        mode = int(self.file_mode, 8)
+        return 0o777 & ~(mode | ((mode & 0o444) >> 2))
 
     def region_config(self) -> Region:
         return region_for(self.region, self.region_settings)

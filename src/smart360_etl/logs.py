@@ -8,6 +8,7 @@ addresses and phone numbers are masked unless the job turns that off.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 from collections.abc import Iterator
@@ -87,6 +88,7 @@ def setup_console(verbose: int) -> None:
 def setup_job(job: JobConfig) -> None:
     """The job's log file (if any) and what must never be logged."""
     global _file_handler
+    os.umask(job.umask())  # before any file of the job is made: they hold personal data
     settings = job.logging
     _scrub.mask = settings.mask_personal_data
     _scrub.secrets = {s for s in _job_secrets(job) if s and len(s) >= 4}
