@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import datetime, timezone
 
 import psycopg
 import pytest
@@ -227,6 +228,27 @@ def test_second_concurrent_run_refuses_at_once(demo_job, target_url):
     assert isinstance(outcome[0], RunLocked) and demo_job.name in str(outcome[0])
     report = json.loads(next(demo_job.report_dir.glob("*.json")).read_text())
     assert report["status"] == "failed" and "another run" in report["error"]
+
+
+def test_a_run_waits_for_the_lock_when_asked(demo_job, target_url):
+    """`run --wait`: a run killed a moment ago holds the job's lock until its session is gone."""
+    holder = psycopg.connect(target_url)
+    holder.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"smart360-etl:run:{demo_job.name}"])
+    threading.Timer(1.0, holder.close).start()
+    result = run(demo_job, lock_wait_s=20)
+    assert result.status == "ok" and result.counts["inserted"] > 0
+
+
+def test_runs_left_running_by_a_killed_process_are_marked_abandoned(demo_job, target_url):
+    from smart360_etl.load import ledger
+
+    started = datetime.now(timezone.utc)
+    ledger.record_start_apart(demo_job.target.url, demo_job.target, "killed-run", demo_job.name, started)
+    ledger.record_start_apart(demo_job.target.url, demo_job.target, "other-job", "another-job", started)
+    result = run(demo_job)
+    with psycopg.connect(target_url) as conn:
+        statuses = dict(conn.execute("SELECT run_id, status FROM smart360_etl.run").fetchall())
+    assert statuses == {"killed-run": "abandoned", "other-job": "running", result.run_id: "ok"}
 
 
 def _capture(outcome: list, job) -> None:

@@ -173,7 +173,11 @@ def init(config_path: Path) -> None:
 @CONFIG_OPTION
 @click.option("--dry-run", is_flag=True, help="do everything, then roll back: the target stays unchanged")
 @click.option("--full-refresh", is_flag=True, help="incremental jobs: read the whole source, ignore the watermark")
-def run_command(config_path: Path, dry_run: bool, full_refresh: bool) -> None:
+@click.option(
+    "--wait", "wait_s", default=0.0, show_default=True, type=click.FloatRange(min=0),
+    help="seconds to wait for another run of the job to end before refusing",
+)
+def run_command(config_path: Path, dry_run: bool, full_refresh: bool, wait_s: float) -> None:
     """Run the job once: extract, map, load, reconcile, check, report.
 
     \b
@@ -186,7 +190,9 @@ def run_command(config_path: Path, dry_run: bool, full_refresh: bool) -> None:
     with _errors_to_exit_codes():
         job = _job(config_path)
         with _progress("migrating consumers") as on_progress:
-            result = run_job(job, dry_run=dry_run, full_refresh=full_refresh, on_progress=on_progress)
+            result = run_job(
+                job, dry_run=dry_run, full_refresh=full_refresh, on_progress=on_progress, lock_wait_s=wait_s
+            )
     code = 2 if result.failed_checks else 0
     try:
         print_summary(result, console)

@@ -32,8 +32,9 @@ class RunLocked(EtlError):
     def __init__(self, job: str) -> None:
         self.job = job
         super().__init__(
-            f"another run of job `{job}` is in progress on this target; "
-            "nothing was done - wait for it to finish and run again"
+            f"another run of job `{job}` is in progress on this target (or was killed a moment ago: the server "
+            "frees its lock within about a second); nothing was done - run again when it ends, or use "
+            "`run --wait SECONDS`"
         )
 
 

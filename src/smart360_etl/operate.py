@@ -25,6 +25,7 @@ def run_job(
     full_refresh: bool = False,
     on_progress: OnProgress | None = None,
     before_rollback: Callable[[psycopg.Connection], None] | None = None,
+    lock_wait_s: float = 0,
 ) -> RunResult:
     """Run once; metrics and alerts follow every outcome, a failure to start included. Raises as `run` does.
     `before_rollback`: see pipeline.run."""
@@ -46,6 +47,7 @@ def run_job(
                 run_id=run_id,
                 on_finish=after,
                 before_rollback=before_rollback,
+                lock_wait_s=lock_wait_s,
             )
         except BaseException as exc:
             if not finished:  # failed before the run had a result: the source could not even be opened

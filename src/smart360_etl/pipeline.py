@@ -118,12 +118,14 @@ def run(
     on_finish: Callable[[RunResult], None] | None = None,
     full_refresh: bool = False,
     before_rollback: Callable[[psycopg.Connection], None] | None = None,
+    lock_wait_s: float = 0,
 ) -> RunResult:
     """One run of `job`. Raises StageFailed (target rolled back) or RunLocked; writes the JSON report either way.
 
     `on_finish` gets the result once the report is written, whether the run succeeded or not.
     `full_refresh` reads the whole source even when an incremental watermark is stored.
     `before_rollback` (dry runs) sees the target as the run would leave it, inside the transaction.
+    `lock_wait_s`: how long to wait for another run of the job to end before refusing (RunLocked).
     """
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
@@ -139,9 +141,11 @@ def run(
         try:
             with target_connection(job.target) as conn:
                 checks, rules = _preflight(conn, job, source, result)  # before any write
-                _run_in_transaction(
-                    conn, job, source, rules, checks, result, started, on_progress, full_refresh, before_rollback
-                )
+                with conn.transaction(force_rollback=result.dry_run):
+                    _take_run_lock(conn, job.name, lock_wait_s)
+                    _run_in_transaction(
+                        conn, job, source, rules, checks, result, started, on_progress, full_refresh, before_rollback
+                    )
         except BaseException as exc:
             interrupted = not isinstance(exc, (EtlError, psycopg.Error))  # Ctrl-C, SIGTERM, a bug
             result.status = "failed"
@@ -175,61 +179,67 @@ def _write_reports(job: JobConfig, result: RunResult) -> None:
 def _run_in_transaction(
     conn, job, source, rules, checks, result, started, on_progress, full_refresh, before_rollback=None
 ) -> None:
-    with conn.transaction(force_rollback=result.dry_run):
-        _take_run_lock(conn, job.name)
-        if result.dry_run:  # on record only inside the transaction that is rolled back
-            ledger.record_start(conn, job.target, result.run_id, job.name, started)
-        else:
-            ledger.record_start_apart(job.target.url, job.target, result.run_id, job.name, started)
-        stage = "extract"
-        try:
-            window = sync.open_window(conn, job, source, full_refresh) if job.source.incremental else None
-            hashed = window is not None
-            accounts = _account_rules(conn, job, list(result.source_schema)) if job.accounts else None
-            keys = stage_source_keys(
-                conn,
-                _key_frames(job, source, rules, hashed, claims=accounts),
-                with_hash=hashed,
-                with_claims=accounts is not None,
-            )
-            skip = sync.unchanged_ids(conn, job, keys.duplicates) if hashed and window.mode == "compare" else None
-            log.info(
-                "%d source rows, %d consumer ids, %d of them more than once",
-                keys.rows,
-                keys.ids,
-                len(keys.duplicates),
-                extra={"stage": "extract"},
-            )
-            stage = "load"
-            loader = ConsumerLoader(conn, job.target, result.run_id)
-            entities = EntityLoader(conn, job, result.run_id) if job.accounts else None
-            extracted = _stream(job, source, rules, keys, loader, on_progress, skip, accounts, entities)
-            if entities is not None:
-                entities.finish()
-                result.entities, result.unmapped_codes = entities.report()
-                result.business_totals = business_totals(conn, job, entities.source_totals, entities.straight)
-            if window is not None:
-                stage = "sync"
-                result.incremental = _finish_incremental(conn, job, source, rules, window, result.run_id)
-            stage = "reconcile"
-            _reconcile(result, extracted, loader.counts, keys.rows)
-            stage = "check"
-            _check(conn, job, checks, result, keys.ids, on_progress)
-            if not result.dry_run:
-                ledger.record_success(conn, job.target, result.run_id, result)
-            elif before_rollback is not None:
-                stage = "export"
-                before_rollback(conn)
-        except Exception as exc:
-            raise StageFailed(stage, result.run_id, exc, result.dry_run) from exc
+    """Inside the run's transaction, holding the job's run lock."""
+    if result.dry_run:  # on record only inside the transaction that is rolled back
+        ledger.record_start(conn, job.target, result.run_id, job.name, started)
+    else:
+        abandoned = ledger.record_start_apart(job.target.url, job.target, result.run_id, job.name, started)
+        if abandoned:
+            log.warning("%d earlier run(s) of job %s never finished (killed?): marked abandoned", abandoned,
+                        job.name, extra={"stage": "start"})
+    stage = "extract"
+    try:
+        window = sync.open_window(conn, job, source, full_refresh) if job.source.incremental else None
+        hashed = window is not None
+        accounts = _account_rules(conn, job, list(result.source_schema)) if job.accounts else None
+        keys = stage_source_keys(
+            conn,
+            _key_frames(job, source, rules, hashed, claims=accounts),
+            with_hash=hashed,
+            with_claims=accounts is not None,
+        )
+        skip = sync.unchanged_ids(conn, job, keys.duplicates) if hashed and window.mode == "compare" else None
+        log.info(
+            "%d source rows, %d consumer ids, %d of them more than once",
+            keys.rows,
+            keys.ids,
+            len(keys.duplicates),
+            extra={"stage": "extract"},
+        )
+        stage = "load"
+        loader = ConsumerLoader(conn, job.target, result.run_id)
+        entities = EntityLoader(conn, job, result.run_id) if job.accounts else None
+        extracted = _stream(job, source, rules, keys, loader, on_progress, skip, accounts, entities)
+        if entities is not None:
+            entities.finish()
+            result.entities, result.unmapped_codes = entities.report()
+            result.business_totals = business_totals(conn, job, entities.source_totals, entities.straight)
+        if window is not None:
+            stage = "sync"
+            result.incremental = _finish_incremental(conn, job, source, rules, window, result.run_id)
+        stage = "reconcile"
+        _reconcile(result, extracted, loader.counts, keys.rows)
+        stage = "check"
+        _check(conn, job, checks, result, keys.ids, on_progress)
+        if not result.dry_run:
+            ledger.record_success(conn, job.target, result.run_id, result)
+        elif before_rollback is not None:
+            stage = "export"
+            before_rollback(conn)
+    except Exception as exc:
+        raise StageFailed(stage, result.run_id, exc, result.dry_run) from exc
 
 
-def _take_run_lock(conn: psycopg.Connection, job: str) -> None:
-    locked = conn.execute(
+def _take_run_lock(conn: psycopg.Connection, job: str, wait_s: float = 0) -> None:
+    """The job's lock for the transaction; waits up to `wait_s` for a run holding it (a run killed a moment
+    ago keeps it until the server notices, about a second)."""
+    deadline = time.monotonic() + wait_s
+    while not conn.execute(
         "SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))", [f"smart360-etl:run:{job}"]
-    ).fetchone()[0]
-    if not locked:
-        raise RunLocked(job)
+    ).fetchone()[0]:
+        if time.monotonic() >= deadline:
+            raise RunLocked(job)
+        time.sleep(0.25)
 
 
 def _preflight(conn: psycopg.Connection, job: JobConfig, source, result: RunResult) -> tuple[list, list]:

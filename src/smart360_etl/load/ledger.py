@@ -27,12 +27,24 @@ def record_start(conn: psycopg.Connection, target: TargetConfig, run_id: str, jo
     )
 
 
-def record_start_apart(url: str, target: TargetConfig, run_id: str, job: str, started: datetime) -> None:
-    """Committed at once on its own connection, so the run is on record even if it is rolled back."""
+def record_start_apart(url: str, target: TargetConfig, run_id: str, job: str, started: datetime) -> int:
+    """Committed at once on its own connection, so the run is on record even if it is rolled back.
+
+    Runs of the job still `running` are marked `abandoned` (returns how many): the caller holds the job's
+    run lock, so no live process holds them; they were killed (kill -9, a lost machine)."""
     with connect(
         url, target.connect_retries, "the SMART360 target", "target.url", TargetError, autocommit=True
     ) as conn:
+        abandoned = conn.execute(
+            sql.SQL(
+                "UPDATE {} SET status = 'abandoned', finished_at = clock_timestamp(), "
+                "error = 'the process ended without finishing the run (killed?); nothing of it was committed' "
+                "WHERE job = %s AND status = 'running'"
+            ).format(_table(target)),
+            [job],
+        ).rowcount
         record_start(conn, target, run_id, job, started)
+        return abandoned
 
 
 def record_success(conn: psycopg.Connection, target: TargetConfig, run_id: str, result) -> None:
