@@ -453,3 +453,33 @@ def test_an_interrupted_run_is_rolled_back_and_recorded(demo_job, target_url, mo
     with psycopg.connect(target_url) as conn:
         status, error = conn.execute("SELECT status, error FROM smart360_etl.run").fetchone()
     assert status == "failed" and error.startswith("interrupted (KeyboardInterrupt)")
+
+
+def test_one_bad_value_costs_its_row_not_the_run(target_url, write_job, tmp_path):
+    """Hostile records: a 3,000-character and a 1 MB id (over PostgreSQL's btree limit), a 100,000-character
+    name, a byte that is not UTF-8; each is rejected with its reason and row number, the rest loads."""
+    good = "".join(f"{n},Ann Lee {n},{n} Oak St,+1 312 555 01{n:02d},a{n}@example.com\n" for n in range(1, 6))
+    hostile = (
+        f"{'9' * 3000},Bo Ek,1 Elm St,,\n".encode()
+        + f"{'8' * 1_000_000},Cy Li,2 Elm St,,\n".encode()
+        + f"77,{'Dee ' * 25_000},3 Elm St,,\n".encode()
+        + b"78,Zo" + "ë".encode("latin-1") + b" Ng,4 Elm St,,\n"
+    )
+    (tmp_path / "c.csv").write_bytes(b"Consumer ID,Name,Address,Contact Number,Email Address\n" + good.encode() + hostile)
+    job = load_job(write_job(source={"csv": "c.csv"}, target={"url": target_url}))
+    with target_connection(job.target) as conn:
+        migrate(conn, job.target)
+    result = run(job)
+    assert result.counts["inserted"] == 5 and result.counts["rejected"] == 4
+    with target_connection(job.target) as conn:
+        rejects = dict(conn.execute(
+            "SELECT source_row_number, reasons FROM smart360_etl.reject WHERE run_id = %s", [result.run_id]).fetchall())
+    assert {n: ("value_too_long" in r, "encoding_invalid" in r) for n, r in rejects.items()} == {
+        6: (True, False), 7: (True, False), 8: (True, False), 9: (False, True)}
+
+
+def test_source_encoding_is_refused_for_a_database_source(write_job):
+    path = write_job(source={"url": "postgresql://h/db", "table": "t", "encoding": "latin-1"},
+                     target={"url": "postgresql://h/db"})
+    with pytest.raises(ConfigError, match="`source.encoding` is for CSV files"):
+        load_job(path)

@@ -44,11 +44,12 @@ def test_bom_and_latin1(tmp_path):
     assert read_all(path)[0] == ["Consumer ID", "Name"]
 
 
-def test_wrong_encoding_says_how_to_fix(tmp_path):
+def test_bytes_that_are_not_utf8_cost_their_record_only_and_are_named(tmp_path, caplog):
     path = tmp_path / "c.csv"
-    path.write_bytes("id,name\n1,Zoë\n".encode("latin-1"))
-    with pytest.raises(SourceError, match="source.encoding"):
-        read_all(path, encoding="utf-8")
+    path.write_bytes(b"id,name\n1,Ann Lee\n2," + "Zoë".encode("latin-1") + b"\n3,Bo Ek\n")
+    columns, frame = read_all(path, encoding="utf-8")
+    assert frame["name"].to_list() == ["Ann Lee", "Zo\ufffd", "Bo Ek"]  # the mapper rejects it: encoding_invalid
+    assert "data record(s) 2" in caplog.text and "source.encoding" in caplog.text
 
 
 @pytest.mark.parametrize(

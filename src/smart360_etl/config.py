@@ -39,7 +39,14 @@ NULLING_REASONS = {
     "postal_code_invalid": "zip_code",
     "state_invalid": "state",
 }
-HARD_REASONS = ("consumer_id_missing", "consumer_id_duplicate", "name_incomplete", "address_unparsed", "value_too_long")
+HARD_REASONS = (
+    "consumer_id_missing",
+    "consumer_id_duplicate",
+    "name_incomplete",
+    "address_unparsed",
+    "value_too_long",
+    "encoding_invalid",
+)
 # With `accounts:`: a record lands whole (consumer, account, meters, readings) or not at all.
 ACCOUNT_REASONS = (
     "account_conflict",
@@ -112,6 +119,11 @@ class SourceConfig(StrictModel):
             raise ValueError("give exactly one of `url` (a postgresql:// URL) or `csv` (a file path)")
         if self.url is not None and (self.table is None) == (self.query is None):
             raise ValueError("with `url`, give exactly one of `table` or `query`")
+        if self.url is not None and "encoding" in self.model_fields_set:
+            raise ValueError(
+                "`source.encoding` is for CSV files; a database sends its text in its own encoding (for a "
+                "SQL_ASCII database, convert the data or set the server's client_encoding)"
+            )
         if self.csv is not None and self.incremental is not None and self.incremental.mode == "column":
             raise ValueError("a CSV file has no change column to follow: use `incremental: {mode: compare}`")
         return self

@@ -52,8 +52,10 @@ def map_batch(
     for rule in rules:
         first_rule.setdefault((rule.column, rule.family), rule)
     groups = list(first_rule)
+    oversized = {g: _oversized(batch[g[0]], g[1]) for g in groups}
     # The normalisers spend their time in polars (no GIL): run them side by side.
-    parsed = dict(zip(groups, _POOL.map(lambda g: _parse(batch[g[0]], first_rule[g], region), groups)))
+    parsed = dict(zip(groups, _POOL.map(lambda g: _parse(_capped(batch[g[0]], oversized[g]), first_rule[g], region),
+                                        groups)))
     columns = {rule.target: _field(parsed[(rule.column, rule.family)], batch[rule.column], rule) for rule in rules}
     out = pl.DataFrame([columns.get(f, pl.Series(f, [None] * batch.height, dtype=pl.String)) for f in CONSUMER_FIELDS])
     reasons = [frame["reason"] for frame in parsed.values() if "reason" in frame.columns]
@@ -62,6 +64,8 @@ def map_batch(
         for reason, fields in REQUIRED.items()
     ]
     limited = [pl.col(rule.target).str.len_chars() > rule.max_length for rule in rules if rule.max_length]
+    limited += [pl.lit(flags) for flags in oversized.values() if flags.any()]
+    reasons.append(_garbled(batch))
     if limited:
         too_long = pl.any_horizontal(limited).fill_null(False)
         reasons.append(out.select(pl.when(too_long).then(pl.lit("value_too_long"))).to_series())
@@ -128,6 +132,32 @@ def _source_json(batch: pl.DataFrame, out: pl.DataFrame) -> pl.Series:
 def map_field(batch: pl.DataFrame, rule: FieldRule, region: Region) -> pl.Series:
     """One target field of a batch, through its rule's transform."""
     return _field(_parse(batch[rule.column], rule, region), batch[rule.column], rule)
+
+
+# The longest source value a parser is given, per family: no real id, name, address, phone or e-mail comes
+# near it, and a huge value (a 1 MB blob in a name column) must cost its row, not the run's time. A value
+# over it rejects its row (value_too_long); ids also stay under PostgreSQL's btree limit (2,704 bytes).
+MAX_SOURCE_CHARS = {"id": 255, "name": 500, "address": 1000, "phone": 100, "email": 320}
+MAX_TEXT_CHARS = 10_000
+
+
+def _garbled(batch: pl.DataFrame) -> pl.Series:
+    """`encoding_invalid` where a value holds U+FFFD: bytes that were not valid in the source's encoding
+    (sources/chunks.py puts it there rather than failing the run), or a value mis-decoded before it."""
+    text = [c for c, dtype in batch.schema.items() if dtype == pl.String]
+    if not text:
+        return pl.Series([None] * batch.height, dtype=pl.String)
+    garbled = pl.any_horizontal(pl.col(c).str.contains("\ufffd", literal=True) for c in text).fill_null(False)
+    return batch.select(pl.when(garbled).then(pl.lit("encoding_invalid"))).to_series()
+
+
+def _oversized(values: pl.Series, family: str) -> pl.Series:
+    limit = MAX_SOURCE_CHARS.get(family, MAX_TEXT_CHARS)
+    return (values.str.len_chars() > limit).fill_null(False)
+
+
+def _capped(values: pl.Series, oversized: pl.Series) -> pl.Series:
+    return values if not oversized.any() else pl.select(pl.when(~oversized).then(values)).to_series()
 
 
 def _parse(values: pl.Series, rule: FieldRule, region: Region) -> pl.DataFrame:

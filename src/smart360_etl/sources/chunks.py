@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections.abc import Iterable, Iterator
 
 import polars as pl
 
 from ..errors import SourceError
+
+log = logging.getLogger("smart360_etl")
 
 READ_BYTES = 4 * 1024 * 1024
 UNNAMED = "\x00unnamed "  # trailing header cells left empty; no real column name holds a NUL
@@ -124,7 +127,18 @@ def _parse(
         )
     except pl.exceptions.PolarsError as exc:
         if "utf-8" in str(exc).lower():
-            raise SourceError(f"{origin} is not valid UTF-8; set `source.encoding` (e.g. latin-1 or cp1252)") from None
+            # One bad byte costs its record, not the run: it becomes U+FFFD, which rejects the record
+            # (encoding_invalid, mapping/mapper.py) with its row number.
+            repaired = block.decode("utf-8", errors="replace").encode("utf-8")
+            frame = _parse(repaired, header, separator, origin, records_before, well_formed)
+            garbled = frame.select(pl.any_horizontal(pl.all().str.contains("\ufffd", literal=True))).to_series()
+            numbers = [records_before + i + 1 for i in garbled.arg_true().head(10).to_list()]
+            log.warning(
+                "%s: %d record(s) hold bytes that are not valid UTF-8 (data record(s) %s): rejected as "
+                "encoding_invalid; if the whole file is in another encoding, set `source.encoding` (e.g. latin-1)",
+                origin, garbled.sum(), ", ".join(map(str, numbers)) + (", ..." if garbled.sum() > 10 else ""),
+            )
+            return frame
         _raise_misfit(block, header, separator, origin, records_before)
         raise SourceError(f"{origin}: a record does not fit the header's {len(header)} columns: {exc}") from None
     if well_formed or _every_record_fits(block, frame, separator):
