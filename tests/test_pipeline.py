@@ -483,3 +483,22 @@ def test_source_encoding_is_refused_for_a_database_source(write_job):
                      target={"url": "postgresql://h/db"})
     with pytest.raises(ConfigError, match="`source.encoding` is for CSV files"):
         load_job(path)
+
+
+def test_validate_never_waits_silently_on_a_run(demo_job, target_url, monkeypatch):
+    from smart360_etl import pipeline
+    from smart360_etl.errors import TargetError
+    from smart360_etl.pipeline import validate
+
+    run(demo_job)
+    with psycopg.connect(target_url) as holder:  # a run of this job in progress
+        holder.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"smart360-etl:run:{demo_job.name}"])
+        with pytest.raises(RunLocked):
+            validate(demo_job)
+    monkeypatch.setattr(pipeline, "VALIDATE_LOCK_WAIT_S", 1)
+    with psycopg.connect(target_url) as holder:  # another job's bulk load holding the consumer table
+        holder.execute("LOCK TABLE smart360.consumer IN SHARE ROW EXCLUSIVE MODE")
+        with pytest.raises(TargetError, match="run validate when that run ends"):
+            validate(demo_job)
+    outcomes, _ = validate(demo_job)
+    assert outcomes

@@ -486,6 +486,9 @@ def _record_failure(job: JobConfig, run_id: str, started: datetime, error: str) 
         log.warning("could not record the failure of run %s in the ledger: %s", run_id, exc)
 
 
+VALIDATE_LOCK_WAIT_S = 10
+
+
 def validate(job: JobConfig) -> tuple[list[Outcome], Path]:
     """The checks that need no run, on whatever the target holds; also written to validate-<id>.json."""
     validation_id = "validate-" + new_run_id()
@@ -493,8 +496,17 @@ def validate(job: JobConfig) -> tuple[list[Outcome], Path]:
     with target_connection(job.target) as conn:
         require_migrated(conn, job.target)
         with conn.transaction():
+            # Never wait silently on a run: the job's own run is refused at once, another job's locks in time.
+            _take_run_lock(conn, job.name)
+            conn.execute(f"SET LOCAL lock_timeout = '{VALIDATE_LOCK_WAIT_S}s'")
             context = CheckContext(conn, job.target, job.region_config(), validation_id)
-            outcomes, found = gather_findings(context, checks)
+            try:
+                outcomes, found = gather_findings(context, checks)
+            except psycopg.errors.LockNotAvailable:
+                raise TargetError(
+                    f"validate waited {VALIDATE_LOCK_WAIT_S} s for a table that a run in progress holds (another "
+                    "job loading into this target?); nothing was checked: run validate when that run ends"
+                ) from None
     from .report import write_validation_report
 
     return outcomes, write_validation_report(
