@@ -154,3 +154,11 @@ def test_a_query_source_is_one_select_and_never_writes(source_url, query):
         assert conn.execute("SELECT count(*) FROM consumer_data").fetchone()[0] == 50
     with PostgresSource(source_url, None, "select * from consumer_data where id > 40;") as source:
         assert sum(batch.height for batch in source.batches(10)) == 10
+
+
+def test_a_table_is_read_in_the_same_order_whatever_else_scans_it(source_url):
+    """Synchronised scans would start a sequential scan where another session's is: row numbers move."""
+    from smart360_etl.sources.postgres import PostgresSource
+
+    with PostgresSource(source_url, None, "select 1 as id") as source:
+        assert source._snapshot.execute("SHOW synchronize_seqscans").fetchone()[0] == "off"

@@ -61,6 +61,9 @@ class PostgresSource:
         self._snapshot = self._connect()
         self._snapshot.read_only = True
         self._snapshot.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        # A table is read from its first block, whatever other sessions scan at the time: the same
+        # snapshot gives the rows in the same order, so a reject's row number means the same row each run.
+        self._snapshot.execute("SET synchronize_seqscans = off")
         if self.query is not None:
             try:
                 _one_select(self._snapshot, self._base())
