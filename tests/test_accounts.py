@@ -383,3 +383,39 @@ def test_a_role_holding_exactly_what_doctor_lists_runs_a_job_with_accounts(accou
         with psycopg.connect(target_url, autocommit=True) as conn:
             conn.execute(f'DROP OWNED BY "{role}"')
             conn.execute(f'DROP ROLE "{role}"')
+
+
+def test_two_jobs_with_accounts_into_one_empty_target_take_turns(target_url, write_job, tmp_path):
+    """Both bulk-load the same empty tables at once: the second waits for the first, neither deadlocks."""
+    import threading
+
+    jobs = []
+    for n, prefix in enumerate(("A", "B")):
+        folder = tmp_path / prefix
+        folder.mkdir()
+        rows = [line for line in SAMPLES.joinpath("case_study_sample.csv").read_text().splitlines() if line]
+        body = [rows[0]] + [f"{prefix}{line.replace('ACCT-', f'ACCT-{n}').replace('MTR-', f'MTR-{n}')}"
+                            for line in rows[1:]]
+        (folder / "consumers.csv").write_text("\n".join(body) + "\n")
+        jobs.append(load_job(write_job(name=f"job-{prefix}", source={"csv": str(folder / "consumers.csv")},
+                                       target={"url": target_url}, accounts={}, crosswalks=CROSSWALKS,
+                                       report_dir=str(folder / "reports"))))
+    with target_connection(jobs[0].target) as conn:
+        migrate(conn, jobs[0].target)
+    (tmp_path / "plans.csv").write_text(PLANS)
+    path = write_job(source={"csv": "x.csv"}, target={"url": target_url})
+    assert CliRunner().invoke(main, ["load-reference", "-c", str(path), str(tmp_path / "plans.csv")]).exit_code == 0
+    outcomes: dict[str, object] = {}
+
+    def go(job):
+        try:
+            outcomes[job.name] = run(job).entities["account"]["inserted"]
+        except BaseException as exc:  # noqa: BLE001 - the assertion below shows it
+            outcomes[job.name] = exc
+
+    threads = [threading.Thread(target=go, args=(job,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert outcomes == {"job-A": 9, "job-B": 9}

@@ -140,6 +140,8 @@ def run(
         )
         try:
             with target_connection(job.target) as conn:
+                if job.accounts is not None:
+                    _take_accounts_lock(conn, job)  # the first statement: before any table of the target is read
                 checks, rules = _preflight(conn, job, source, result)  # before any write
                 with conn.transaction(force_rollback=result.dry_run):
                     _take_run_lock(conn, job.name, lock_wait_s)
@@ -240,6 +242,18 @@ def _take_run_lock(conn: psycopg.Connection, job: str, wait_s: float = 0) -> Non
         if time.monotonic() >= deadline:
             raise RunLocked(job)
         time.sleep(0.25)
+
+
+def _take_accounts_lock(conn: psycopg.Connection, job: JobConfig) -> None:
+    """Runs with accounts into one target schema take turns, before they read any of its tables: two
+    bulk loads into the same empty tables would each hold what the other's constraint changes need (a
+    deadlock). The second waits, says so, and runs when the first ends."""
+    key = [f"smart360-etl:accounts:{job.target.schema_}"]
+    if conn.execute("SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))", key).fetchone()[0]:
+        return
+    log.warning("another run with accounts is loading into schema %s: waiting for it to end", job.target.schema_,
+                extra={"stage": "start"})
+    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", key)
 
 
 def _preflight(conn: psycopg.Connection, job: JobConfig, source, result: RunResult) -> tuple[list, list]:
