@@ -93,7 +93,7 @@ def test_dry_run_says_so_and_writes_nothing(job_file, target_url):
 
 def test_run_before_init_exits_1_and_says_what_to_do(job_file):
     result = CliRunner().invoke(main, ["run", "-c", str(job_file)])
-    assert result.exit_code == 1 and "smart360-etl init" in result.output
+    assert result.exit_code == 1 and f"smart360-etl init -c {job_file}" in result.output.replace("\n", "")
 
 
 def test_preview_shows_mapped_rows_and_rejects_without_writing(write_job, tmp_path):

@@ -27,7 +27,7 @@ from rich.text import Text
 
 from . import __version__, logs
 from .config import JobConfig, load_job, redact
-from .errors import EtlError, Terminated
+from .errors import EtlError, Terminated, set_job_file
 
 # No text is ever read as markup: data and configuration may hold "[...]" (styles come as rich Text).
 console = Console(stderr=False, markup=False, highlight=False)
@@ -90,6 +90,7 @@ def _progress(label: str):
 
 
 def _job(config_path: Path) -> JobConfig:
+    set_job_file(str(config_path))
     job = load_job(config_path)
     logs.setup_job(job)
     return job

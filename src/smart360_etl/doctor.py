@@ -11,7 +11,7 @@ from .checks.runner import configured_checks
 from .config import JobConfig, redact
 from .db import connect
 from .drift import source_drift, target_drift
-from .errors import EtlError, TargetError
+from .errors import EtlError, TargetError, job_file
 from .load import ledger
 from .load.privileges import missing_privileges
 from .load.schema import pending_migrations
@@ -64,7 +64,7 @@ def diagnose(job: JobConfig) -> list[Finding]:
         if schema is not None and migrations[0].status == "ok" and privileges[0].status == "ok":
             findings += _drift(conn, job, schema)
         if job.accounts is not None and migrations[0].status == "ok":
-            fix = "load them: `smart360-etl load-reference -c <job.yaml> tariff_plans.csv`"
+            fix = f"load them: `smart360-etl load-reference -c {job_file()} tariff_plans.csv`"
             _attempt(findings, "tariff plans", lambda: _tariff_plans(conn, job), fix)
     return findings
 
@@ -110,7 +110,7 @@ def _migrations(conn: psycopg.Connection, job: JobConfig) -> list[Finding]:
     if pending:
         return [
             Finding(
-                "migrations", "fail", f"pending target migrations {pending}", "run `smart360-etl init -c <job.yaml>`"
+                "migrations", "fail", f"pending target migrations {pending}", f"run `smart360-etl init -c {job_file()}`"
             )
         ]
     return [Finding("migrations", "ok", "target schema up to date")]

@@ -16,7 +16,7 @@ import psycopg
 from psycopg import sql
 
 from .config import FieldSpec, TargetConfig
-from .errors import EtlError
+from .errors import EtlError, job_file
 from .mapping.fields import CONSUMER_FIELDS, OPTIONAL_FIELDS, column_key, wanted_columns
 
 # Fields SMART360 needs on every consumer; the load may leave every other field empty.
@@ -172,7 +172,7 @@ def target_drift(conn: psycopg.Connection, target: TargetConfig, mapping: dict[s
                 "gone",
                 True,
                 f"target table {table} is missing",
-                "run `smart360-etl init -c <job.yaml>`",
+                f"run `smart360-etl init -c {job_file()}`",
             )
         ]
     columns = {name: (pg_type, not_null, has_default) for name, pg_type, not_null, has_default in rows}

@@ -3,6 +3,18 @@
 from __future__ import annotations
 
 
+_job_file = ["<job.yaml>"]
+
+
+def job_file() -> str:
+    """The job file the command was given, for the commands a message tells the user to run."""
+    return _job_file[0]
+
+
+def set_job_file(path: str) -> None:
+    _job_file[0] = path
+
+
 class EtlError(Exception):
     """Base class: anything the CLI turns into a message and exit code 1."""
 
@@ -24,7 +36,7 @@ class TargetNotInitialised(EtlError):
         self.schema, self.pending = schema, pending
         super().__init__(
             f"the SMART360 target schema `{schema}` has {len(pending)} pending migration(s) "
-            f"{pending}; run `smart360-etl init -c <job.yaml>` first"
+            f"{pending}; run `smart360-etl init -c {job_file()}` first"
         )
 
 

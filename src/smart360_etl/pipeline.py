@@ -31,6 +31,7 @@ from .errors import (
     StageFailed,
     TargetError,
     TargetNotInitialised,
+    job_file,
 )
 from .load import ledger
 from .load.consumers import ConsumerLoader, LoadCounts
@@ -407,7 +408,7 @@ def known_tariff_plans(conn: psycopg.Connection, job: JobConfig) -> set[str]:
     if missing and not job.accounts.create_unknown_tariffs:
         raise ConfigError(
             f"tariff plans {missing} (named in `crosswalks.tariff_plan` or `accounts.unknown_tariff`) are not in "
-            f"{job.target.schema_}.tariff_plan; load them first: `smart360-etl load-reference -c <job.yaml> "
+            f"{job.target.schema_}.tariff_plan; load them first: `smart360-etl load-reference -c {job_file()} "
             "tariff_plans.csv`"
         )
     return known
