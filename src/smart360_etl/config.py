@@ -119,7 +119,7 @@ class SourceConfig(StrictModel):
             raise ValueError("give exactly one of `url` (a postgresql:// URL) or `csv` (a file path)")
         if self.url is not None and (self.table is None) == (self.query is None):
             raise ValueError("with `url`, give exactly one of `table` or `query`")
-        if self.url is not None and "encoding" in self.model_fields_set:
+        if self.url is not None and re.sub(r"[-_ ]", "", self.encoding.lower()) != "utf8":
             raise ValueError(
                 "`source.encoding` is for CSV files; a database sends its text in its own encoding (for a "
                 "SQL_ASCII database, convert the data or set the server's client_encoding)"

@@ -73,8 +73,8 @@ class EntityLoader:
     def __init__(self, conn: psycopg.Connection, job: JobConfig, run_id: str) -> None:
         self.conn, self.job, self.run_id, self.settings = conn, job, run_id, job.accounts
         self.counts = {entity: EntityCounts() for entity in ENTITIES}
-        self.unmapped = {"tariff_plan": Counter(), "payment_status": Counter()}
-        self._spelling: dict[str, dict[str, str]] = {part: {} for part in self.unmapped}  # folded -> as first seen
+        # Per crosswalk: the source's spellings of each missing code, by the code case-folded and trimmed.
+        self.unmapped: dict[str, dict[str, Counter]] = {"tariff_plan": {}, "payment_status": {}}
         self.source_totals: Counter = Counter()  # (measure, key) -> value, over the records that loaded
         conn.execute(sql.SQL("CREATE TEMP TABLE {} (consumer_id text) ON COMMIT DROP").format(LOADED))
         for table in (ACCOUNT, METER, READING, CROSSWALK):
@@ -132,10 +132,10 @@ class EntityLoader:
 
     def load(self, mapped: pl.DataFrame) -> None:
         """The account parts of one mapped batch (its consumers are already loaded)."""
-        for part, counts in self.unmapped.items():
+        for part, codes in self.unmapped.items():
             # Matching folds case and spaces, so "Plan C" and "plan c " are one missing entry.
             for code, rows in mapped[f"unmapped_{part}"].drop_nulls().value_counts().iter_rows():
-                counts[self._spelling[part].setdefault(code.strip().casefold(), code.strip())] += rows
+                codes.setdefault(code.strip().casefold(), Counter())[code.strip()] += rows
         rejected = mapped.filter(pl.col("reject_reasons").is_not_null())
         clean = mapped.filter(pl.col("reject_reasons").is_null())
         accounts, meters, readings = self._frames(clean)
@@ -350,7 +350,11 @@ class EntityLoader:
     def report(self) -> tuple[dict, dict]:
         """`entities` (counts per table) and `unmapped_codes` (source code -> rows) for the run's report."""
         entities = {entity: counts.to_json() for entity, counts in self.counts.items()}
-        unmapped = {part: dict(counts.most_common()) for part, counts in self.unmapped.items()}
+        unmapped = {
+            part: dict(sorted(((spellings.most_common(1)[0][0], spellings.total()) for spellings in codes.values()),
+                              key=lambda item: -item[1]))
+            for part, codes in self.unmapped.items()
+        }
         return entities, unmapped
 
 
