@@ -174,3 +174,15 @@ def test_every_output_file_is_private_by_default(job_file, tmp_path, file_mode, 
     for path in made:
         expected = folders if path.is_dir() else files
         assert stat.S_IMODE(path.stat().st_mode) == expected, path
+
+
+def test_a_variable_of_a_section_a_command_does_not_use_need_not_be_set(write_job, tmp_path, monkeypatch):
+    """`alerts:` names ${HOOK_URL}: validate, preview and doctor do without it; run does not."""
+    monkeypatch.delenv("HOOK_URL", raising=False)
+    (tmp_path / "c.csv").write_text("Consumer ID,Name,Address,Contact Number,Email Address\n1,Ann Lee,1 Oak St,,\n")
+    job = write_job(source={"csv": "c.csv"}, target={"url": "postgresql://nobody@127.0.0.1:9/none",
+                    "connect_retries": 0}, alerts={"webhook": {"url": "${HOOK_URL}"}})
+    preview = CliRunner().invoke(main, ["preview", "-c", str(job)])
+    assert preview.exit_code == 0 and "rows would be rejected" in preview.output, preview.output
+    ran = CliRunner().invoke(main, ["run", "-c", str(job)])
+    assert ran.exit_code == 1 and "${HOOK_URL} (in `alerts.webhook.url`) is not set" in ran.output

@@ -89,9 +89,10 @@ def _progress(label: str):
         yield lambda stage, done, total: bar.update(task, description=stage, completed=done, total=total)
 
 
-def _job(config_path: Path) -> JobConfig:
+def _job(config_path: Path, alerts: bool = False) -> JobConfig:
+    """The job file; with `alerts`, its `alerts:` section must resolve too (only runs send alerts)."""
     set_job_file(str(config_path))
-    job = load_job(config_path)
+    job = load_job(config_path, unused=() if alerts else ("alerts",))
     logs.setup_job(job)
     return job
 
@@ -189,7 +190,7 @@ def run_command(config_path: Path, dry_run: bool, full_refresh: bool, wait_s: fl
     from .report import print_summary
 
     with _errors_to_exit_codes():
-        job = _job(config_path)
+        job = _job(config_path, alerts=not dry_run)  # a dry run sends no alert
         with _progress("migrating consumers") as on_progress:
             result = run_job(
                 job, dry_run=dry_run, full_refresh=full_refresh, on_progress=on_progress, lock_wait_s=wait_s
@@ -290,7 +291,7 @@ def schedule(config_path: Path, print_cron: bool, print_systemd: bool) -> None:
     from .pipeline import last_started
 
     with _errors_to_exit_codes():
-        job = _job(config_path)
+        job = _job(config_path, alerts=not (print_cron or print_systemd))
         scheduling.require_schedule(job)
         if print_cron or print_systemd:
             text = scheduling.crontab_line(job, config_path) if print_cron else ""

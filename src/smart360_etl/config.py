@@ -404,8 +404,11 @@ def read_yaml(text: str):
     return yaml.load(text, Loader=_JobLoader)  # noqa: S506 - a SafeLoader subclass
 
 
-def load_job(path: Path | str, environ: dict[str, str] | None = None) -> JobConfig:
-    """Read, interpolate and validate a job file; relative paths are taken from its folder."""
+def load_job(path: Path | str, environ: dict[str, str] | None = None, unused: tuple[str, ...] = ()) -> JobConfig:
+    """Read, interpolate and validate a job file; relative paths are taken from its folder.
+
+    `unused`: top-level sections the command does not use (`validate` sends no alert): a variable of theirs
+    that is not set does not stop it; the section is left out."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"job file {path} not found; create one (see README, 'Job file')")
@@ -416,6 +419,12 @@ def load_job(path: Path | str, environ: dict[str, str] | None = None) -> JobConf
     if not isinstance(raw, dict):
         raise ConfigError(f"{path} must hold a mapping with `source:` and `target:` sections")
     env = {**{k: v or "" for k, v in dotenv_values(path.parent / ".env").items()}, **(environ or os.environ)}
+    for section in unused:
+        if section in raw:
+            try:
+                _interpolate(raw[section], env, path, section)
+            except ConfigError:
+                del raw[section]
     raw = _interpolate(raw, env, path)
     raw.setdefault("name", path.stem)
     job = parse_job(raw, str(path))
