@@ -16,6 +16,7 @@ demo: $(BIN)/smart360-etl
 	$(BIN)/smart360-etl demo --rows $(ROWS)
 
 test: $(BIN)/smart360-etl
+	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/smart360-etl

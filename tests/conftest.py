@@ -12,11 +12,11 @@ import pytest
 import yaml
 from hypothesis import settings
 
+from smart360_etl.embedded import embedded_postgres, with_database
+
 # The same examples on every run: CI must not pass or fail by chance.
 settings.register_profile("deterministic", derandomize=True, print_blob=True)
 settings.load_profile("deterministic")
-
-from smart360_etl.embedded import embedded_postgres, with_database
 
 DEMO_ROWS = 3000
 SAMPLES = Path(__file__).resolve().parents[1] / "tests" / "data"

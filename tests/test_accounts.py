@@ -16,7 +16,10 @@ from smart360_etl.pipeline import run, target_connection
 
 from .conftest import SAMPLES
 
-PLANS = "code,name,service,unit\nRES-STD,Residential standard,ELECTRICITY,kWh\nRES-TOU,Residential time of use,ELECTRICITY,kWh\n"
+PLANS = (
+    "code,name,service,unit\nRES-STD,Residential standard,ELECTRICITY,kWh\n"
+    "RES-TOU,Residential time of use,ELECTRICITY,kWh\n"
+)
 CROSSWALKS = {
     "tariff_plan": {"Plan A": "RES-STD", "Plan B": "RES-TOU"},
     "payment_status": {"Paid": "PAID", "Unpaid": "UNPAID"},
@@ -306,7 +309,8 @@ def test_a_bulk_load_into_empty_tables_leaves_every_foreign_key_and_index_as_it_
     with pytest.raises(psycopg.errors.ForeignKeyViolation):  # and they are enforced again
         query(
             target_url,
-            "INSERT INTO smart360.meter (meter_number, service, unit, account_number) VALUES ('M-X', 'ELECTRICITY', 'kWh', 'NO-SUCH')",
+            "INSERT INTO smart360.meter (meter_number, service, unit, account_number) "
+            "VALUES ('M-X', 'ELECTRICITY', 'kWh', 'NO-SUCH')",
         )
 
 
@@ -320,7 +324,8 @@ def test_a_row_that_breaks_a_set_aside_foreign_key_fails_the_rebuild_by_the_cons
         aside = set_aside(conn, [sql.Identifier("smart360", "meter")])
         assert len(aside.restore) == 2  # the index on account_number, then the foreign key
         conn.execute(
-            "INSERT INTO smart360.meter (meter_number, service, unit, account_number) VALUES ('M-X', 'ELECTRICITY', 'kWh', 'NO-SUCH')"
+            "INSERT INTO smart360.meter (meter_number, service, unit, account_number) "
+            "VALUES ('M-X', 'ELECTRICITY', 'kWh', 'NO-SUCH')"
         )
         with pytest.raises(psycopg.errors.ForeignKeyViolation, match="meter_account_number_fkey"):
             aside.rebuild(conn)
@@ -374,7 +379,8 @@ def test_a_role_holding_exactly_what_doctor_lists_runs_a_job_with_accounts(accou
         conn.execute(f'CREATE ROLE "{role}" LOGIN')
         for statement in grant_statements(job, role):
             conn.execute(statement)
-    limited = job.model_copy(update={"target": job.target.model_copy(update={"url": make_conninfo(target_url, user=role)})})
+    as_role = job.target.model_copy(update={"url": make_conninfo(target_url, user=role)})
+    limited = job.model_copy(update={"target": as_role})
     try:
         assert [f.status for f in diagnose(limited) if f.name == "permissions"] == ["ok"]
         first, second = run(limited), run(limited)

@@ -64,7 +64,8 @@ def test_case_study_streets_never_become_city_state_zip():
         # a state without a postal code after a city and a space: a code in capitals or a name, after a comma
         ("US", "12 Oak St, Unit 3, Austin TX", ("12 Oak St", "Unit 3", "Austin", "TX", None, None)),
         ("US", "12 Main St, Spokane washington", ("12 Main St", None, "Spokane", "WA", None, None)),
-        ("US", "12 Oak Ave, Elm Ct", ("12 Oak Ave, Elm Ct", None, None, None, None, "address_ambiguous")),  # Court, not CT
+        # Court, not CT
+        ("US", "12 Oak Ave, Elm Ct", ("12 Oak Ave, Elm Ct", None, None, None, None, "address_ambiguous")),
         # without a postal code or a comma, words after the street may be a city: kept in line 1, and flagged
         ("US", "12 Main St Springfield IL", ("12 Main St Springfield IL", None, None, None, None, "address_ambiguous")),
         # a placeholder is no address at all (the row is rejected as address_unparsed)
@@ -174,10 +175,12 @@ def test_us_addresses_round_trip(number, name, kind, unit, city, state, zip_code
             "1 Washington Square Village Apt 2A New York NY 10012",
             ("1 Washington Square Village", "Apt 2A", "New York", "NY", "10012"),
         ),
-        ("US", "1 Penn Plaza, 41st Floor, New York, NY 10119", ("1 Penn Plaza", "41st Floor", "New York", "NY", "10119")),
+        ("US", "1 Penn Plaza, 41st Floor, New York, NY 10119",
+         ("1 Penn Plaza", "41st Floor", "New York", "NY", "10119")),
         ("US", "8 The Green PMB 4411 Dover DE 19901", ("8 The Green", "PMB 4411", "Dover", "DE", "19901")),
         ("US", "212 W. Washington, 1506, Chicago, IL 60606", ("212 W. Washington", "1506", "Chicago", "IL", "60606")),
-        ("US", "500 W 2nd St Bldg 4 Ste 200, Austin, TX 78701", ("500 W 2nd St", "Bldg 4 Ste 200", "Austin", "TX", "78701")),
+        ("US", "500 W 2nd St Bldg 4 Ste 200, Austin, TX 78701",
+         ("500 W 2nd St", "Bldg 4 Ste 200", "Austin", "TX", "78701")),
         # rare USPS suffixes, route numbers
         ("US", "9 Oak Trace Johns Creek GA 30022", ("9 Oak Trace", None, "Johns Creek", "GA", "30022")),
         ("US", "45 Coral Key Key West FL 33040", ("45 Coral Key", None, "Key West", "FL", "33040")),
@@ -213,7 +216,8 @@ def test_us_addresses_round_trip(number, name, kind, unit, city, state, zip_code
         ),
         ("AU", "5/12 Smith Street Fitzroy VIC 3065", ("12 Smith Street", "5", "Fitzroy", "VIC", "3065")),
         # CA: a unit between street and city
-        ("CA", "100 Queen St W Suite 12 Toronto ON M5H 2N2", ("100 Queen St W", "Suite 12", "Toronto", "ON", "M5H 2N2")),
+        ("CA", "100 Queen St W Suite 12 Toronto ON M5H 2N2",
+         ("100 Queen St W", "Suite 12", "Toronto", "ON", "M5H 2N2")),
     ],
 )
 def test_failure_classes_seen_on_real_data(region, raw, expected):

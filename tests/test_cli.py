@@ -142,7 +142,8 @@ def test_a_permanent_connection_failure_is_not_retried(write_job, tmp_path, serv
 @pytest.mark.parametrize("flags", [["-v"], ["-vv"], ["--verbose"]])
 def test_verbose_is_read_after_the_command_too(write_job, tmp_path, flags):
     (tmp_path / "c.csv").write_text("Consumer ID,Name\n1,Ann Lee\n")
-    job = write_job(source={"csv": "c.csv"}, target={"url": "postgresql://nobody@127.0.0.1:9/none", "connect_retries": 0})
+    nowhere = {"url": "postgresql://nobody@127.0.0.1:9/none", "connect_retries": 0}
+    job = write_job(source={"csv": "c.csv"}, target=nowhere)
     after = CliRunner().invoke(main, ["run", "-c", str(job), *flags])
     before = CliRunner().invoke(main, [*flags, "run", "-c", str(job)])
     assert after.exit_code == before.exit_code == 1 and "No such option" not in after.output

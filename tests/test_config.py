@@ -42,23 +42,27 @@ def test_environment_wins_over_dotenv(tmp_path):
 def test_missing_variable_says_where_it_looked(tmp_path):
     with pytest.raises(ConfigError) as error:
         load_job(write(tmp_path, MINIMAL), environ={"ABC_DB_URL": "postgresql://x/db"})
-    assert "${SMART360_DB_URL} (in `target.url`) is not set" in str(error.value) and str(tmp_path / ".env") in str(error.value)
+    message = str(error.value)
+    assert "${SMART360_DB_URL} (in `target.url`) is not set" in message and str(tmp_path / ".env") in message
+
+
+T = "target: {url: 'postgresql://h/d'}"
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("source: {csv: a.csv, tabel: x}\ntarget: {url: 'postgresql://h/db'}", "unknown key `source.tabel`; did you mean `table`?"),
-        ("source: {csv: a.csv}\ntarget: {url: 'postgresql://h/db'}\nregoin: US", "did you mean `region`?"),
+        (f"source: {{csv: a.csv, tabel: x}}\n{T}", "unknown key `source.tabel`; did you mean `table`?"),
+        (f"source: {{csv: a.csv}}\n{T}\nregoin: US", "did you mean `region`?"),
         ("source: {csv: a.csv}\n", "`target` is required"),
-        ("source: {url: 'postgresql://h/db'}\ntarget: {url: 'postgresql://h/db'}", "give exactly one of `table` or `query`"),
-        ("source: {csv: a.csv, url: 'postgresql://h/db'}\ntarget: {url: 'postgresql://h/db'}", "give exactly one of `url`"),
-        ("source: {csv: a.csv, batch_size: lots}\ntarget: {url: 'postgresql://h/db'}", "`source.batch_size`"),
-        ("source: {csv: a.csv}\ntarget: {url: 'postgresql://h/db'}\nreasons: {phone_invalid: drop}", "`reasons.phone_invalid`"),
-        ("source: {csv: a.csv}\ntarget: {url: 'postgresql://h/db'}\nreasons: {name_incomplete: warn}", "always rejects the row"),
-        ("source: {csv: a.csv}\ntarget: {url: 'postgresql://h/db'}\nreasons: {email_invalidd: warn}", "did you mean `email_invalid`?"),
+        (f"source: {{url: 'postgresql://h/d'}}\n{T}", "give exactly one of `table` or `query`"),
+        (f"source: {{csv: a.csv, url: 'postgresql://h/d'}}\n{T}", "give exactly one of `url`"),
+        (f"source: {{csv: a.csv, batch_size: lots}}\n{T}", "`source.batch_size`"),
+        (f"source: {{csv: a.csv}}\n{T}\nreasons: {{phone_invalid: drop}}", "`reasons.phone_invalid`"),
+        (f"source: {{csv: a.csv}}\n{T}\nreasons: {{name_incomplete: warn}}", "always rejects the row"),
+        (f"source: {{csv: a.csv}}\n{T}\nreasons: {{email_invalidd: warn}}", "did you mean `email_invalid`?"),
         ("- just\n- a list", "must hold a mapping"),
-        ("source: {csv: a.csv}\ntarget: {url: 'postgresql://h/db'}\nmapping: {consumer_id: [a]}", "`mapping.consumer_id`: expected a"),
+        (f"source: {{csv: a.csv}}\n{T}\nmapping: {{consumer_id: [a]}}", "`mapping.consumer_id`: expected a"),
         ("source: [unclosed", "is not valid YAML"),
     ],
 )
@@ -86,7 +90,7 @@ def test_missing_job_file(tmp_path):
 
 
 def test_password_never_shown_in_config_errors(tmp_path):
-    text = "source: {url: 'postgresql://u:hunter2@h/db', table: t, batch_size: -1}\ntarget: {url: 'postgresql://h/db'}"
+    text = "source: {url: 'postgresql://u:hunter2@h/db', table: t, batch_size: -1}\ntarget: {url: 'postgresql://h/d'}"
     with pytest.raises(ConfigError) as error:
         load_job(write(tmp_path, text), environ={})
     assert "hunter2" not in str(error.value)
@@ -121,7 +125,7 @@ def test_database_row_values_are_hidden():
 
 
 def test_an_unset_variable_is_named_with_its_key_and_an_example_of_its_kind(tmp_path):
-    text = "source: {csv: a.csv}\ntarget: {url: 'postgresql://h/db'}\nalerts: {webhook: {url: '${HOOK_URL}'}}\n"
+    text = "source: {csv: a.csv}\ntarget: {url: 'postgresql://h/d'}\nalerts: {webhook: {url: '${HOOK_URL}'}}\n"
     with pytest.raises(ConfigError) as error:
         load_job(write(tmp_path, text), environ={})
     message = str(error.value)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from smart360_etl.cli import main
 import yaml
 
+from smart360_etl.cli import main
 from smart360_etl.config import HARD_REASONS, SOFT_REASONS, load_job, read_yaml
 from smart360_etl.mapping.fields import CONSUMER_FIELDS
 

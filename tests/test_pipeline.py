@@ -465,7 +465,8 @@ def test_one_bad_value_costs_its_row_not_the_run(target_url, write_job, tmp_path
         + f"77,{'Dee ' * 25_000},3 Elm St,,\n".encode()
         + b"78,Zo" + "ë".encode("latin-1") + b" Ng,4 Elm St,,\n"
     )
-    (tmp_path / "c.csv").write_bytes(b"Consumer ID,Name,Address,Contact Number,Email Address\n" + good.encode() + hostile)
+    header = b"Consumer ID,Name,Address,Contact Number,Email Address\n"
+    (tmp_path / "c.csv").write_bytes(header + good.encode() + hostile)
     job = load_job(write_job(source={"csv": "c.csv"}, target={"url": target_url}))
     with target_connection(job.target) as conn:
         migrate(conn, job.target)

@@ -226,7 +226,8 @@ def validate(config_path: Path) -> None:
         outcomes, report_path = validate_job(_job(config_path))
     print_checks([o.to_json() for o in outcomes], console)
     failed = [o.name for o in outcomes if o.status == "fail"]
-    console.print(Text.assemble(("failed: ", "red"), ", ".join(failed)) if failed else "no check with severity `fail` failed")
+    failures = Text.assemble(("failed: ", "red"), ", ".join(failed))
+    console.print(failures if failed else "no check with severity `fail` failed")
     console.print(f"report: {report_path}")
     sys.exit(2 if failed else 0)
 

@@ -37,7 +37,8 @@ def diagnose(job: JobConfig) -> list[Finding]:
     if schema is not None:
         unloaded = _attempt(findings, "mapping", lambda: _mapping(job, schema), "see README, 'Mapping'")
         for problem, note in mapping_notes(job.mapping, list(schema), job.columns) if unloaded is not None else []:
-            findings.append(Finding("mapping", "warn" if problem else "ok", note, "write the `columns:` entry it names"))
+            fix = "write the `columns:` entry it names"
+            findings.append(Finding("mapping", "warn" if problem else "ok", note, fix))
         if unloaded:
             findings.append(Finding("unloaded columns", "warn", unloaded_message(job, unloaded),
                                     "map them, or leave them if the target needs none of it"))
@@ -118,7 +119,9 @@ def _migrations(conn: psycopg.Connection, job: JobConfig) -> list[Finding]:
 
 def _privileges(conn: psycopg.Connection, job: JobConfig) -> list[Finding]:
     """Every privilege the job's run needs (load/privileges.py), each missing one with its GRANT."""
-    missing = [Finding("permissions", "fail", f"missing {what}", grant) for what, grant in missing_privileges(conn, job)]
+    missing = [
+        Finding("permissions", "fail", f"missing {what}", grant) for what, grant in missing_privileges(conn, job)
+    ]
     return missing or [Finding("permissions", "ok", "the target role holds every privilege the run needs")]
 
 

@@ -40,10 +40,10 @@ from .load.keys import SourceKeys, stage_source_keys
 from .load.schema import column_limits, pending_migrations, require_migrated
 from .mapping.accounts import AccountRules, account_rules, claimed_numbers
 from .mapping.fields import build_rules, mapping_notes
-from .mapping.unloaded import unloaded_columns, unloaded_message
 from .mapping.keys import duplicate_ids
 from .mapping.mapper import map_batch, map_field
 from .mapping.text import hash_rows
+from .mapping.unloaded import unloaded_columns, unloaded_message
 from .overlap import Behind
 from .sources import open_source
 
@@ -287,7 +287,8 @@ def _guard_schema(conn: psycopg.Connection, job: JobConfig, source, result: RunR
     drifts = []
     if not pending_migrations(conn, job.target):  # else there is no baseline yet, and `init` comes first
         previous = ledger.last_source_schema(conn, job.target, job.name)
-        drifts = source_drift(previous, result.source_schema, job.mapping, job.columns) + target_drift(conn, job.target, job.mapping)
+        drifts = source_drift(previous, result.source_schema, job.mapping, job.columns)
+        drifts += target_drift(conn, job.target, job.mapping)
     result.drift = [drift.to_json() for drift in drifts]
     for drift in drifts:
         if not drift.breaking:

@@ -183,7 +183,8 @@ def verify_window(conn: psycopg.Connection, job: JobConfig, window: Window, run_
             "(array_agg(consumer_id ORDER BY consumer_id) FILTER (WHERE NOT ok))[1:5] "
             "FROM (SELECT k.consumer_id, r.consumer_id IS NOT NULL "
             "OR coalesce(s.row_hash = k.row_hash AND c.consumer_id IS NOT NULL, false) AS ok FROM {keys} k "
-            "LEFT JOIN (SELECT DISTINCT consumer_id FROM {reject} WHERE run_id = %s) r ON r.consumer_id = k.consumer_id "
+            "LEFT JOIN (SELECT DISTINCT consumer_id FROM {reject} WHERE run_id = %s) r "
+            "ON r.consumer_id = k.consumer_id "
             "LEFT JOIN {loaded} s ON s.job = %s AND s.consumer_id = k.consumer_id "
             "LEFT JOIN {consumer} c ON c.consumer_id = k.consumer_id) AS v"
         ).format(

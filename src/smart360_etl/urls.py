@@ -114,7 +114,8 @@ def _located(location: re.Match, user: str | None, password: str | None, key: st
     database = unquote(path[1:]) if path else ""
     options = dict(part.partition("=")[::2] for part in (query or "").split("&") if part)
     if not database and "dbname" not in options:
-        raise UrlError(f"`{key}` names no database: end it with /<database>, e.g. postgresql://{host or 'host'}/smart360")
+        example = f"postgresql://{host or 'host'}/smart360"
+        raise UrlError(f"`{key}` names no database: end it with /<database>, e.g. {example}")
     if not host and "host" not in options:
         raise UrlError(f"`{key}` names no host: e.g. postgresql://user@127.0.0.1:5432/{database or 'database'}")
     _remember(unquote(options.get("password", "")))

@@ -200,9 +200,9 @@ def _has_accounts(ctx: CheckContext) -> bool:
         "SELECT CASE WHEN to_regclass(%s) IS NULL THEN false ELSE has_table_privilege(%s, 'SELECT') END",
         [table, table],
     ).fetchone()[0]
-    return (
-        readable and ctx.conn.execute(sql.SQL("SELECT EXISTS (SELECT FROM {})").format(_t(ctx, "account"))).fetchone()[0]
-    )
+    if not readable:
+        return False
+    return ctx.conn.execute(sql.SQL("SELECT EXISTS (SELECT FROM {})").format(_t(ctx, "account"))).fetchone()[0]
 
 
 def _t(ctx: CheckContext, name: str) -> sql.Identifier:
@@ -270,7 +270,8 @@ def city_matches_postal_code(ctx: CheckContext, check: Check) -> Measure:
     failing, total, sample = ctx.conn.execute(
         sql.SQL(
             "WITH judged AS (SELECT c.consumer_id, NOT EXISTS (SELECT FROM smart360_etl_place p "
-            "WHERE p.postal = left(c.zip_code, 5) AND p.place = {key}) AS wrong FROM {consumer} c WHERE c.city IS NOT NULL AND EXISTS "
+            "WHERE p.postal = left(c.zip_code, 5) AND p.place = {key}) AS wrong FROM {consumer} c "
+            "WHERE c.city IS NOT NULL AND EXISTS "
             "(SELECT FROM smart360_etl_place p WHERE p.postal = left(c.zip_code, 5))) "
             "SELECT count(*) FILTER (WHERE wrong), count(*), "
             "(array_agg(consumer_id ORDER BY consumer_id) FILTER (WHERE wrong))[1:5] FROM judged"

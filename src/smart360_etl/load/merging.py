@@ -40,7 +40,8 @@ def merge(conn: psycopg.Connection, target: sql.Identifier, table: Table, source
     with conn.cursor() as cursor:
         cursor.execute(
             sql.SQL(
-                "UPDATE {target} AS t SET {sets} FROM ({source}) AS s WHERE {matches} AND ({old}) IS DISTINCT FROM ({new})"
+                "UPDATE {target} AS t SET {sets} FROM ({source}) AS s "
+                "WHERE {matches} AND ({old}) IS DISTINCT FROM ({new})"
             ).format(
                 target=target,
                 sets=sql.SQL(", ").join(sets),

@@ -93,9 +93,9 @@ def missing_privileges(conn: psycopg.Connection, job: JobConfig) -> list[tuple[s
         regclass = sql.Identifier(need.schema, need.table).as_string(conn)
         if conn.execute("SELECT to_regclass(%s)", [regclass]).fetchone()[0] is None:
             continue
-        lacking = [  # one at a time: a list is true if ANY is held
-            p for p in need.privileges if not conn.execute("SELECT has_table_privilege(%s, %s)", [regclass, p]).fetchone()[0]
-        ]
+        held = "SELECT has_table_privilege(%s, %s)"  # one at a time: a list is true if ANY is held
+        lacking = [p for p in need.privileges if not conn.execute(held, [regclass, p]).fetchone()[0]]
         if lacking:
-            missing.append((f"{need.name}: {', '.join(lacking)}", f"GRANT {', '.join(lacking)} ON {need.name} TO <role>"))
+            privileges = ", ".join(lacking)
+            missing.append((f"{need.name}: {privileges}", f"GRANT {privileges} ON {need.name} TO <role>"))
     return missing

@@ -291,7 +291,9 @@ class AddressGrammar:
             if j > i and j < len(body) and i >= name_start and self._city_may_start(body[j]):
                 return body[:i], [*leading, _joined(body[i:j])], _joined(body[j:]), False
         ends = [
-            b for b in range(1, len(body)) if self.street_ends_at(body, b - 1, name_start) and self._city_may_start(body[b])
+            b
+            for b in range(1, len(body))
+            if self.street_ends_at(body, b - 1, name_start) and self._city_may_start(body[b])
         ]
         places = self.places.for_postal(out.zip_code)
         by_postal = places is not None

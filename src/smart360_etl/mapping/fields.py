@@ -167,7 +167,9 @@ def mapping_notes(
 
 
 def wanted_columns(
-    overrides: dict[str, FieldSpec | None], source_columns: list[str] | None = None, columns: dict[str, str] | None = None
+    overrides: dict[str, FieldSpec | None],
+    source_columns: list[str] | None = None,
+    columns: dict[str, str] | None = None,
 ) -> dict[str, tuple[str, str]]:
     """Target field -> (source column, transform), for every field the job maps; with `source_columns`, a
     case-study column is the one the source has for it (its `columns:` entry or synonym)."""

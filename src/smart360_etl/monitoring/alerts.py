@@ -70,7 +70,7 @@ def send_alerts(result, alerts: AlertsConfig | None) -> dict[str, bool]:
     ]
     for name, channel, deliver in deliveries:
         if channel is not None:
-            sent[name] = _with_retries(name, lambda: deliver(channel), alerts)
+            sent[name] = _with_retries(name, lambda deliver=deliver, channel=channel: deliver(channel), alerts)
     return sent
 
 

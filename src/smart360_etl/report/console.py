@@ -40,7 +40,8 @@ def _masked(body: dict, mask: bool) -> dict:
         body["samples"] = {name: [mask_row(row) for row in rows] for name, rows in body["samples"].items()}
         if body.get("reason_samples"):
             warnings = body["reason_samples"].get("warnings", {})
-            body["reason_samples"]["warnings"] = {r: [mask_warning(row) for row in rows] for r, rows in warnings.items()}
+            masked = {reason: [mask_warning(row) for row in rows] for reason, rows in warnings.items()}
+            body["reason_samples"]["warnings"] = masked
     body["personal_data_masked"] = mask
     return body
 
