@@ -11,6 +11,7 @@ from typing import Any, Literal, get_args
 
 import yaml
 from dotenv import dotenv_values
+from psycopg import sql
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
@@ -129,8 +130,22 @@ class SourceConfig(StrictModel):
         return self
 
 
+# The target's tables: SMART360's own (in `schema`), and this tool's bookkeeping (in `etl_schema`).
+TARGET_TABLES = ("consumer", "tariff_plan", "account", "meter", "consumption_reading")
+ETL_TABLES = (
+    "run",
+    "reject",
+    "warning",
+    "duplicate_candidate",
+    "watermark",
+    "source_row",
+    "legacy_crosswalk",
+    "schema_migration",
+)
+
+
 class TargetConfig(StrictModel):
-    """The SMART360 database the consumers go to."""
+    """The SMART360 database the consumers go to; `table` names any of its tables."""
 
     url: str = Field(description="postgresql:// URL of the SMART360 database")
     schema_: str = Field("smart360", alias="schema", description="schema of the SMART360 tables")
@@ -141,6 +156,14 @@ class TargetConfig(StrictModel):
     @classmethod
     def _database_url(cls, url: str) -> str:
         return normalise_database_url(url, "target.url")
+
+    def table(self, name: str) -> sql.Identifier:
+        """The schema-qualified name of one of the target's tables."""
+        if name in TARGET_TABLES:
+            return sql.Identifier(self.schema_, name)
+        if name in ETL_TABLES:
+            return sql.Identifier(self.etl_schema, name)
+        raise KeyError(f"{name} is not a table of the target (config.TARGET_TABLES, config.ETL_TABLES)")
 
 
 class FieldSpec(StrictModel):

@@ -13,7 +13,6 @@ import re
 from dataclasses import asdict, dataclass
 
 import psycopg
-from psycopg import sql
 
 from .config import FieldSpec, TargetConfig
 from .errors import EtlError, job_file
@@ -157,7 +156,7 @@ def _retyped(name: str, before: str, now: str, users: list[tuple[str, str]]) -> 
 
 def target_drift(conn: psycopg.Connection, target: TargetConfig, mapping: dict[str, FieldSpec | None]) -> list[Drift]:
     """The consumer table against what the load writes: columns, types, NOT NULL, the unique key."""
-    regclass = sql.Identifier(target.schema_, "consumer").as_string(conn)
+    regclass = target.table("consumer").as_string(conn)
     table = f"{target.schema_}.consumer"  # as people write it, in messages and fixes
     rows = conn.execute(
         "SELECT attname, format_type(atttypid, atttypmod), attnotnull, atthasdef FROM pg_attribute "

@@ -401,7 +401,7 @@ def _account_rules(conn: psycopg.Connection, job: JobConfig, source_columns: lis
 
 def known_tariff_plans(conn: psycopg.Connection, job: JobConfig) -> set[str]:
     """The target's plan codes; a plan the crosswalks name that is not among them is an error."""
-    plans = sql.Identifier(job.target.schema_, "tariff_plan")
+    plans = job.target.table("tariff_plan")
     known = {row[0] for row in conn.execute(sql.SQL("SELECT code FROM {}").format(plans))}
     missing = sorted(set(job.crosswalks.tariff_plan.values()) - known)
     if job.accounts.unknown_tariff is not None and job.accounts.unknown_tariff not in known:

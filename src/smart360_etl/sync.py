@@ -63,7 +63,7 @@ def open_window(conn: psycopg.Connection, job: JobConfig, source, full_refresh: 
 
 def _watermark(conn: psycopg.Connection, job: JobConfig) -> str | None:
     row = conn.execute(
-        sql.SQL("SELECT value, column_name FROM {} WHERE job = %s").format(_table(job, "watermark")), [job.name]
+        sql.SQL("SELECT value, column_name FROM {} WHERE job = %s").format(job.target.table("watermark")), [job.name]
     ).fetchone()
     if row is None or row[1] != job.source.incremental.column:
         return None  # never run, or the change column was switched: start again from everything
@@ -79,7 +79,7 @@ def save_watermark(conn: psycopg.Connection, job: JobConfig, window: Window, run
             "INSERT INTO {} (job, column_name, value, run_id) VALUES (%s, %s, %s, %s) ON CONFLICT (job) "
             "DO UPDATE SET column_name = excluded.column_name, value = excluded.value, run_id = excluded.run_id, "
             "updated_at = now()"
-        ).format(_table(job, "watermark")),
+        ).format(job.target.table("watermark")),
         [job.name, window.column, window.until, run_id],
     )
 
@@ -90,7 +90,7 @@ def unchanged_ids(conn: psycopg.Connection, job: JobConfig, duplicates: pl.Serie
         sql.SQL(
             "SELECT k.consumer_id FROM {keys} k JOIN {loaded} s ON s.job = %s AND s.consumer_id = k.consumer_id "
             "AND s.row_hash = k.row_hash"
-        ).format(keys=SOURCE_KEYS, loaded=_table(job, "source_row")),
+        ).format(keys=SOURCE_KEYS, loaded=job.target.table("source_row")),
         [job.name],
     ).fetchall()
     ids = pl.Series("consumer_id", [row[0] for row in rows], dtype=pl.String)
@@ -100,7 +100,7 @@ def unchanged_ids(conn: psycopg.Connection, job: JobConfig, duplicates: pl.Serie
 def record_loaded(conn: psycopg.Connection, job: JobConfig, run_id: str) -> None:
     """What each consumer loaded by this run looked like in the source; a rejected row is forgotten,
     so that it is tried again on the next run even if the source does not change it."""
-    loaded, reject = _table(job, "source_row"), _table(job, "reject")
+    loaded, reject = job.target.table("source_row"), job.target.table("reject")
     conn.execute(
         sql.SQL(
             "DELETE FROM {loaded} s USING {reject} r WHERE s.job = %s AND r.run_id = %s "
@@ -132,7 +132,7 @@ def deleted_ids(conn: psycopg.Connection, job: JobConfig, window: Window) -> lis
             sql.SQL(
                 "SELECT s.consumer_id FROM {loaded} s WHERE s.job = %s AND NOT EXISTS "
                 "(SELECT FROM {keys} k WHERE k.consumer_id = s.consumer_id) ORDER BY 1"
-            ).format(loaded=_table(job, "source_row"), keys=keys),
+            ).format(loaded=job.target.table("source_row"), keys=keys),
             [job.name],
         )
     ]
@@ -142,11 +142,11 @@ def deleted_ids(conn: psycopg.Connection, job: JobConfig, window: Window) -> lis
             conn.execute(
                 sql.SQL(
                     "UPDATE {} SET status = 'INACTIVE' WHERE consumer_id = ANY(%s) AND status <> 'INACTIVE'"
-                ).format(sql.Identifier(job.target.schema_, table)),
+                ).format(job.target.table(table)),
                 [gone],
             )
         conn.execute(
-            sql.SQL("DELETE FROM {} WHERE job = %s AND consumer_id = ANY(%s)").format(_table(job, "source_row")),
+            sql.SQL("DELETE FROM {} WHERE job = %s AND consumer_id = ANY(%s)").format(job.target.table("source_row")),
             [job.name, gone],
         )
     return gone
@@ -158,7 +158,7 @@ def reactivate(conn: psycopg.Connection, job: JobConfig) -> None:
         sql.SQL(
             "UPDATE {consumer} c SET status = 'ACTIVE' FROM {keys} k WHERE c.consumer_id = k.consumer_id "
             "AND c.status = 'INACTIVE'"
-        ).format(consumer=sql.Identifier(job.target.schema_, "consumer"), keys=SOURCE_KEYS)
+        ).format(consumer=job.target.table("consumer"), keys=SOURCE_KEYS)
     )
 
 
@@ -188,15 +188,12 @@ def verify_window(conn: psycopg.Connection, job: JobConfig, window: Window, run_
             "LEFT JOIN {loaded} s ON s.job = %s AND s.consumer_id = k.consumer_id "
             "LEFT JOIN {consumer} c ON c.consumer_id = k.consumer_id) AS v"
         ).format(
-            reject=_table(job, "reject"),
-            loaded=_table(job, "source_row"),
-            consumer=sql.Identifier(job.target.schema_, "consumer"),
+            reject=job.target.table("reject"),
+            loaded=job.target.table("source_row"),
+            consumer=job.target.table("consumer"),
             keys=keys,
         ),
         [run_id, job.name],
     ).fetchone()
     return failing, total, sample or []
 
-
-def _table(job: JobConfig, name: str) -> sql.Identifier:
-    return sql.Identifier(job.target.etl_schema, name)

@@ -126,7 +126,7 @@ def record_count(ctx: CheckContext, check: Check) -> Measure:
 def source_keys(ctx: CheckContext, check: Check) -> Measure:
     """Every source id of the run is in the target or the rejects; nothing else of the run is."""
     keys, consumer = ctx.source_keys, ctx.consumer
-    reject = sql.Identifier(ctx.target.etl_schema, "reject")
+    reject = ctx.target.table("reject")
     missing = ctx.conn.execute(
         sql.SQL(
             "SELECT 'missing ' || k.consumer_id FROM {keys} k WHERE NOT EXISTS (SELECT FROM {consumer} c "
@@ -160,7 +160,7 @@ def reject_rate(ctx: CheckContext, check: Check) -> Measure:
 
 def field_mostly_nulled(ctx: CheckContext, check: Check) -> Measure:
     """Of the run's loaded rows, how many had each field nulled by a warning (the worst field counts)."""
-    warning = sql.Identifier(ctx.target.etl_schema, "warning")
+    warning = ctx.target.table("warning")
     rows = ctx.conn.execute(
         sql.SQL(
             "SELECT reason, count(DISTINCT source_row_number) FROM {} WHERE run_id = %s AND reason = ANY(%s) "
@@ -195,18 +195,14 @@ def source_deletes(ctx: CheckContext, check: Check) -> Measure:
 def _has_accounts(ctx: CheckContext) -> bool:
     """The account checks apply once the target holds accounts (a consumer-only job leaves them empty, and
     its role need not read them: a job with accounts has that privilege checked by `doctor`)."""
-    table = sql.Identifier(ctx.target.schema_, "account").as_string(ctx.conn)
+    table = ctx.target.table("account").as_string(ctx.conn)
     readable = ctx.conn.execute(
         "SELECT CASE WHEN to_regclass(%s) IS NULL THEN false ELSE has_table_privilege(%s, 'SELECT') END",
         [table, table],
     ).fetchone()[0]
     if not readable:
         return False
-    return ctx.conn.execute(sql.SQL("SELECT EXISTS (SELECT FROM {})").format(_t(ctx, "account"))).fetchone()[0]
-
-
-def _t(ctx: CheckContext, name: str) -> sql.Identifier:
-    return sql.Identifier(ctx.target.schema_, name)
+    return ctx.conn.execute(sql.SQL("SELECT EXISTS (SELECT FROM {})").format(ctx.target.table("account"))).fetchone()[0]
 
 
 def _without(ctx: CheckContext, table: sql.Identifier, key: str, other: sql.Identifier) -> Measure:
@@ -224,11 +220,11 @@ def _without(ctx: CheckContext, table: sql.Identifier, key: str, other: sql.Iden
 
 
 def consumer_without_account(ctx: CheckContext, check: Check) -> Measure:
-    return _without(ctx, ctx.consumer, "consumer_id", _t(ctx, "account"))
+    return _without(ctx, ctx.consumer, "consumer_id", ctx.target.table("account"))
 
 
 def account_without_meter(ctx: CheckContext, check: Check) -> Measure:
-    return _without(ctx, _t(ctx, "account"), "account_number", _t(ctx, "meter"))
+    return _without(ctx, ctx.target.table("account"), "account_number", ctx.target.table("meter"))
 
 
 def meter_on_several_active_accounts(ctx: CheckContext, check: Check) -> Measure:
@@ -241,7 +237,7 @@ def meter_on_several_active_accounts(ctx: CheckContext, check: Check) -> Measure
             "min(m.account_number) <> max(m.account_number) AS several "
             "FROM {meter} m JOIN {account} a ON a.account_number = m.account_number AND a.status = 'ACTIVE' "
             "GROUP BY m.meter_number) AS v"
-        ).format(meter=_t(ctx, "meter"), account=_t(ctx, "account"))
+        ).format(meter=ctx.target.table("meter"), account=ctx.target.table("account"))
     ).fetchone()
     return Measure(failing, total, sample or [])
 

@@ -38,7 +38,7 @@ class CheckContext:
 
     @property
     def consumer(self) -> sql.Identifier:
-        return sql.Identifier(self.target.schema_, "consumer")
+        return self.target.table("consumer")
 
     @property
     def etl(self) -> sql.Identifier:

@@ -142,7 +142,7 @@ def _described(ctx: CheckContext, pairs: pl.DataFrame) -> list[dict]:
 
 
 def _store(ctx: CheckContext, pairs: pl.DataFrame) -> None:
-    table = sql.Identifier(ctx.target.etl_schema, "duplicate_candidate")
+    table = ctx.target.table("duplicate_candidate")
     ctx.conn.execute(sql.SQL("DELETE FROM {} WHERE run_id = %s").format(table), [ctx.check_run_id])
     if pairs.is_empty():
         return

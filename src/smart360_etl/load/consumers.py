@@ -47,9 +47,9 @@ class ConsumerLoader:
 
     def __init__(self, conn: psycopg.Connection, target: TargetConfig, run_id: str) -> None:
         self.conn, self.run_id, self.counts = conn, run_id, LoadCounts()
-        self.consumer = sql.Identifier(target.schema_, "consumer")
-        self.reject = sql.Identifier(target.etl_schema, "reject")
-        self.warning = sql.Identifier(target.etl_schema, "warning")
+        self.consumer = target.table("consumer")
+        self.reject = target.table("reject")
+        self.warning = target.table("warning")
         # Per-batch joins probe the consumer key: whatever the (stale) statistics say, a hash join
         # that re-reads the whole growing table for every batch would make a big run quadratic.
         conn.execute("SET LOCAL enable_hashjoin = off")

@@ -90,7 +90,7 @@ class EntityLoader:
         # Empty tables, locked for the run: their foreign keys and plain indexes are rebuilt in `finish`.
         self.set_aside = SetAside()
         if self.straight:
-            self.set_aside = set_aside(conn, [self._table(n) for n in ENTITIES]) + self._lineage_key_aside()
+            self.set_aside = set_aside(conn, [self.job.target.table(n) for n in ENTITIES]) + self._lineage_key_aside()
 
     def _claim_if_empty(self) -> bool:
         """Empty account tables (a first or mock load) take clean records straight by COPY.
@@ -102,9 +102,9 @@ class EntityLoader:
         """
         if self.settings.generate_prefix is not None or self.settings.create_unknown_tariffs:
             return False
-        tables = [self._table(name) for name in ENTITIES]
+        tables = [self.job.target.table(name) for name in ENTITIES]
         lineage = sql.SQL("(SELECT FROM {} WHERE job = {})").format(
-            self._etl("legacy_crosswalk"), sql.Literal(self.job.name)
+            self.job.target.table("legacy_crosswalk"), sql.Literal(self.job.name)
         )
         empty = sql.SQL("SELECT {}").format(
             sql.SQL(" AND ").join(
@@ -121,7 +121,7 @@ class EntityLoader:
     def _lineage_key_aside(self) -> SetAside:
         """A lineage table no job has written to yet gets its key after the load, like the account tables.
         (Other jobs' runs wait for this one to commit before they write lineage.)"""
-        lineage = self._etl("legacy_crosswalk")
+        lineage = self.job.target.table("legacy_crosswalk")
         written = sql.SQL("SELECT EXISTS (SELECT FROM {})").format(lineage)
         if self.conn.execute(written).fetchone()[0]:
             return SetAside()  # the usual case after the first load: no lock, other jobs carry on
@@ -168,7 +168,8 @@ class EntityLoader:
         frames = [(ACCOUNT, accounts), (METER, meters), (READING, readings)]
         for table, frame in frames:
             unique = frame.unique(subset=table.identity, keep="last", maintain_order=True).select(table.columns)
-            copied = copy_frames(self.conn, self._table(table.name), [unique], table.columns) if unique.height else 0
+            into = self.job.target.table(table.name)
+            copied = copy_frames(self.conn, into, [unique], table.columns) if unique.height else 0
             self.counts[table.name].extracted += copied
             self.counts[table.name].inserted += copied
         hashes = clean.select(pl.col("consumer_id").alias("consumer_id_"), "row_hash")
@@ -196,7 +197,8 @@ class EntityLoader:
                 ),
             ]
         ).with_columns(pl.lit(self.job.name).alias("job"), pl.lit(self.run_id).alias("run_id"))
-        copy_frames(self.conn, self._etl("legacy_crosswalk"), [lineage.select(CROSSWALK.columns)], CROSSWALK.columns)
+        lineage_table = self.job.target.table("legacy_crosswalk")
+        copy_frames(self.conn, lineage_table, [lineage.select(CROSSWALK.columns)], CROSSWALK.columns)
 
     def _frames(self, records: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         settings = self.settings
@@ -258,7 +260,7 @@ class EntityLoader:
         """Legacy numbers that do not fit the job's format: the number given on an earlier run, or a new one."""
         if self.settings.generate_prefix is None:
             return
-        stage, crosswalk = _stage(ACCOUNT), self._etl("legacy_crosswalk")
+        stage, crosswalk = _stage(ACCOUNT), self.job.target.table("legacy_crosswalk")
         self.conn.execute(
             sql.SQL(
                 "UPDATE {stage} s SET account_number = x.smart360_key FROM {crosswalk} x WHERE s.account_number "
@@ -281,7 +283,7 @@ class EntityLoader:
                 "INSERT INTO {plans} (code, name, service, unit) SELECT DISTINCT tariff_code, tariff_code, %s, %s "
                 "FROM {stage} s WHERE tariff_code IS NOT NULL AND NOT EXISTS "
                 "(SELECT FROM {plans} p WHERE p.code = s.tariff_code)"
-            ).format(plans=self._table("tariff_plan"), stage=_stage(ACCOUNT)),
+            ).format(plans=self.job.target.table("tariff_plan"), stage=_stage(ACCOUNT)),
             [self.settings.service, self.settings.unit],
         )
 
@@ -292,7 +294,7 @@ class EntityLoader:
         ).format(meters=_stage(METER), accounts=_stage(ACCOUNT))
 
     def _merge(self, table: Table, entity: str, source: sql.Composable | None = None) -> None:
-        inserted, updated = merge(self.conn, self._table(table.name), table, source or _stage(table))
+        inserted, updated = merge(self.conn, self.job.target.table(table.name), table, source or _stage(table))
         self.counts[entity].inserted += inserted
         self.counts[entity].updated += updated
 
@@ -335,13 +337,7 @@ class EntityLoader:
             ).format(lineage=_stage(CROSSWALK), meters=_stage(METER)),
             [job, run],
         )
-        merge(self.conn, self._etl("legacy_crosswalk"), CROSSWALK, _stage(CROSSWALK))
-
-    def _table(self, name: str) -> sql.Identifier:
-        return sql.Identifier(self.job.target.schema_, name)
-
-    def _etl(self, name: str) -> sql.Identifier:
-        return sql.Identifier(self.job.target.etl_schema, name)
+        merge(self.conn, self.job.target.table("legacy_crosswalk"), CROSSWALK, _stage(CROSSWALK))
 
     def finish(self) -> None:
         """After the last batch: what the bulk load set aside is made again (and checks every loaded row)."""
@@ -369,7 +365,7 @@ def business_totals(
     for_whole_tables(conn)
     if not whole_tables:
         conn.execute(sql.SQL("ANALYZE {}").format(LOADED))
-    tables = {name: sql.Identifier(job.target.schema_, name) for name in ("account", "meter", "consumption_reading")}
+    tables = {name: job.target.table(name) for name in ("account", "meter", "consumption_reading")}
     # The run's accounts are joined once and reused by all three measures (one join each cost 1.5x more);
     # whole tables are read as they are, which lets PostgreSQL split the work between processes.
     scope = sql.SQL("true" if whole_tables else "a.consumer_id IN (SELECT consumer_id FROM {})").format(LOADED)

@@ -14,14 +14,10 @@ from ..db import connect
 from ..errors import TargetError
 
 
-def _table(target: TargetConfig) -> sql.Identifier:
-    return sql.Identifier(target.etl_schema, "run")
-
-
 def record_start(conn: psycopg.Connection, target: TargetConfig, run_id: str, job: str, started: datetime) -> None:
     conn.execute(
         sql.SQL("INSERT INTO {} (run_id, job, started_at, status) VALUES (%s, %s, %s, 'running')").format(
-            _table(target)
+            target.table("run")
         ),
         [run_id, job, started],
     )
@@ -40,7 +36,7 @@ def record_start_apart(url: str, target: TargetConfig, run_id: str, job: str, st
                 "UPDATE {} SET status = 'abandoned', finished_at = clock_timestamp(), "
                 "error = 'the process ended without finishing the run (killed?); nothing of it was committed' "
                 "WHERE job = %s AND status = 'running'"
-            ).format(_table(target)),
+            ).format(target.table("run")),
             [job],
         ).rowcount
         record_start(conn, target, run_id, job, started)
@@ -55,7 +51,7 @@ def record_success(conn: psycopg.Connection, target: TargetConfig, run_id: str, 
             "UPDATE {} SET finished_at = clock_timestamp(), status = %s, extracted = %s, inserted = %s, updated = %s, "
             "unchanged = %s, rejected = %s, rejects_by_reason = %s, warnings_by_reason = %s, checks = %s, "
             "source_schema = %s WHERE run_id = %s"
-        ).format(_table(target)),
+        ).format(target.table("run")),
         [
             result.status,
             counts["extracted"],
@@ -82,7 +78,7 @@ def record_failure(url: str, target: TargetConfig, run_id: str, job: str, starte
                 "INSERT INTO {} AS r (run_id, job, started_at, finished_at, status, error) "
                 "VALUES (%s, %s, %s, clock_timestamp(), 'failed', %s) ON CONFLICT (run_id) DO UPDATE "
                 "SET finished_at = clock_timestamp(), status = 'failed', error = excluded.error"
-            ).format(_table(target)),
+            ).format(target.table("run")),
             [run_id, job, started, error],
         )
 
@@ -93,7 +89,7 @@ def last_source_schema(conn: psycopg.Connection, target: TargetConfig, job: str)
         sql.SQL(
             "SELECT source_schema FROM {} WHERE job = %s AND status IN ('ok', 'checks_failed') "
             "AND source_schema IS NOT NULL ORDER BY started_at DESC LIMIT 1"
-        ).format(_table(target)),
+        ).format(target.table("run")),
         [job],
     ).fetchone()
     return row[0] if row else None
@@ -101,7 +97,7 @@ def last_source_schema(conn: psycopg.Connection, target: TargetConfig, job: str)
 
 def last_started(conn: psycopg.Connection, target: TargetConfig, job: str) -> datetime | None:
     """When the job's most recent run started, whatever became of it."""
-    query = sql.SQL("SELECT max(started_at) FROM {} WHERE job = %s").format(_table(target))
+    query = sql.SQL("SELECT max(started_at) FROM {} WHERE job = %s").format(target.table("run"))
     return conn.execute(query, [job]).fetchone()[0]
 
 
@@ -111,6 +107,6 @@ def history(conn: psycopg.Connection, target: TargetConfig, job: str, limit: int
         sql.SQL(
             "SELECT run_id, started_at, finished_at - started_at AS duration, status, extracted, inserted, updated, "
             "unchanged, rejected, error FROM {} WHERE job = %s ORDER BY started_at DESC LIMIT %s"
-        ).format(_table(target)),
+        ).format(target.table("run")),
         [job, limit],
     ).fetchall()

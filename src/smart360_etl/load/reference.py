@@ -46,4 +46,4 @@ def load_tariff_plans(conn: psycopg.Connection, target: TargetConfig, plans: pl.
             sql.SQL("CREATE TEMP TABLE {} (code text, name text, service text, unit text) ON COMMIT DROP").format(STAGE)
         )
         copy_frames(conn, STAGE, [plans], list(TARIFF_PLAN.columns))
-        return merge(conn, sql.Identifier(target.schema_, "tariff_plan"), TARIFF_PLAN, STAGE)
+        return merge(conn, target.table("tariff_plan"), TARIFF_PLAN, STAGE)

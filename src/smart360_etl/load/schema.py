@@ -207,7 +207,7 @@ def pending_migrations(conn: psycopg.Connection, target: TargetConfig) -> list[i
             "AND table_name = 'schema_migration' AND column_name = 'target_schema'", [target.etl_schema]
         ).fetchone()[0]
         before = sql.SQL("true") if _exists(conn, target.schema_, "consumer") else sql.SQL("false")
-        query = sql.SQL("SELECT version FROM {} WHERE ").format(sql.Identifier(target.etl_schema, "schema_migration"))
+        query = sql.SQL("SELECT version FROM {} WHERE ").format(target.table("schema_migration"))
         if per_target:
             query += sql.SQL("target_schema = {} OR (target_schema IS NULL AND {})").format(target.schema_, before)
         else:
@@ -227,7 +227,7 @@ def migrate(conn: psycopg.Connection, target: TargetConfig) -> list[int]:
                 conn.execute(_compose(body, target))
                 conn.execute(
                     sql.SQL("INSERT INTO {} (version, name, target_schema) VALUES (%s, %s, %s)").format(
-                        sql.Identifier(target.etl_schema, "schema_migration")
+                        target.table("schema_migration")
                     ),
                     [version, name, target.schema_],
                 )
