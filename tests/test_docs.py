@@ -19,7 +19,7 @@ def test_setup_is_make_demo_and_make_test_and_ci_runs_make_test():
     makefile = (ROOT / "Makefile").read_text()
     assert "make demo" in README and "make test" in README
     assert re.search(r"^demo:.*\n\t.*smart360-etl demo", makefile, re.M)
-    assert re.search(r"^test:.*\n\t.*pytest", makefile, re.M)
+    assert re.search(r"^test:.*\n(?:\t.*\n)*\t.*pytest", makefile, re.M)
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 
