@@ -33,6 +33,17 @@ def test_every_reason_and_field_is_documented():
         assert name in README, name
 
 
+def test_the_readme_gives_each_reason_its_kind_from_the_catalog():
+    """The reasons table says reject (always) or warn as reasons.py classifies each one."""
+    from smart360_etl.reasons import CATALOG
+
+    rows = re.findall(r"^\| (`[a-z_]+`(?:, `[a-z_]+`)*) \| (reject \(always\)|warn) \|", README, re.M)
+    documented = {code.strip("` "): default for codes, default in rows for code in codes.split(",")}
+    for reason in CATALOG:
+        if reason.kind != "account":
+            assert documented[reason.code] == ("warn" if reason.kind == "soft" else "reject (always)"), reason.code
+
+
 def _yaml_blocks(text: str) -> list[str]:
     return re.findall(r"```yaml\n(.*?)```", text, re.S)
 

@@ -14,50 +14,18 @@ from dotenv import dotenv_values
 from psycopg import sql
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from . import reasons
 from .errors import ConfigError
 from .regions import Region, region_for
 from .urls import masked_url, normalise_database_url, redact_secrets
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
-# Reasons that may only warn (the row loads; an invalid field is nulled); all others always reject the
-# row, because SMART360 cannot hold a consumer without an id, a name or a first address line, nor a value
-# longer than its column (cutting it would lose data).
-SOFT_REASONS = (
-    "phone_invalid",
-    "email_invalid",
-    "postal_code_invalid",
-    "state_invalid",
-    "address_ambiguous",
-    "name_organisation",
-    "name_multiple_people",
-    "name_order_uncertain",
-)
-# Warnings that null the field they are about (the source value stays in the warning table).
-NULLING_REASONS = {
-    "phone_invalid": "phone_number",
-    "email_invalid": "email_address",
-    "postal_code_invalid": "zip_code",
-    "state_invalid": "state",
-}
-HARD_REASONS = (
-    "consumer_id_missing",
-    "consumer_id_duplicate",
-    "name_incomplete",
-    "address_unparsed",
-    "value_too_long",
-    "encoding_invalid",
-)
-# With `accounts:`: a record lands whole (consumer, account, meters, readings) or not at all.
-ACCOUNT_REASONS = (
-    "account_conflict",
-    "meter_conflict",
-    "account_number_invalid",
-    "meter_missing",
-    "tariff_unknown",
-    "payment_status_unknown",
-    "consumption_invalid",
-)
+# The reasons, from their catalog (reasons.py): soft ones warn unless `reasons:` says reject; hard ones
+# always reject, because SMART360 cannot hold a consumer without an id, a name or a first address line,
+# nor a value longer than its column (cutting it would lose data); account ones reject a record whole.
+SOFT_REASONS, HARD_REASONS, ACCOUNT_REASONS = reasons.SOFT, reasons.HARD, reasons.ACCOUNT
+NULLING_REASONS = reasons.NULLING  # warnings that null their field (the source value stays in `warning`)
 Disposition = Literal["reject", "warn"]
 
 

@@ -16,6 +16,7 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
+from ..reasons import ACCOUNT_CONFLICT, METER_CONFLICT
 from .copying import copy_frames
 
 SOURCE_KEYS = sql.Identifier("smart360_etl_source_keys")
@@ -30,7 +31,7 @@ class SourceKeys:
 
 
 ACCOUNT_KEYS = sql.Identifier("smart360_etl_account_keys")
-CONFLICTS = {"account_conflict": "account_number", "meter_conflict": "meter_number"}
+CONFLICTS = {ACCOUNT_CONFLICT: "account_number", METER_CONFLICT: "meter_number"}
 
 
 def stage_source_keys(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from ..config import PAYMENT_STATUSES, AccountsConfig, Crosswalks
+from ..reasons import ACCOUNT_NUMBER_INVALID, METER_MISSING, PAYMENT_STATUS_UNKNOWN, TARIFF_UNKNOWN
 from .consumption import parse_consumption
 from .fields import resolve_column
 from .text import clean, hash_rows
@@ -77,9 +78,9 @@ def map_accounts(batch: pl.DataFrame, rules: AccountRules) -> tuple[pl.DataFrame
     )
     reasons = [
         number_reason,
-        _reason(tariff_gap.is_not_null(), "tariff_unknown"),
-        _reason(status_gap.is_not_null(), "payment_status_unknown"),
-        _reason(no_meter, "meter_missing"),
+        _reason(tariff_gap.is_not_null(), TARIFF_UNKNOWN),
+        _reason(status_gap.is_not_null(), PAYMENT_STATUS_UNKNOWN),
+        _reason(no_meter, METER_MISSING),
         consumption["reason"],
     ]
     return frame, reasons
@@ -107,13 +108,13 @@ def _clean(values: pl.Series) -> pl.Series:
 
 def _account_number(legacy: pl.Series, settings: AccountsConfig) -> tuple[pl.Series, pl.Series]:
     """Kept when it fits the job's format; otherwise null (a number is generated at load) or a reason."""
-    never = _reason(pl.Series([False] * len(legacy)), "account_number_invalid")
+    never = _reason(pl.Series([False] * len(legacy)), ACCOUNT_NUMBER_INVALID)
     if settings.number_format is None:
         return legacy, never
     fits = legacy.str.contains(f"^(?:{settings.number_format})$").fill_null(False)
     if settings.generate_prefix is not None:
         return _where(fits, legacy), never
-    return legacy, _reason(legacy.is_not_null() & ~fits, "account_number_invalid")
+    return legacy, _reason(legacy.is_not_null() & ~fits, ACCOUNT_NUMBER_INVALID)
 
 
 def _crosswalk(codes: pl.Series, mapping: dict[str, str], default: str | None) -> tuple[pl.Series, pl.Series]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..reasons import ADDRESS_AMBIGUOUS, POSTAL_CODE_INVALID, STATE_INVALID
 from ..regions import Region
 from .address_words import AddressWords, address_words, phrase_key, word_key
 from .places import Places, place_key, places_for
@@ -209,7 +210,7 @@ class AddressGrammar:
         elif end >= 2 and _has_digit(words[-1].text):
             start = self._state_at(words, end - 1)
             if start is not None and self._state_in_context(words, start, end - 1, True):
-                out.reason, end = "postal_code_invalid", end - 1  # "IL 6270": the malformed code is nulled
+                out.reason, end = POSTAL_CODE_INVALID, end - 1  # "IL 6270": the malformed code is nulled
         state_by_name = False
         start = self._state_at(words, end)
         if start is not None and self._state_in_context(words, start, end, out.zip_code is not None):
@@ -217,8 +218,8 @@ class AddressGrammar:
             state_by_name = end - start > 1 or words[start].key not in self.codes
             end = start
         elif out.zip_code and self._looks_like_state(words, end):
-            out.reason, end = "state_invalid", end - 1
-        located = out.zip_code is not None or out.state is not None or out.reason == "state_invalid"
+            out.reason, end = STATE_INVALID, end - 1
+        located = out.zip_code is not None or out.state is not None or out.reason == STATE_INVALID
         street, line_2, city, ambiguous = self._split_city(words[:end], out, located)
         if city is None and state_by_name and street:
             # "12 High St, Durham, DH1 3AA": the county's name is the post town's here
@@ -228,7 +229,7 @@ class AddressGrammar:
         out.line_2 = ", ".join(u for u in (*line_2, *more_units) if u) or None
         out.city = city
         if ambiguous and out.reason is None:
-            out.reason = "address_ambiguous"
+            out.reason = ADDRESS_AMBIGUOUS
         return out.as_dict()
 
     def _looks_like_state(self, words: list[Word], end: int) -> bool:

@@ -19,6 +19,8 @@ from datetime import date
 
 import polars as pl
 
+from ..reasons import CONSUMPTION_INVALID
+
 ENERGY_IN_WH = {"wh": 1.0, "kwh": 1e3, "mwh": 1e6, "gwh": 1e9}
 READING = pl.Struct({"period": pl.Date, "quantity": pl.Float64, "unit": pl.String, "reading_type": pl.String})
 _TOTAL = r"^\s*([0-9][0-9,]*(?:\.[0-9]+)?|\.[0-9]+)\s*([A-Za-z³0-9]*)\s*$"
@@ -67,7 +69,7 @@ def parse_consumption(values: pl.Series, unit: str, migrated_on: date, ceiling: 
     readings = single.to_frame().select(pl.when(is_total).then(pl.col("readings"))).to_series()
     if len(rest):  # the slow shapes, row by row, merged back by position
         slow = [_slow(text[i], unit, migrated_on, ceiling) for i in rest]
-        reason = reason.scatter(rest.filter(pl.Series([r is None for r in slow])), "consumption_invalid")
+        reason = reason.scatter(rest.filter(pl.Series([r is None for r in slow])), CONSUMPTION_INVALID)
         positions = pl.DataFrame({"at": rest, "slow": pl.Series(slow, dtype=pl.List(READING))})
         readings = (
             pl.DataFrame({"readings": readings})

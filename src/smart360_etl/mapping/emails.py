@@ -12,6 +12,7 @@ from email.utils import getaddresses
 import polars as pl
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
+from ..reasons import EMAIL_INVALID
 from .text import by_unique, clean
 
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-]+"
@@ -30,7 +31,7 @@ def normalise_emails(values: pl.Series) -> pl.DataFrame:
         {
             "email_address": email,
             "reason": pl.select(
-                pl.when(cleaned.is_not_null() & email.is_null()).then(pl.lit("email_invalid"))
+                pl.when(cleaned.is_not_null() & email.is_null()).then(pl.lit(EMAIL_INVALID))
             ).to_series(),
         }
     )

@@ -7,6 +7,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 
+from ..reasons import (
+    ADDRESS_UNPARSED,
+    CONSUMER_ID_DUPLICATE,
+    CONSUMER_ID_MISSING,
+    ENCODING_INVALID,
+    NAME_INCOMPLETE,
+    VALUE_TOO_LONG,
+)
 from ..regions import Region
 from .accounts import AccountRules, map_accounts
 from .addresses import parse_addresses
@@ -18,9 +26,9 @@ from .text import clean
 
 # Fields SMART360 cannot do without, and the reason a row gets when one is missing.
 REQUIRED = {
-    "consumer_id_missing": ("consumer_id",),
-    "name_incomplete": ("first_name", "last_name"),
-    "address_unparsed": ("address_line_1",),
+    CONSUMER_ID_MISSING: ("consumer_id",),
+    NAME_INCOMPLETE: ("first_name", "last_name"),
+    ADDRESS_UNPARSED: ("address_line_1",),
 }
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="smart360-etl-map")
 BOOKKEEPING = ("source_row_number", "reject_reasons", "warn_reasons", "source_row", "warnings")
@@ -68,14 +76,14 @@ def map_batch(
     reasons.append(_garbled(batch))
     if limited:
         too_long = pl.any_horizontal(limited).fill_null(False)
-        reasons.append(out.select(pl.when(too_long).then(pl.lit("value_too_long"))).to_series())
+        reasons.append(out.select(pl.when(too_long).then(pl.lit(VALUE_TOO_LONG))).to_series())
     if accounts is not None:
         parts, account_reasons = map_accounts(batch, accounts)
         out = out.hstack(parts)
         reasons += account_reasons
     if duplicate_ids is not None and len(duplicate_ids):
         duplicated = pl.col("consumer_id").is_in(duplicate_ids.implode())
-        reasons.append(out.select(pl.when(duplicated).then(pl.lit("consumer_id_duplicate"))).to_series())
+        reasons.append(out.select(pl.when(duplicated).then(pl.lit(CONSUMER_ID_DUPLICATE))).to_series())
     for reason, ids in (conflicts or {}).items():
         if len(ids):
             claimed = pl.col("consumer_id").is_in(ids.implode())
@@ -148,7 +156,7 @@ def _garbled(batch: pl.DataFrame) -> pl.Series:
     if not text:
         return pl.Series([None] * batch.height, dtype=pl.String)
     garbled = pl.any_horizontal(pl.col(c).str.contains("\ufffd", literal=True) for c in text).fill_null(False)
-    return batch.select(pl.when(garbled).then(pl.lit("encoding_invalid"))).to_series()
+    return batch.select(pl.when(garbled).then(pl.lit(ENCODING_INVALID))).to_series()
 
 
 def _oversized(values: pl.Series, family: str) -> pl.Series:

@@ -16,6 +16,7 @@ import polars as pl
 import yaml
 from nameparser import Parser, Policy
 
+from ..reasons import NAME_MULTIPLE_PEOPLE, NAME_ORDER_UNCERTAIN, NAME_ORGANISATION
 from .text import by_unique, clean
 
 PARTS = ("title", "first", "middle", "last", "suffix")
@@ -109,7 +110,7 @@ def split_names(names: pl.Series, order: str = "given_first") -> pl.DataFrame:
     )
     reason = pl.select(
         pl.when(organisation)
-        .then(pl.lit("name_organisation"))
+        .then(pl.lit(NAME_ORGANISATION))
         .otherwise(pl.coalesce(unusual["reason"], order_reason))
     ).to_series().alias("reason")
     return _fix_case(parts, cleaned).with_columns(reason)
@@ -143,7 +144,7 @@ def _in_order(names: pl.Series, order: str) -> tuple[pl.Series, pl.Series]:
         uncertain = pl.col("plain") & ~confirmed.fill_null(False)
     out = frame.select(
         pl.when(reorder).then(pl.col("name").str.replace(r"^(\S+)\s+", "$1, ")).otherwise(pl.col("name")).alias("name"),
-        pl.when(uncertain).then(pl.lit("name_order_uncertain")).alias("reason"),
+        pl.when(uncertain).then(pl.lit(NAME_ORDER_UNCERTAIN)).alias("reason"),
     )
     return out["name"], out["reason"]
 
@@ -237,7 +238,7 @@ def parse_special(name: str) -> dict[str, str | None]:
         primary, secondary = _couple(halves[0], halves[1], halves[2])
         out.update(primary)
         out["secondary_first"], out["secondary_last"] = secondary
-        out["reason"] = "name_multiple_people"
+        out["reason"] = NAME_MULTIPLE_PEOPLE
     else:
         out.update(_person(name))
     if role:

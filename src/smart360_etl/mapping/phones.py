@@ -15,6 +15,7 @@ import phonenumbers
 import polars as pl
 from phonenumbers import PhoneMetadata
 
+from ..reasons import PHONE_INVALID
 from .text import by_unique, clean
 
 RESULT = pl.Struct({"e164": pl.String, "extension": pl.String})
@@ -44,7 +45,7 @@ def normalise_phones(values: pl.Series, phone_region: str) -> pl.DataFrame:
             "phone_number": e164,
             "phone_extension": pl.select(pl.coalesce(fast["extension"], slow["extension"])).to_series(),
             "reason": pl.select(
-                pl.when(cleaned.is_not_null() & e164.is_null()).then(pl.lit("phone_invalid"))
+                pl.when(cleaned.is_not_null() & e164.is_null()).then(pl.lit(PHONE_INVALID))
             ).to_series(),
         }
     )
