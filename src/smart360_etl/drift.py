@@ -14,12 +14,13 @@ from dataclasses import asdict, dataclass
 
 import psycopg
 
+from . import reasons
 from .config import FieldSpec, TargetConfig
 from .errors import EtlError, job_file
 from .mapping.fields import CONSUMER_FIELDS, OPTIONAL_FIELDS, column_key, wanted_columns
 
 # Fields SMART360 needs on every consumer; the load may leave every other field empty.
-REQUIRED_FIELDS = ("consumer_id", "first_name", "last_name", "address_line_1")
+REQUIRED_FIELDS = reasons.REQUIRED_FIELDS
 # Target columns the tool writes or reads besides the mapped fields.
 BOOKKEEPING_COLUMNS = ("status", "created_at", "updated_at")
 

@@ -42,13 +42,14 @@ class Reason:
     kind: Kind
     field: str | None = None  # the SMART360 field it is about
     nulls: bool = False  # a warning that nulls its field (the source value stays in the warning table)
+    missing: tuple[str, ...] = ()  # fields SMART360 cannot do without: one of them empty gives the reason
 
 
 CATALOG = (
-    Reason(CONSUMER_ID_MISSING, "hard", "consumer_id"),
+    Reason(CONSUMER_ID_MISSING, "hard", "consumer_id", missing=("consumer_id",)),
     Reason(CONSUMER_ID_DUPLICATE, "hard", "consumer_id"),
-    Reason(NAME_INCOMPLETE, "hard", "first_name"),
-    Reason(ADDRESS_UNPARSED, "hard", "address_line_1"),
+    Reason(NAME_INCOMPLETE, "hard", "first_name", missing=("first_name", "last_name")),
+    Reason(ADDRESS_UNPARSED, "hard", "address_line_1", missing=("address_line_1",)),
     Reason(VALUE_TOO_LONG, "hard"),
     Reason(ENCODING_INVALID, "hard"),
     Reason(PHONE_INVALID, "soft", "phone_number", nulls=True),
@@ -72,3 +73,5 @@ HARD = tuple(r.code for r in CATALOG if r.kind == "hard")
 SOFT = tuple(r.code for r in CATALOG if r.kind == "soft")
 ACCOUNT = tuple(r.code for r in CATALOG if r.kind == "account")
 NULLING = {r.code: r.field for r in CATALOG if r.nulls}
+REQUIRED = {r.code: r.missing for r in CATALOG if r.missing}  # reason -> the fields it stands for
+REQUIRED_FIELDS = tuple(f for fields in REQUIRED.values() for f in fields)

@@ -12,6 +12,7 @@ from psycopg import sql
 
 from ..config import NULLING_REASONS
 from ..mapping.places import SPELLED_OUT, places_for
+from ..reasons import REQUIRED_FIELDS
 from . import Check, Measure
 from .context import CheckContext
 
@@ -290,7 +291,7 @@ def builtin_checks() -> list[Check]:
         "state_known": "state is one of the region's states",
         "zip_code_matches_state": "the ZIP code's prefix belongs to the state",
     }
-    integrity = {"consumer_id_not_null", "first_name_present", "last_name_present", "address_line_1_present"}
+    integrity = {"consumer_id_not_null"} | {f"{f}_present" for f in REQUIRED_FIELDS if f != "consumer_id"}
     checks = [
         Check(
             "record_count_reconciles",

@@ -7,14 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 
-from ..reasons import (
-    ADDRESS_UNPARSED,
-    CONSUMER_ID_DUPLICATE,
-    CONSUMER_ID_MISSING,
-    ENCODING_INVALID,
-    NAME_INCOMPLETE,
-    VALUE_TOO_LONG,
-)
+from .. import reasons
+from ..reasons import CONSUMER_ID_DUPLICATE, ENCODING_INVALID, VALUE_TOO_LONG
 from ..regions import Region
 from .accounts import AccountRules, map_accounts
 from .addresses import parse_addresses
@@ -25,11 +19,7 @@ from .phones import normalise_phones
 from .text import clean
 
 # Fields SMART360 cannot do without, and the reason a row gets when one is missing.
-REQUIRED = {
-    CONSUMER_ID_MISSING: ("consumer_id",),
-    NAME_INCOMPLETE: ("first_name", "last_name"),
-    ADDRESS_UNPARSED: ("address_line_1",),
-}
+REQUIRED = reasons.REQUIRED
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="smart360-etl-map")
 BOOKKEEPING = ("source_row_number", "reject_reasons", "warn_reasons", "source_row", "warnings")
 # The field a parse's warning is about, by parser family (the target field for the others).
