@@ -164,3 +164,37 @@ def test_html_report_renders_in_chromium_and_shows_the_numbers(chromium, loaded,
     index, errors = render(chromium, tmp_path, job.report_dir / "index.html")
     assert errors == [] and f'data-run="{first.run_id}"' in index and f'data-run="{second.run_id}"' in index
     assert 'id="trend"' in index
+
+
+def test_a_report_that_cannot_be_written_leaves_the_committed_run_as_it_ended(loaded, tmp_path, caplog):
+    _, job_with = loaded
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the report folder should be")
+    result = run(job_with(report_dir=str(blocked)))
+    assert result.status == "ok" and result.report_path is None and result.counts["inserted"] > 0
+    assert "the run's report could not be written" in caplog.text and "status is ok" in caplog.text
+
+
+def test_data_that_looks_like_markup_is_printed_as_it_is(loaded):
+    """A consumer id `[/bold]` or a check sample with brackets must never be read as console markup."""
+    from rich.console import Console
+
+    from smart360_etl.report import print_checks
+
+    console = Console(record=True, markup=False, width=200)
+    print_checks([{"name": "x", "status": "warn", "failing": 1, "total": 2, "sample": ["[/bold]", "[red]x[/]"]}],
+                 console)
+    printed = console.export_text()
+    assert "[/bold]" in printed and "[red]x[/]" in printed
+
+
+def test_an_error_quoting_brackets_from_the_job_file_is_printed_not_parsed(write_job, tmp_path):
+    from click.testing import CliRunner
+
+    from smart360_etl.cli import main
+
+    (tmp_path / "c.csv").write_text("Consumer ID,Name,Address,Contact Number,Email Address\n1,Ann Lee,1 Oak St,,\n")
+    job = write_job(source={"csv": "c.csv"}, target={"url": "postgresql://nobody@127.0.0.1:9/none"},
+                    mapping={"first_name": {"from": "[/bold]"}})
+    result = CliRunner().invoke(main, ["preview", "-c", str(job)], catch_exceptions=False)
+    assert result.exit_code == 1 and "column `[/bold]`" in result.output

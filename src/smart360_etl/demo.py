@@ -15,7 +15,8 @@ from .embedded import embedded_postgres, with_database
 from .load.copying import copy_frames
 from .load.reference import load_tariff_plans
 from .load.schema import migrate
-from .pipeline import OnProgress, RunResult, run
+from .pipeline import OnProgress, run
+from .result import RunResult
 
 log = logging.getLogger("smart360_etl")
 

@@ -13,7 +13,8 @@ from .config import JobConfig, redact
 from .logs import run_context
 from .monitoring.alerts import send_alerts
 from .monitoring.metrics import write_metrics
-from .pipeline import OnProgress, RunResult, new_run_id, run
+from .pipeline import OnProgress, new_run_id, run
+from .result import RunResult
 
 log = logging.getLogger("smart360_etl")
 

@@ -7,7 +7,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -45,58 +45,12 @@ from .mapping.mapper import map_batch, map_field
 from .mapping.text import hash_rows
 from .mapping.unloaded import unloaded_columns, unloaded_message
 from .overlap import Behind
+from .report import write_reports, write_validation_report
+from .result import RunResult
 from .sources import open_source
 
 log = logging.getLogger("smart360_etl")
 OnProgress = Callable[[str, int, int | None], None]  # what is being done, how far, out of (when known)
-
-
-@dataclass
-class RunResult:
-    """What one run did; the report, the console summary and (later) alerts read only this."""
-
-    run_id: str
-    job: str
-    status: str  # ok | dry_run | checks_failed (loaded; exit code 2) | failed (rolled back)
-    dry_run: bool
-    started_at: str
-    source: str
-    duration_s: float = 0.0
-    counts: dict[str, int] = field(
-        default_factory=lambda: dict.fromkeys(("extracted", "inserted", "updated", "unchanged", "rejected"), 0)
-    )
-    rejects_by_reason: dict[str, int] = field(default_factory=dict)
-    warnings_by_reason: dict[str, int] = field(default_factory=dict)
-    reason_samples: dict[str, dict[str, list[dict]]] = field(default_factory=dict)  # first rows per reason
-    checks: list[dict] = field(default_factory=list)
-    profile: dict[str, dict] = field(default_factory=dict)
-    samples: dict[str, list[dict]] = field(default_factory=dict)
-    duplicates: list[dict] = field(default_factory=list)
-    drift: list[dict] = field(default_factory=list)
-    incremental: dict | None = None  # window, watermark, verification, deleted rows (incremental runs only)
-    entities: dict[str, dict[str, int]] = field(default_factory=dict)  # with `accounts:`: counts per table
-    unmapped_codes: dict[str, dict[str, int]] = field(default_factory=dict)  # source code -> rows, per crosswalk
-    business_totals: list[dict] = field(default_factory=list)  # source against target, per measure and key
-    source_schema: dict[str, str] = field(default_factory=dict)
-    unloaded_columns: list[str] = field(default_factory=list)  # source columns that no field reads
-    error: str | None = None
-    report_path: str | None = None
-
-    @property
-    def failed_checks(self) -> list[str]:
-        """Checks with severity `fail` that failed: the data is loaded (or would be, in a dry run); exit code 2."""
-        return [check["name"] for check in self.checks if check["status"] == "fail"]
-
-    @property
-    def reconciliation(self) -> str:
-        c = self.counts
-        return (
-            f"extracted {c['extracted']} = inserted {c['inserted']} + updated {c['updated']} + "
-            f"unchanged {c['unchanged']} + rejected {c['rejected']}"
-        )
-
-    def to_json(self) -> dict:
-        return asdict(self)
 
 
 def new_run_id() -> str:
@@ -170,8 +124,6 @@ def run(
 def _write_reports(job: JobConfig, result: RunResult) -> None:
     """The run's reports; a failure to write them is logged and leaves the run's status as it is (the data
     is committed or rolled back by then)."""
-    from .report import write_reports
-
     try:
         result.report_path = str(write_reports(result, job.report_dir, job.report.mask_personal_data))
     except Exception as exc:  # a full disk, a folder without write permission, a bug in a page
@@ -523,8 +475,6 @@ def validate(job: JobConfig) -> tuple[list[Outcome], Path]:
                     f"validate waited {VALIDATE_LOCK_WAIT_S} s for a table that a run in progress holds (another "
                     "job loading into this target?); nothing was checked: run validate when that run ends"
                 ) from None
-    from .report import write_validation_report
-
     return outcomes, write_validation_report(
         validation_id, job.name, found, job.report_dir, job.report.mask_personal_data
     )

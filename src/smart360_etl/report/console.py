@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..pipeline import RunResult
+from ..result import RunResult
 from .masking import mask_row, mask_warning
 
 STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "red"}
