@@ -211,7 +211,7 @@ def _take_accounts_lock(conn: psycopg.Connection, job: JobConfig) -> None:
 
 def _preflight(conn: psycopg.Connection, job: JobConfig, source, result: RunResult) -> tuple[list, list]:
     """(checks, rules), or every problem that stops the run before it writes, raised at once (RunBlocked;
-    one alone is raised as itself). `doctor` reports the same through `preflight_problems`."""
+    one alone is raised as itself). `doctor` looks for the same ones, each as a finding (doctor.py)."""
     problems: list[EtlError] = []
 
     def attempt(step):
