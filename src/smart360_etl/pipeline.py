@@ -7,16 +7,17 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import psycopg
 from psycopg import sql
 
 from . import sync
-from .checks import Outcome
+from .checks import Check, Outcome
 from .checks.context import CheckContext, RunFacts
 from .checks.runner import configured_checks, gather_findings
 from .config import JobConfig, TargetConfig, parse_duration, redact
@@ -39,12 +40,13 @@ from .load.entities import EntityLoader, business_totals
 from .load.keys import SourceKeys, stage_source_keys
 from .load.schema import column_limits, pending_migrations, require_migrated
 from .mapping.accounts import AccountRules, account_rules, claimed_numbers
-from .mapping.fields import build_rules, mapping_notes
+from .mapping.fields import FieldRule, build_rules, mapping_notes
 from .mapping.keys import duplicate_ids
 from .mapping.mapper import map_batch, map_field
 from .mapping.text import hash_rows
 from .mapping.unloaded import unloaded_columns, unloaded_message
 from .overlap import Behind
+from .regions import Region
 from .report import write_reports, write_validation_report
 from .result import RunResult
 from .sources import open_source
@@ -100,9 +102,9 @@ def run(
                 checks, rules = _preflight(conn, job, source, result)  # before any write
                 with conn.transaction(force_rollback=result.dry_run):
                     _take_run_lock(conn, job.name, lock_wait_s)
-                    _run_in_transaction(
-                        conn, job, source, rules, checks, result, started, on_progress, full_refresh, before_rollback
-                    )
+                    context = RunContext(conn, job, job.region_config(), source, rules, checks, result, started,
+                                         on_progress, full_refresh, before_rollback)
+                    _run_in_transaction(context)
         except BaseException as exc:
             interrupted = not isinstance(exc, (EtlError, psycopg.Error))  # Ctrl-C, SIGTERM, a bug
             result.status = "failed"
@@ -131,10 +133,25 @@ def _write_reports(job: JobConfig, result: RunResult) -> None:
                   redact(str(exc)), result.status, extra={"stage": "report"})
 
 
-def _run_in_transaction(
-    conn, job, source, rules, checks, result, started, on_progress, full_refresh, before_rollback=None
-) -> None:
-    """Inside the run's transaction, holding the job's run lock."""
+@dataclass
+class RunContext:
+    """What the stages of one run share, inside its transaction (the job's run lock held)."""
+
+    conn: psycopg.Connection
+    job: JobConfig
+    region: Region  # the job's, validated once
+    source: Any  # an open source (sources/)
+    rules: list[FieldRule]
+    checks: list[Check]
+    result: RunResult
+    started: datetime
+    on_progress: OnProgress | None = None
+    full_refresh: bool = False
+    before_rollback: Callable[[psycopg.Connection], None] | None = None
+
+
+def _run_in_transaction(run: RunContext) -> None:
+    conn, job, source, rules, result, started = run.conn, run.job, run.source, run.rules, run.result, run.started
     if result.dry_run:  # on record only inside the transaction that is rolled back
         ledger.record_start(conn, job.target, result.run_id, job.name, started)
     else:
@@ -144,7 +161,7 @@ def _run_in_transaction(
                         job.name, extra={"stage": "start"})
     stage = "extract"
     try:
-        window = sync.open_window(conn, job, source, full_refresh) if job.source.incremental else None
+        window = sync.open_window(conn, job, source, run.full_refresh) if job.source.incremental else None
         hashed = window is not None
         accounts = _account_rules(conn, job, list(result.source_schema)) if job.accounts else None
         keys = stage_source_keys(
@@ -164,23 +181,23 @@ def _run_in_transaction(
         stage = "load"
         loader = ConsumerLoader(conn, job.target, result.run_id)
         entities = EntityLoader(conn, job, result.run_id) if job.accounts else None
-        extracted = _stream(job, source, rules, keys, loader, on_progress, skip, accounts, entities)
+        extracted = _stream(run, keys, loader, skip, accounts, entities)
         if entities is not None:
             entities.finish()
             result.entities, result.unmapped_codes = entities.report()
             result.business_totals = business_totals(conn, job, entities.source_totals, entities.straight)
         if window is not None:
             stage = "sync"
-            result.incremental = _finish_incremental(conn, job, source, rules, window, result.run_id)
+            result.incremental = _finish_incremental(run, window)
         stage = "reconcile"
         _reconcile(result, extracted, loader.counts, keys.rows)
         stage = "check"
-        _check(conn, job, checks, result, keys.ids, on_progress)
+        _check(run, keys.ids)
         if not result.dry_run:
             ledger.record_success(conn, job.target, result.run_id, result)
-        elif before_rollback is not None:
+        elif run.before_rollback is not None:
             stage = "export"
-            before_rollback(conn)
+            run.before_rollback(conn)
     except Exception as exc:
         raise StageFailed(stage, result.run_id, exc, result.dry_run) from exc
 
@@ -276,9 +293,13 @@ def _within_limits(conn: psycopg.Connection, job: JobConfig, rules: list) -> lis
 def _id_batches(job: JobConfig, source, rules, whole: bool = False) -> Iterator[pl.Series]:
     """A narrow pass over the source's id column (same snapshot as the main pass), mapped; `whole` reads
     past an incremental window."""
-    id_rule = next(rule for rule in rules if rule.target == "consumer_id")
+    id_rule, region = _id_rule(rules), job.region_config()
     for batch in source.batches(job.source.batch_size, columns=[id_rule.column], whole=whole):
-        yield map_field(batch, id_rule, job.region_config())
+        yield map_field(batch, id_rule, region)
+
+
+def _id_rule(rules: list[FieldRule]) -> FieldRule:
+    return next(rule for rule in rules if rule.target == "consumer_id")
 
 
 def _key_frames(
@@ -286,22 +307,23 @@ def _key_frames(
 ) -> Iterator[pl.DataFrame]:
     """The first pass as frames of `consumer_id`; for incremental runs with `row_hash` (of the whole row);
     with `claims`, with the `account_number` and `meter_number` (a list) each record claims."""
-    id_rule = next(rule for rule in rules if rule.target == "consumer_id")
+    id_rule, region = _id_rule(rules), job.region_config()
     columns = [id_rule.column]
     if claims is not None:
         columns += [claims.columns["account_number"], claims.columns["meter_number"]]
     for batch in source.batches(
         job.source.batch_size, columns=None if hashed else list(dict.fromkeys(columns)), whole=whole
     ):
-        parts = [map_field(batch, id_rule, job.region_config()).alias("consumer_id")]
+        parts = [map_field(batch, id_rule, region).alias("consumer_id")]
         if hashed:
             parts.append(hash_rows(batch))
         frame = pl.DataFrame(parts)
         yield frame.hstack(claimed_numbers(batch, claims)) if claims is not None else frame
 
 
-def _finish_incremental(conn, job: JobConfig, source, rules, window: sync.Window, run_id: str) -> dict:
+def _finish_incremental(run: RunContext, window: sync.Window) -> dict:
     """After the load: remember what was loaded, find deleted rows, verify the window, move the watermark."""
+    conn, job, source, rules, run_id = run.conn, run.job, run.source, run.rules, run.result.run_id
     settings = job.source.incremental
     for_whole_tables(conn)  # whole-table joins from here on
     sync.record_loaded(conn, job, run_id)
@@ -367,10 +389,11 @@ def known_tariff_plans(conn: psycopg.Connection, job: JobConfig) -> set[str]:
     return known
 
 
-def _check(conn, job: JobConfig, checks, result: RunResult, key_count: int, on_progress: OnProgress | None) -> None:
+def _check(run: RunContext, key_count: int) -> None:
+    result = run.result
     facts = RunFacts(result.run_id, result.counts, result.rejects_by_reason, key_count, result.incremental)
-    context = CheckContext(conn, job.target, job.region_config(), result.run_id, facts)
-    outcomes, found = gather_findings(context, checks, on_progress)
+    context = CheckContext(run.conn, run.job.target, run.region, result.run_id, facts)
+    outcomes, found = gather_findings(context, run.checks, run.on_progress)
     for key, value in found.items():
         setattr(result, key, value)
     if any(outcome.status == "fail" for outcome in outcomes) and not result.dry_run:
@@ -378,12 +401,9 @@ def _check(conn, job: JobConfig, checks, result: RunResult, key_count: int, on_p
 
 
 def _stream(
-    job: JobConfig,
-    source,
-    rules,
+    run: RunContext,
     keys: SourceKeys,
     loader: ConsumerLoader,
-    on_progress: OnProgress | None,
     skip: pl.Series | None = None,
     accounts: AccountRules | None = None,
     entities: EntityLoader | None = None,
@@ -392,8 +412,9 @@ def _stream(
 
     `skip` (compare mode) holds ids whose source row is unchanged: they are counted, not mapped or written.
     """
-    region, total, done = job.region_config(), keys.rows, 0
-    id_rule = next(rule for rule in rules if rule.target == "consumer_id")
+    job, source, rules, region, on_progress = run.job, run.source, run.rules, run.region, run.on_progress
+    total, done = keys.rows, 0
+    id_rule = _id_rule(rules)
 
     def load(mapped: pl.DataFrame) -> None:  # in dependency order: consumers, then their accounts
         loader.load(mapped)
