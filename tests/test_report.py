@@ -198,3 +198,17 @@ def test_an_error_quoting_brackets_from_the_job_file_is_printed_not_parsed(write
                     mapping={"first_name": {"from": "[/bold]"}})
     result = CliRunner().invoke(main, ["preview", "-c", str(job)], catch_exceptions=False)
     assert result.exit_code == 1 and "column `[/bold]`" in result.output
+
+
+def test_the_console_checks_table_keeps_its_counts_whole_on_80_columns():
+    from rich.console import Console
+
+    from smart360_etl.report import print_checks
+
+    checks = [{"name": "meter_on_several_active_accounts", "status": "pass", "failing": 0, "total": 300000,
+               "sample": []}, {"name": "likely_duplicate_consumers", "status": "warn", "failing": 24,
+                              "total": 299867, "sample": ["100054~101495 (same_address)"]}]
+    console = Console(record=True, markup=False, width=80)
+    print_checks(checks, console)
+    printed = console.export_text()
+    assert "0 of 300000" in printed and "24 of 299867" in printed

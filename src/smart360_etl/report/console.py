@@ -21,14 +21,16 @@ def print_checks(checks: list[dict], console: Console) -> None:
     table = Table(title="checks (severity, thresholds and full samples in the report)")
     table.add_column("check", no_wrap=True)
     table.add_column("status", no_wrap=True)
-    table.add_column("failing", justify="right", no_wrap=True)
+    counts = [f"{check['failing']} of {check['total']}" for check in checks]
+    # "0 of 30…" hides the total: the counts keep their width, the check names and samples give way.
+    table.add_column("failing", justify="right", no_wrap=True, min_width=max(map(len, counts)))
     table.add_column("sample", overflow="ellipsis", no_wrap=True, max_width=24)
-    for check in checks:
+    for check, count in zip(checks, counts):
         style = STATUS_STYLE[check["status"]]
         table.add_row(
             check["name"],
             Text(check["status"], style=style),
-            f"{check['failing']} of {check['total']}",
+            count,
             ", ".join(check["sample"][:2]),
         )
     console.print(table)
