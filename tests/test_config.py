@@ -130,3 +130,9 @@ def test_an_unset_variable_is_named_with_its_key_and_an_example_of_its_kind(tmp_
         load_job(write(tmp_path, text), environ={})
     message = str(error.value)
     assert "${HOOK_URL} (in `alerts.webhook.url`) is not set" in message and "export HOOK_URL=https://" in message
+
+
+def test_file_mode_is_a_setting_of_the_job_not_of_its_accounts(tmp_path):
+    text = f"source: {{csv: a.csv}}\n{T}\naccounts: {{file_mode: '0644'}}\n"
+    with pytest.raises(ConfigError, match="unknown key `accounts.file_mode`"):
+        load_job(write(tmp_path, text), environ={})

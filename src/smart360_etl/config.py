@@ -230,12 +230,6 @@ PAYMENT_STATUSES = ("PAID", "UNPAID", "PARTIALLY_PAID", "OVERDUE")
 class AccountsConfig(StrictModel):
     """Accounts, meters, tariffs, consumption and payment status (the case study's other five columns)."""
 
-    file_mode: str = Field(
-        "0600",
-        pattern=r"^0?[0-7]{3}$",
-        description="permissions of the files the job writes (reports, logs, metrics, exports; they hold personal "
-        "data); folders get the matching x bits (0600 -> 0700)",
-    )
     columns: dict[str, str] = Field(
         default_factory=dict,
         description="source column per part: account_number, meter_number, tariff_plan, consumption_history, "
