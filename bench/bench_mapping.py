@@ -27,7 +27,7 @@ def measure(rows: int) -> float:
     """Seconds per row to map `rows` demo records, consumers only."""
     import polars as pl
 
-    from smart360_etl.demo_data import generate
+    from smart360_etl.demo.data import generate
     from smart360_etl.mapping.fields import build_rules
     from smart360_etl.mapping.mapper import map_batch
     from smart360_etl.regions import region_for

@@ -24,9 +24,9 @@ import psycopg
 import yaml
 from psycopg import sql
 
-from smart360_etl.demo import ACCOUNTS, CROSSWALKS, SOURCE_DDL, TARIFF_PLANS
-from smart360_etl.demo_data import generate
-from smart360_etl.embedded import embedded_postgres, with_database
+from smart360_etl.demo.data import generate
+from smart360_etl.demo.embedded import embedded_postgres, with_database
+from smart360_etl.demo.job import ACCOUNTS, CROSSWALKS, SOURCE_DDL, TARIFF_PLANS
 from smart360_etl.load.copying import copy_frames
 
 CHUNK = 100_000

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from hypothesis import settings
 
-from smart360_etl.embedded import embedded_postgres, with_database
+from smart360_etl.demo.embedded import embedded_postgres, with_database
 
 # The same examples on every run: CI must not pass or fail by chance.
 settings.register_profile("deterministic", derandomize=True, print_blob=True)
@@ -77,9 +77,9 @@ def write_job(tmp_path):
 def demo_job(source_url, target_url, write_job):
     """A job over DEMO_ROWS generated ABC Utility consumers, its target initialised."""
     from smart360_etl.config import load_job
-    from smart360_etl.demo import create_demo_source
+    from smart360_etl.demo.job import create_demo_source
     from smart360_etl.load.schema import migrate
-    from smart360_etl.pipeline import target_connection
+    from smart360_etl.run.pipeline import target_connection
 
     create_demo_source(source_url, DEMO_ROWS)
     job = load_job(
@@ -94,7 +94,7 @@ def demo_job(source_url, target_url, write_job):
 def _no_log_file_outlives_its_test():
     """A job's log file is attached to the package logger by the CLI; detach it after each test."""
     yield
-    from smart360_etl.logs import close_file
+    from smart360_etl.ops.logs import close_file
 
     close_file()
 

@@ -12,7 +12,7 @@ from smart360_etl.cli import main
 from smart360_etl.config import load_job
 from smart360_etl.errors import ConfigError
 from smart360_etl.load.schema import migrate
-from smart360_etl.pipeline import run, target_connection
+from smart360_etl.run.pipeline import run, target_connection
 
 from .conftest import SAMPLES
 
@@ -146,7 +146,7 @@ def test_a_crosswalk_to_a_plan_smart360_lacks_stops_the_run(account_job):
 
 
 def test_account_anomalies_are_found_by_validate(account_job, target_url):
-    from smart360_etl.pipeline import validate
+    from smart360_etl.run.pipeline import validate
 
     job = account_job()
     run(job)
@@ -370,8 +370,8 @@ def test_a_role_holding_exactly_what_doctor_lists_runs_a_job_with_accounts(accou
 
     from psycopg.conninfo import make_conninfo
 
-    from smart360_etl.doctor import diagnose
     from smart360_etl.load.privileges import grant_statements
+    from smart360_etl.ops.doctor import diagnose
 
     job = account_job(accounts={"number_format": r"ACCT-\d+", "generate_prefix": "WU-"})
     role = f"etl_{uuid.uuid4().hex[:8]}"

@@ -7,8 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 from smart360_etl.cli import main
-from smart360_etl.demo import create_demo_source
-from smart360_etl.embedded import with_database
+from smart360_etl.demo.embedded import with_database
+from smart360_etl.demo.job import create_demo_source
 from smart360_etl.load.schema import MIGRATIONS
 
 from .conftest import SAMPLES

@@ -11,9 +11,9 @@ from psycopg.conninfo import make_conninfo
 
 from smart360_etl.cli import main
 from smart360_etl.config import load_job
-from smart360_etl.doctor import diagnose
 from smart360_etl.load.privileges import grant_statements
-from smart360_etl.pipeline import run
+from smart360_etl.ops.doctor import diagnose
+from smart360_etl.run.pipeline import run
 
 
 def doctor(job_path):
@@ -37,7 +37,7 @@ def test_a_healthy_job_is_ready_to_run(demo_job, tmp_path):
 
 
 def test_an_uninitialised_target_says_to_run_init(source_url, target_url, write_job):
-    from smart360_etl.demo import create_demo_source
+    from smart360_etl.demo.job import create_demo_source
 
     create_demo_source(source_url, 10)
     path = write_job(source={"url": source_url, "table": "consumer_data"}, target={"url": target_url})
@@ -116,7 +116,7 @@ def test_a_role_holding_exactly_what_doctor_lists_can_run_the_job(demo_job, targ
 def test_source_columns_no_field_reads_are_named_by_run_report_and_doctor(target_url, write_job, tmp_path):
     """The case study's account columns, in a job without `accounts:`: said everywhere, with how to load them."""
     from smart360_etl.load.schema import migrate
-    from smart360_etl.pipeline import target_connection
+    from smart360_etl.run.pipeline import target_connection
 
     from .conftest import SAMPLES
 

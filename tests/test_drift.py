@@ -8,8 +8,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from smart360_etl.drift import SchemaDrift
-from smart360_etl.pipeline import run
+from smart360_etl.run.drift import SchemaDrift
+from smart360_etl.run.pipeline import run
 
 
 def _alter(url: str, statement: str) -> None:

@@ -9,7 +9,7 @@ import pytest
 from smart360_etl.config import load_job
 from smart360_etl.errors import StageFailed
 from smart360_etl.load.schema import migrate
-from smart360_etl.pipeline import run, target_connection
+from smart360_etl.run.pipeline import run, target_connection
 
 SOURCE = """
 CREATE TABLE customers (
@@ -93,7 +93,7 @@ def test_a_failed_run_does_not_move_the_watermark(incremental_job, source_url, t
     job = incremental_job()
     run(job)
     sql(source_url, "UPDATE customers SET name = 'Later Person', updated_at = '2026-03-01' WHERE consumer_id = 'C0001'")
-    import smart360_etl.pipeline as pipeline
+    import smart360_etl.run.pipeline as pipeline
 
     def fail_reconciliation(*args, **kwargs):
         raise RuntimeError("disk full")
@@ -162,7 +162,7 @@ def test_a_row_committed_late_with_an_old_stamp_fails_the_window_check(
     job = incremental_job()
     run(job)
     sql(source_url, "UPDATE customers SET name = 'Fresh Person', updated_at = '2026-05-01' WHERE consumer_id = 'C0001'")
-    import smart360_etl.sync as sync
+    import smart360_etl.run.incremental as sync
 
     open_window = sync.open_window
 

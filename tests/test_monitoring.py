@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
 
 from smart360_etl.cli import main
-from smart360_etl.demo import create_demo_source
+from smart360_etl.demo.job import create_demo_source
 
 PASSWORD = "s3cret-smtp-pass"
 
@@ -200,7 +200,7 @@ def test_log_lines_mask_personal_data(job_with, tmp_path):
     import logging
 
     from smart360_etl.config import load_job
-    from smart360_etl.logs import close_file, setup_job
+    from smart360_etl.ops.logs import close_file, setup_job
 
     log_file = tmp_path / "etl.log"
     setup_job(load_job(job_with(logging={"file": str(log_file), "format": "text"})))

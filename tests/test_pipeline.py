@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from smart360_etl.config import FieldSpec, load_job
-from smart360_etl.demo import create_demo_source
+from smart360_etl.demo.job import create_demo_source
 from smart360_etl.errors import (
     ConfigError,
     ReconciliationError,
@@ -23,7 +23,7 @@ from smart360_etl.errors import (
 from smart360_etl.load.consumers import ConsumerLoader
 from smart360_etl.load.schema import MIGRATIONS, migrate, pending_migrations
 from smart360_etl.mapping.fields import build_rules, mapping_notes
-from smart360_etl.pipeline import run, target_connection
+from smart360_etl.run.pipeline import run, target_connection
 
 from .conftest import DEMO_ROWS, SAMPLES
 
@@ -419,7 +419,7 @@ def test_unknown_mapping_field_is_a_config_error(source_url, target_url, write_j
 
 
 def test_a_csv_that_changes_during_the_run_stops_it(target_url, write_job, tmp_path, monkeypatch):
-    import smart360_etl.pipeline as pipeline
+    import smart360_etl.run.pipeline as pipeline
 
     path = tmp_path / "c.csv"
     path.write_text(SAMPLES.joinpath("case_study_sample.csv").read_text().rstrip("\n") + "\n")
@@ -441,7 +441,7 @@ def test_a_csv_that_changes_during_the_run_stops_it(target_url, write_job, tmp_p
 
 
 def test_an_interrupted_run_is_rolled_back_and_recorded(demo_job, target_url, monkeypatch):
-    import smart360_etl.pipeline as pipeline
+    import smart360_etl.run.pipeline as pipeline
 
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
@@ -489,7 +489,7 @@ def test_source_encoding_is_refused_for_a_database_source(write_job):
 def test_validate_never_waits_silently_on_a_run(demo_job, target_url, monkeypatch):
     from smart360_etl import pipeline
     from smart360_etl.errors import TargetError
-    from smart360_etl.pipeline import validate
+    from smart360_etl.run.pipeline import validate
 
     run(demo_job)
     with psycopg.connect(target_url) as holder:  # a run of this job in progress

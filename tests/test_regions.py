@@ -8,7 +8,7 @@ import psycopg
 
 from smart360_etl.config import load_job
 from smart360_etl.load.schema import migrate
-from smart360_etl.pipeline import run, target_connection
+from smart360_etl.run.pipeline import run, target_connection
 
 
 def write_csv(path, rows):

@@ -327,9 +327,8 @@ class JobConfig(StrictModel):
 
     @model_validator(mode="after")
     def _default_batch(self) -> JobConfig:
-        # Each batch costs ~25 ms of fixed work, and its working memory is ~1.5 KB a record across the map
-        # threads, more with accounts. Peak RSS at 1M whole consumers (bench/): 400 MB at 50,000, ~307 MB at
-        # 25,000, ~285 MB at 15,000 (5% slower); consumers alone stay near 250 MB at 25,000.
+        # Each batch costs a fixed amount of work, and its working memory grows with its records (more with
+        # accounts): these sizes keep peak memory under 300 MB at 1M records (README, Benchmark).
         if self.source.batch_size is None:
             self.source.batch_size = 15_000 if self.accounts else 25_000
         return self

@@ -9,7 +9,7 @@ import psycopg
 from psycopg import sql
 
 from ..config import TargetConfig
-from ..load.keys import SOURCE_KEYS
+from ..load.source_keys import SOURCE_KEYS
 from ..regions import Region
 
 SHARED_CONTACTS = ("phone_number", "email_address")  # a value many consumers share is worth a look

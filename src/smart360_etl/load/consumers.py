@@ -56,7 +56,7 @@ class ConsumerLoader:
         conn.execute("SET LOCAL enable_mergejoin = off")
         columns = ", ".join(f"{c} text" for c in CONSUMER_FIELDS)
         conn.execute(sql.SQL("CREATE TEMP TABLE {} (" + columns + ") ON COMMIT DROP").format(STAGING))
-        self.straight = self._claim_if_empty()
+        self.into_empty = self._claim_if_empty()
 
     def _claim_if_empty(self) -> bool:
         """An empty consumer table (a first or mock load) takes clean rows straight by COPY.
@@ -79,7 +79,7 @@ class ConsumerLoader:
         self.counts.rejected += self._copy_rejects(rejected)
         self._copy_warnings(loaded)
         self._sample(rejected, loaded)
-        if self.straight:
+        if self.into_empty:
             copied = self._copy(self.consumer, clean)
             self.counts.staged += copied
             self.counts.inserted += copied

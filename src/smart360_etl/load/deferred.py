@@ -1,11 +1,9 @@
 """Foreign keys and secondary indexes (and, for the lineage table, its key) set aside while empty tables
 take a bulk load, and rebuilt after it: the way pg_restore loads data.
 
-A foreign key checked row by row cost 4 to 11 us per row in COPY; added after the load it is one
-set-based check. At 200,000 records the account, meter and reading COPYs took 4.7 s with their keys and
-indexes in place and 1.6 s without, rebuilding included. The lineage table's key, a three-column index
-outgrowing shared buffers, made its COPY 4.6x slower (9.6 s against 2.1 s for 2.9M rows, at 1M
-records); building it after the load takes 3.2 s.
+A foreign key is checked row by row during COPY; added after the load it is one set-based check. The
+lineage table's key, a three-column index that outgrows shared buffers, slows its COPY most (README,
+Benchmark, has the figures).
 
 Everything happens inside the run's transaction: on any error the rollback restores the definitions, and
 a foreign key that the loaded rows break fails the run (by the constraint's name) instead of being lost.

@@ -86,10 +86,10 @@ class EntityLoader:
             )
             # Stages join each other by consumer; the load runs with hash joins off (see ConsumerLoader).
             conn.execute(sql.SQL("CREATE INDEX ON {} (consumer_id_)").format(_stage(table)))
-        self.straight = self._claim_if_empty()
+        self.into_empty = self._claim_if_empty()
         # Empty tables, locked for the run: their foreign keys and plain indexes are rebuilt in `finish`.
         self.set_aside = SetAside()
-        if self.straight:
+        if self.into_empty:
             self.set_aside = set_aside(conn, [self.job.target.table(n) for n in ENTITIES]) + self._lineage_key_aside()
 
     def _claim_if_empty(self) -> bool:
@@ -139,14 +139,14 @@ class EntityLoader:
         rejected = mapped.filter(pl.col("reject_reasons").is_not_null())
         clean = mapped.filter(pl.col("reject_reasons").is_null())
         accounts, meters, readings = self._frames(clean)
-        if not self.straight:  # a bulk load's totals read the whole tables (business_totals)
+        if not self.into_empty:  # a bulk load's totals read the whole tables (business_totals)
             copy_frames(self.conn, LOADED, [clean.select("consumer_id")], ["consumer_id"])
         for entity, frame in zip(ENTITIES, self._frames(rejected)):
             self.counts[entity].rejected += frame.height
             self.counts[entity].extracted += frame.height
         self._total(accounts, readings)
-        if self.straight:
-            self._copy_straight(clean, accounts, meters, readings)
+        if self.into_empty:
+            self._copy_into_empty(clean, accounts, meters, readings)
             return
         self._copy_to_stage(ACCOUNT, accounts)
         self._number_new_accounts()
@@ -158,7 +158,7 @@ class EntityLoader:
         self._merge(READING, "consumption_reading")
         self._record_lineage(clean, meters)
 
-    def _copy_straight(
+    def _copy_into_empty(
         self, clean: pl.DataFrame, accounts: pl.DataFrame, meters: pl.DataFrame, readings: pl.DataFrame
     ) -> None:
         """Into empty tables: every row is new, and the lineage is known without asking the database."""

@@ -1,16 +1,17 @@
-"""The run's JSON report and its console summary."""
+"""Everything printed to the console: the run's summary and checks, and the tables of `preview`, `history`
+and `doctor`. Nothing here writes a file (files.py does)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+import polars as pl
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ..mapping.fields import CONSUMER_FIELDS
 from ..result import RunResult
-from .masking import mask_row, mask_warning
 
 STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "red"}
 
@@ -34,40 +35,6 @@ def print_checks(checks: list[dict], console: Console) -> None:
             ", ".join(check["sample"][:2]),
         )
     console.print(table)
-
-
-def _masked(body: dict, mask: bool) -> dict:
-    if mask:
-        body["duplicates"] = [mask_row(pair) for pair in body["duplicates"]]
-        body["samples"] = {name: [mask_row(row) for row in rows] for name, rows in body["samples"].items()}
-        if body.get("reason_samples"):
-            warnings = body["reason_samples"].get("warnings", {})
-            masked = {reason: [mask_warning(row) for row in rows] for reason, rows in warnings.items()}
-            body["reason_samples"]["warnings"] = masked
-    body["personal_data_masked"] = mask
-    return body
-
-
-def write_validation_report(validation_id: str, job: str, found: dict, report_dir: Path, mask: bool = True) -> Path:
-    """`<report_dir>/<validation_id>.json`: what `validate` found (checks, profile, samples, duplicates)."""
-    report_dir.mkdir(parents=True, exist_ok=True)
-    body = _masked({"validation_id": validation_id, "job": job, **found}, mask)
-    path = report_dir / f"{validation_id}.json"
-    path.write_text(json.dumps(body, indent=2, default=str) + "\n", encoding="utf-8")
-    return path
-
-
-def write_reports(result: RunResult, report_dir: Path, mask: bool = True) -> Path:
-    """`<run_id>.json` and `<run_id>.html`, and the refreshed `index.html`; returns the JSON's path."""
-    from .html import write_index, write_run_page
-
-    report_dir.mkdir(parents=True, exist_ok=True)
-    body = _masked({k: v for k, v in result.to_json().items() if k != "report_path"}, mask)
-    path = report_dir / f"{result.run_id}.json"
-    path.write_text(json.dumps(body, indent=2, default=str) + "\n", encoding="utf-8")
-    write_run_page(body, report_dir)
-    write_index(report_dir)
-    return path
 
 
 def _print_entities(result: RunResult, console: Console) -> None:
@@ -143,3 +110,90 @@ def print_summary(result: RunResult, console: Console) -> None:
         return
     html = Path(result.report_path).with_suffix(".html")
     console.print(f"report: {result.report_path} and {html}", soft_wrap=True, highlight=False)
+
+
+# With `accounts:`, what each record's account would hold.
+ACCOUNT_PARTS = ("account_number", "legacy_account_number", "tariff_code", "payment_status", "meters", "readings")
+
+
+def print_preview(mapped: pl.DataFrame, console: Console) -> None:
+    """One block per source row: its outcome, then the SMART360 fields it maps to (fits any width)."""
+    if mapped.is_empty():
+        console.print("the source has no rows")
+        return
+    for row in mapped.iter_rows(named=True):
+        console.print(Text.assemble((f"row {row['source_row_number']}", "bold"), "  ", _outcome(row)))
+        filled = {f: row[f] for f in CONSUMER_FIELDS + ACCOUNT_PARTS if row.get(f) is not None}
+        for name, value in filled.items():
+            console.print(f"  {name:<16} {_shown(value)}", highlight=False, markup=False)
+        if row["reject_reasons"] or row["warn_reasons"]:
+            console.print(f"  {'source':<16} {row['source_row']}", highlight=False, markup=False)
+    rejected = mapped.filter(pl.col("reject_reasons").is_not_null()).height
+    console.print(f"{rejected} of {mapped.height} rows would be rejected; nothing was written")
+
+
+def _shown(value) -> str:
+    """Meters and readings readable: "MTR-1, MTR-2"; "2024-01-01 100 kWh (ACTUAL); ..."."""
+    if isinstance(value, list):
+        return "; ".join(
+            f"{v['period']} {v['quantity']:g} {v['unit']} ({v['reading_type']})" if isinstance(v, dict) else str(v)
+            for v in value
+        )
+    return str(value)
+
+
+def _outcome(row: dict) -> Text:
+    if row["reject_reasons"]:
+        return Text(f"reject: {row['reject_reasons']}", style="red")
+    if row["warn_reasons"]:
+        return Text(f"load, warn: {row['warn_reasons']}", style="yellow")
+    return Text("load", style="green")
+
+
+def print_history(rows: list[dict], console: Console) -> None:
+    if not rows:
+        console.print("no runs yet")
+        return
+    table = Table(title="runs, newest first")
+    for name in (
+        "run_id",
+        "started_at",
+        "duration",
+        "status",
+        "extracted",
+        "inserted",
+        "updated",
+        "unchanged",
+        "rejected",
+    ):
+        table.add_column(
+            name, justify="right" if name in ("extracted", "inserted", "updated", "unchanged", "rejected") else "left"
+        )
+    for row in rows:
+        table.add_row(
+            row["run_id"],
+            f"{row['started_at']:%Y-%m-%d %H:%M:%S}",
+            str(row["duration"] or ""),
+            row["status"],
+            *(
+                str(row[k] if row[k] is not None else "")
+                for k in ("extracted", "inserted", "updated", "unchanged", "rejected")
+            ),
+        )
+    console.print(table)
+
+
+FINDING_STYLE = {"ok": "green", "warn": "yellow", "fail": "red"}
+
+
+def print_findings(findings, console: Console) -> None:
+    """`doctor`'s findings: a line each (never wrapped, so that it can be searched and mailed), the fix
+    after every problem."""
+    for finding in findings:
+        line = Text.assemble((f"{finding.status:<4}", FINDING_STYLE[finding.status]), f" {finding.name}: ",
+                             " ".join(finding.detail.split()))
+        if finding.fix and finding.status != "ok":
+            line.append(f" -> fix: {finding.fix}")
+        console.print(line, soft_wrap=True)
+    failed = sum(finding.status == "fail" for finding in findings)
+    console.print(Text(f"{failed} problem(s) to fix", style="red") if failed else Text("ready to run", style="green"))

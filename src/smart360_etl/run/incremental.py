@@ -18,10 +18,10 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
-from .config import JobConfig, parse_duration
-from .load.copying import copy_frames
-from .load.keys import SOURCE_KEYS
-from .load.merging import Table, merge
+from ..config import JobConfig, parse_duration
+from ..load.copying import copy_frames
+from ..load.merging import Table, merge
+from ..load.source_keys import SOURCE_KEYS
 
 log = logging.getLogger("smart360_etl")
 ALL_KEYS = sql.Identifier("smart360_etl_all_source_keys")

@@ -14,10 +14,10 @@ from dataclasses import asdict, dataclass
 
 import psycopg
 
-from . import reasons
-from .config import FieldSpec, TargetConfig
-from .errors import EtlError, job_file
-from .mapping.fields import CONSUMER_FIELDS, OPTIONAL_FIELDS, column_key, wanted_columns
+from .. import reasons
+from ..config import FieldSpec, TargetConfig
+from ..errors import EtlError, job_file
+from ..mapping.fields import CONSUMER_FIELDS, OPTIONAL_FIELDS, column_key, wanted_columns
 
 # Fields SMART360 needs on every consumer; the load may leave every other field empty.
 REQUIRED_FIELDS = reasons.REQUIRED_FIELDS

@@ -16,14 +16,12 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
-from . import sync
-from .checks import Check, Outcome
-from .checks.context import CheckContext, RunFacts
-from .checks.runner import configured_checks, gather_findings
-from .config import JobConfig, TargetConfig, parse_duration, redact
-from .db import connect, for_whole_tables
-from .drift import SchemaDrift, source_drift, target_drift
-from .errors import (
+from ..checks import Check, Outcome
+from ..checks.context import CheckContext, RunFacts
+from ..checks.runner import configured_checks, gather_findings
+from ..config import JobConfig, TargetConfig, parse_duration, redact
+from ..db import connect, for_whole_tables
+from ..errors import (
     ConfigError,
     EtlError,
     ReconciliationError,
@@ -34,22 +32,24 @@ from .errors import (
     TargetNotInitialised,
     job_file,
 )
-from .load import ledger
-from .load.consumers import ConsumerLoader, LoadCounts
-from .load.entities import EntityLoader, business_totals
-from .load.keys import SourceKeys, stage_source_keys
-from .load.schema import column_limits, pending_migrations, require_migrated
-from .mapping.accounts import AccountRules, account_rules, claimed_numbers
-from .mapping.fields import FieldRule, build_rules, mapping_notes
-from .mapping.keys import duplicate_ids
-from .mapping.mapper import map_batch, map_field
-from .mapping.text import hash_rows
-from .mapping.unloaded import unloaded_columns, unloaded_message
-from .overlap import Behind
-from .regions import Region
-from .report import write_reports, write_validation_report
-from .result import RunResult
-from .sources import open_source
+from ..load import ledger
+from ..load.consumers import ConsumerLoader, LoadCounts
+from ..load.entities import EntityLoader, business_totals
+from ..load.schema import column_limits, pending_migrations, require_migrated
+from ..load.source_keys import SourceKeys, stage_source_keys
+from ..mapping.accounts import AccountRules, account_rules, claimed_numbers
+from ..mapping.duplicates import duplicate_ids
+from ..mapping.fields import FieldRule, build_rules, mapping_notes
+from ..mapping.mapper import map_batch, map_field
+from ..mapping.text import hash_rows
+from ..mapping.unloaded import unloaded_columns, unloaded_message
+from ..regions import Region
+from ..report import write_reports, write_validation_report
+from ..result import RunResult
+from ..sources import open_source
+from . import incremental as sync
+from .background import BackgroundWriter
+from .drift import SchemaDrift, source_drift, target_drift
 
 log = logging.getLogger("smart360_etl")
 OnProgress = Callable[[str, int, int | None], None]  # what is being done, how far, out of (when known)
@@ -185,7 +185,7 @@ def _run_in_transaction(run: RunContext) -> None:
         if entities is not None:
             entities.finish()
             result.entities, result.unmapped_codes = entities.report()
-            result.business_totals = business_totals(conn, job, entities.source_totals, entities.straight)
+            result.business_totals = business_totals(conn, job, entities.source_totals, entities.into_empty)
         if window is not None:
             stage = "sync"
             result.incremental = _finish_incremental(run, window)
@@ -421,7 +421,7 @@ def _stream(
         if entities is not None:
             entities.load(mapped)
 
-    with Behind(load) as loading:
+    with BackgroundWriter(load) as loading:
         for batch in source.batches(job.source.batch_size):
             height = batch.height
             numbers = pl.int_range(done + 1, done + 1 + height, dtype=pl.Int64, eager=True)

@@ -1,6 +1,6 @@
-"""Run the stages side by side: staging COPYs run in a background thread while the main thread maps the
-next batch; at most one batch waits at the hand-over, so memory stays bounded. (Reading ahead as well
-was measured: slower and bigger on two cores, so the source is read in the main thread.)"""
+"""The background writer: staging COPYs run in a background thread while the main thread maps the next
+batch; at most one batch waits at the hand-over, so memory stays bounded. (Reading ahead as well was
+slower and bigger on two cores, so the source is read in the main thread.)"""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Callable, TypeVar
 T = TypeVar("T")
 
 
-class Behind:
+class BackgroundWriter:
     """Runs one call at a time in a background thread; each submit first waits for the previous call."""
 
     def __init__(self, call: Callable[[T], object]) -> None:
@@ -27,7 +27,7 @@ class Behind:
             pending, self.pending = self.pending, None
             pending.result()
 
-    def __enter__(self) -> Behind:
+    def __enter__(self) -> BackgroundWriter:
         return self
 
     def __exit__(self, *exc_info) -> None:

@@ -12,8 +12,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from .config import JobConfig
-from .errors import ConfigError
+from ..config import JobConfig
+from ..errors import ConfigError
 
 TABLES = ("tariff_plan", "consumer", "account", "meter", "consumption_reading")
 

@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
-from .config import JobConfig, ScheduleConfig
-from .errors import ConfigError, EtlError, RunLocked
+from ..config import JobConfig, ScheduleConfig
+from ..errors import ConfigError, EtlError, RunLocked
 
 log = logging.getLogger("smart360_etl")
 

@@ -7,18 +7,18 @@ from dataclasses import dataclass
 
 import psycopg
 
-from .checks.runner import configured_checks
-from .config import JobConfig, redact
-from .db import connect
-from .drift import source_drift, target_drift
-from .errors import EtlError, TargetError, job_file
-from .load import ledger
-from .load.privileges import missing_privileges
-from .load.schema import pending_migrations
-from .mapping.fields import build_rules, mapping_notes
-from .mapping.unloaded import unloaded_columns, unloaded_message
-from .pipeline import known_tariff_plans
-from .sources import open_source
+from ..checks.runner import configured_checks
+from ..config import JobConfig, redact
+from ..db import connect
+from ..errors import EtlError, TargetError, job_file
+from ..load import ledger
+from ..load.privileges import missing_privileges
+from ..load.schema import pending_migrations
+from ..mapping.fields import build_rules, mapping_notes
+from ..mapping.unloaded import unloaded_columns, unloaded_message
+from ..run.drift import source_drift, target_drift
+from ..run.pipeline import known_tariff_plans
+from ..sources import open_source
 
 
 @dataclass(frozen=True)

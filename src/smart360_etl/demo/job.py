@@ -9,14 +9,14 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
-from .config import JobConfig, parse_job
-from .demo_data import generate
+from ..config import JobConfig, parse_job
+from ..load.copying import copy_frames
+from ..load.reference import load_tariff_plans
+from ..load.schema import migrate
+from ..result import RunResult
+from ..run.pipeline import OnProgress, run
+from .data import generate
 from .embedded import embedded_postgres, with_database
-from .load.copying import copy_frames
-from .load.reference import load_tariff_plans
-from .load.schema import migrate
-from .pipeline import OnProgress, run
-from .result import RunResult
 
 log = logging.getLogger("smart360_etl")
 

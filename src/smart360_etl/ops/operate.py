@@ -9,12 +9,12 @@ from datetime import datetime, timezone
 
 import psycopg
 
-from .config import JobConfig, redact
+from ..config import JobConfig, redact
+from ..result import RunResult
+from ..run.pipeline import OnProgress, new_run_id, run
+from .alerts import send_alerts
 from .logs import run_context
-from .monitoring.alerts import send_alerts
-from .monitoring.metrics import write_metrics
-from .pipeline import OnProgress, new_run_id, run
-from .result import RunResult
+from .metrics import write_metrics
 
 log = logging.getLogger("smart360_etl")
 

@@ -20,8 +20,8 @@ from pythonjsonlogger.json import JsonFormatter
 from rich.console import Console
 from rich.logging import RichHandler
 
-from .config import JobConfig, LoggingConfig, redact
-from .report.masking import mask_email, mask_phone
+from ..config import JobConfig, LoggingConfig, redact
+from ..report.masking import mask_email, mask_phone
 
 log = logging.getLogger("smart360_etl")
 _run_id: ContextVar[str | None] = ContextVar("run_id", default=None)
