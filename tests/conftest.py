@@ -77,9 +77,9 @@ def write_job(tmp_path):
 def demo_job(source_url, target_url, write_job):
     """A job over DEMO_ROWS generated ABC Utility consumers, its target initialised."""
     from smart360_etl.config import load_job
+    from smart360_etl.db import target_connection
     from smart360_etl.demo.job import create_demo_source
     from smart360_etl.load.schema import migrate
-    from smart360_etl.run.pipeline import target_connection
 
     create_demo_source(source_url, DEMO_ROWS)
     job = load_job(

@@ -10,9 +10,10 @@ from click.testing import CliRunner
 
 from smart360_etl.cli import main
 from smart360_etl.config import load_job
+from smart360_etl.db import target_connection
 from smart360_etl.errors import ConfigError
 from smart360_etl.load.schema import migrate
-from smart360_etl.run.pipeline import run, target_connection
+from smart360_etl.run.pipeline import run
 
 from .conftest import SAMPLES
 
@@ -146,7 +147,7 @@ def test_a_crosswalk_to_a_plan_smart360_lacks_stops_the_run(account_job):
 
 
 def test_account_anomalies_are_found_by_validate(account_job, target_url):
-    from smart360_etl.run.pipeline import validate
+    from smart360_etl.run.queries import validate
 
     job = account_job()
     run(job)

@@ -11,10 +11,11 @@ from smart360_etl.checks.builtin import record_count
 from smart360_etl.checks.context import CheckContext, RunFacts
 from smart360_etl.checks.runner import configured_checks, run_checks
 from smart360_etl.config import CheckSetting, load_job
+from smart360_etl.db import target_connection
 from smart360_etl.demo.job import create_demo_source
 from smart360_etl.errors import ConfigError
 from smart360_etl.load.schema import migrate
-from smart360_etl.run.pipeline import run, target_connection
+from smart360_etl.run.pipeline import run
 
 GOOD = ("100", "Ann", "Lee", "12 Oak St", "Springfield", "IL", "62704", "+12124567890", "ann.lee@example.com")
 COLUMNS = "consumer_id, first_name, last_name, address_line_1, city, state, zip_code, phone_number, email_address"

@@ -9,8 +9,9 @@ import time
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from smart360_etl.config import load_job
+from smart360_etl.db import target_connection
 from smart360_etl.load.schema import migrate
-from smart360_etl.run.pipeline import run, target_connection
+from smart360_etl.run.pipeline import run
 
 from .conftest import SAMPLES
 

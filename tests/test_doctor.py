@@ -115,8 +115,8 @@ def test_a_role_holding_exactly_what_doctor_lists_can_run_the_job(demo_job, targ
 
 def test_source_columns_no_field_reads_are_named_by_run_report_and_doctor(target_url, write_job, tmp_path):
     """The case study's account columns, in a job without `accounts:`: said everywhere, with how to load them."""
+    from smart360_etl.db import target_connection
     from smart360_etl.load.schema import migrate
-    from smart360_etl.run.pipeline import target_connection
 
     from .conftest import SAMPLES
 

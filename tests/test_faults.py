@@ -11,10 +11,11 @@ import psycopg
 import pytest
 
 from smart360_etl.config import load_job
+from smart360_etl.db import target_connection
 from smart360_etl.demo.job import create_demo_source
 from smart360_etl.load.schema import migrate
 from smart360_etl.mapping.fields import CONSUMER_FIELDS
-from smart360_etl.run.pipeline import run, target_connection
+from smart360_etl.run.pipeline import run
 
 CLI = [str(Path(sys.executable).with_name("smart360-etl"))]
 ROWS = 20_000

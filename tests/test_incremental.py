@@ -7,9 +7,11 @@ import psycopg
 import pytest
 
 from smart360_etl.config import load_job
+from smart360_etl.db import target_connection
 from smart360_etl.errors import StageFailed
 from smart360_etl.load.schema import migrate
-from smart360_etl.run.pipeline import run, target_connection
+from smart360_etl.run.context import RunHooks
+from smart360_etl.run.pipeline import run
 
 SOURCE = """
 CREATE TABLE customers (
@@ -89,20 +91,18 @@ def test_only_changed_and_new_rows_are_read_and_the_watermark_moves(incremental_
     assert third.counts == {"extracted": 2, "inserted": 0, "updated": 0, "unchanged": 2, "rejected": 0}
 
 
-def test_a_failed_run_does_not_move_the_watermark(incremental_job, source_url, target_url, monkeypatch):
+def test_a_failed_run_does_not_move_the_watermark(incremental_job, source_url, target_url):
     job = incremental_job()
     run(job)
     sql(source_url, "UPDATE customers SET name = 'Later Person', updated_at = '2026-03-01' WHERE consumer_id = 'C0001'")
-    import smart360_etl.run.pipeline as pipeline
 
-    def fail_reconciliation(*args, **kwargs):
-        raise RuntimeError("disk full")
+    def fail_reconciliation(event):
+        if event == "reconcile":
+            raise RuntimeError("disk full")
 
-    monkeypatch.setattr(pipeline, "_reconcile", fail_reconciliation)
-    with pytest.raises(StageFailed, match="disk full"):
-        run(job)
-    assert watermark(target_url) == "2026-01-01 03:20:00+00"
-    monkeypatch.undo()
+    with pytest.raises(StageFailed, match="disk full") as failure:
+        run(job, hooks=RunHooks(at=fail_reconciliation))
+    assert failure.value.stage == "reconcile" and watermark(target_url) == "2026-01-01 03:20:00+00"
     again = run(job)
     assert again.counts["updated"] == 1 and watermark(target_url) == "2026-03-01 00:00:00+00"
 
@@ -157,30 +157,23 @@ def test_compare_mode_moves_only_the_differences(incremental_job, source_url, ta
 
 
 def test_a_row_committed_late_with_an_old_stamp_fails_the_window_check(
-    incremental_job, source_url, target_url, monkeypatch
+    incremental_job, source_url, target_url
 ):
     job = incremental_job()
     run(job)
     sql(source_url, "UPDATE customers SET name = 'Fresh Person', updated_at = '2026-05-01' WHERE consumer_id = 'C0001'")
-    import smart360_etl.run.incremental as sync
 
-    open_window = sync.open_window
+    def late_commit(event):
+        if event == "id_pass":  # the window is open: another session commits a change stamped inside it
+            sql(
+                source_url,
+                "UPDATE customers SET name = 'Late Person', updated_at = '2026-04-30' WHERE consumer_id = 'C0002'",
+            )
 
-    def late_commit(conn, job, source, full_refresh):
-        window = open_window(conn, job, source, full_refresh)
-        # Another session commits a change stamped inside the window after this run took its snapshot.
-        sql(
-            source_url,
-            "UPDATE customers SET name = 'Late Person', updated_at = '2026-04-30' WHERE consumer_id = 'C0002'",
-        )
-        return window
-
-    monkeypatch.setattr(sync, "open_window", late_commit)
-    result = run(job)
+    result = run(job, hooks=RunHooks(at=late_commit))
     verified = check(result, "incremental_window_verified")
     assert verified["status"] == "fail" and verified["sample"] == ["C0002"]
     assert not result.incremental["watermark_saved"] and watermark(target_url) == "2026-01-01 03:20:00+00"
-    monkeypatch.undo()
     healed = run(job)  # the kept watermark makes the next run read the late row
     assert check(healed, "incremental_window_verified")["status"] == "pass"
     assert target_rows(target_url)["C0002"][0] == "Late" and watermark(target_url) == "2026-05-01 00:00:00+00"

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from smart360_etl.config import FieldSpec, load_job
+from smart360_etl.db import target_connection
 from smart360_etl.demo.job import create_demo_source
 from smart360_etl.errors import (
     ConfigError,
@@ -20,10 +21,10 @@ from smart360_etl.errors import (
     StageFailed,
     TargetNotInitialised,
 )
-from smart360_etl.load.consumers import ConsumerLoader
 from smart360_etl.load.schema import MIGRATIONS, migrate, pending_migrations
 from smart360_etl.mapping.fields import build_rules, mapping_notes
-from smart360_etl.run.pipeline import run, target_connection
+from smart360_etl.run.context import RunHooks
+from smart360_etl.run.pipeline import run
 
 from .conftest import DEMO_ROWS, SAMPLES
 
@@ -202,15 +203,14 @@ def test_a_failure_mid_load_rolls_everything_back(demo_job, source_url, target_u
     assert status == "failed" and "no_austin" in error and "1 Oak St" not in error and rejects == 1
 
 
-def test_a_lost_row_fails_the_reconciliation_and_nothing_is_kept(demo_job, target_url, monkeypatch):
-    copy = ConsumerLoader._copy
+def test_a_lost_row_fails_the_reconciliation_and_nothing_is_kept(demo_job, target_url):
+    rejects = demo_job.target.table("reject")
 
-    def lose_one_row(self, table, frame):  # a fault: one clean row never reaches the database
-        return copy(self, table, frame.head(-1) if table != self.reject and frame.height else frame)
+    def lose_one_row(table, frame):  # a fault: one clean row never reaches the database
+        return frame.head(-1) if table != rejects and frame.height else frame
 
-    monkeypatch.setattr(ConsumerLoader, "_copy", lose_one_row)
     with pytest.raises(StageFailed) as failure:
-        run(demo_job)
+        run(demo_job, hooks=RunHooks(before_copy=lose_one_row))
     assert failure.value.stage == "reconcile" and isinstance(failure.value.cause, ReconciliationError)
     assert consumers(target_url) == {}
     report = json.loads(next((demo_job.report_dir).glob("*.json")).read_text())
@@ -419,36 +419,29 @@ def test_unknown_mapping_field_is_a_config_error(source_url, target_url, write_j
 
 
 def test_a_csv_that_changes_during_the_run_stops_it(target_url, write_job, tmp_path, monkeypatch):
-    import smart360_etl.run.pipeline as pipeline
 
     path = tmp_path / "c.csv"
     path.write_text(SAMPLES.joinpath("case_study_sample.csv").read_text().rstrip("\n") + "\n")
     job = load_job(write_job(source={"csv": str(path)}, target={"url": target_url}))
     with target_connection(job.target) as conn:
         migrate(conn, job.target)
-    first_pass = pipeline.stage_source_keys
+    def then_append(event):  # another process appends a row between the two passes
+        if event == "load":
+            with open(path, "a") as handle:
+                handle.write("14,Late Comer,1 Oak St,,,,,,,\n")
 
-    def then_append(conn, batches, **kwargs):  # another process appends a row between the two passes
-        keys = first_pass(conn, batches, **kwargs)
-        with open(path, "a") as handle:
-            handle.write("14,Late Comer,1 Oak St,,,,,,,\n")
-        return keys
-
-    monkeypatch.setattr(pipeline, "stage_source_keys", then_append)
     with pytest.raises(StageFailed, match="changed while it was being read"):
-        run(job)
+        run(job, hooks=RunHooks(at=then_append))
     assert consumers(target_url) == {}
 
 
-def test_an_interrupted_run_is_rolled_back_and_recorded(demo_job, target_url, monkeypatch):
-    import smart360_etl.run.pipeline as pipeline
+def test_an_interrupted_run_is_rolled_back_and_recorded(demo_job, target_url):
+    def interrupt(event):
+        if event == "load":
+            raise KeyboardInterrupt
 
-    def interrupt(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(pipeline, "map_batch", interrupt)
     with pytest.raises(KeyboardInterrupt):
-        run(demo_job)
+        run(demo_job, hooks=RunHooks(at=interrupt))
     assert consumers(target_url) == {}
     with psycopg.connect(target_url) as conn:
         status, error = conn.execute("SELECT status, error FROM smart360_etl.run").fetchone()
@@ -486,20 +479,18 @@ def test_source_encoding_is_refused_for_a_database_source(write_job):
         load_job(path)
 
 
-def test_validate_never_waits_silently_on_a_run(demo_job, target_url, monkeypatch):
-    from smart360_etl import pipeline
+def test_validate_never_waits_silently_on_a_run(demo_job, target_url):
     from smart360_etl.errors import TargetError
-    from smart360_etl.run.pipeline import validate
+    from smart360_etl.run.queries import validate
 
     run(demo_job)
     with psycopg.connect(target_url) as holder:  # a run of this job in progress
         holder.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"smart360-etl:run:{demo_job.name}"])
         with pytest.raises(RunLocked):
             validate(demo_job)
-    monkeypatch.setattr(pipeline, "VALIDATE_LOCK_WAIT_S", 1)
     with psycopg.connect(target_url) as holder:  # another job's bulk load holding the consumer table
         holder.execute("LOCK TABLE smart360.consumer IN SHARE ROW EXCLUSIVE MODE")
-        with pytest.raises(TargetError, match="run validate when that run ends"):
-            validate(demo_job)
+        with pytest.raises(TargetError, match="validate waited 1 s .* run validate when that run ends"):
+            validate(demo_job, lock_wait_s=1)
     outcomes, _ = validate(demo_job)
     assert outcomes

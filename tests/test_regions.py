@@ -7,8 +7,9 @@ import csv
 import psycopg
 
 from smart360_etl.config import load_job
+from smart360_etl.db import target_connection
 from smart360_etl.load.schema import migrate
-from smart360_etl.run.pipeline import run, target_connection
+from smart360_etl.run.pipeline import run
 
 
 def write_csv(path, rows):

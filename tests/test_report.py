@@ -11,10 +11,11 @@ import subprocess
 import pytest
 
 from smart360_etl.config import load_job
+from smart360_etl.db import target_connection
 from smart360_etl.demo.job import create_demo_source
 from smart360_etl.load.schema import migrate
 from smart360_etl.report.masking import mask_email, mask_name, mask_phone, mask_warning
-from smart360_etl.run.pipeline import run, target_connection
+from smart360_etl.run.pipeline import run
 
 CHROMIUM_FLAGS = [
     "--headless",

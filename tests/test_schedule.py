@@ -16,11 +16,11 @@ import psycopg
 import pytest
 
 from smart360_etl.config import ScheduleConfig, load_job
+from smart360_etl.db import target_connection
 from smart360_etl.demo.job import create_demo_source
 from smart360_etl.load.schema import migrate
 from smart360_etl.ops.operate import run_job
 from smart360_etl.ops.schedule import Scheduler, crontab_line, next_run, on_calendar, systemd_units
-from smart360_etl.run.pipeline import target_connection
 
 CLI = [str(Path(sys.executable).with_name("smart360-etl"))]
 UTC = timezone.utc

@@ -161,8 +161,8 @@ def init(config_path: Path) -> None:
     Example:
       smart360-etl init -c job.yaml
     """
+    from .db import target_connection
     from .load.schema import migrate
-    from .run.pipeline import target_connection
 
     with _errors_to_exit_codes():
         job = _job(config_path)
@@ -221,7 +221,7 @@ def validate(config_path: Path) -> None:
       smart360-etl validate -c job.yaml
     """
     from .report import print_checks
-    from .run.pipeline import validate as validate_job
+    from .run.queries import validate as validate_job
 
     with _errors_to_exit_codes():
         outcomes, report_path = validate_job(_job(config_path))
@@ -247,7 +247,7 @@ def preview(config_path: Path, limit: int) -> None:
       smart360-etl preview -c job.yaml --limit 50
     """
     from .report.console import print_preview
-    from .run.pipeline import preview as preview_rows
+    from .run.queries import preview as preview_rows
 
     with _errors_to_exit_codes():
         mapped = preview_rows(_job(config_path), limit)
@@ -265,7 +265,7 @@ def history(config_path: Path, limit: int) -> None:
       smart360-etl history -c job.yaml --limit 5
     """
     from .report.console import print_history
-    from .run.pipeline import history as past_runs
+    from .run.queries import history as past_runs
 
     with _errors_to_exit_codes():
         rows = past_runs(_job(config_path), limit)
@@ -290,7 +290,7 @@ def schedule(config_path: Path, print_cron: bool, print_systemd: bool) -> None:
     """
     from .ops import schedule as scheduling
     from .ops.operate import run_job
-    from .run.pipeline import last_started
+    from .run.queries import last_started
 
     with _errors_to_exit_codes():
         job = _job(config_path, alerts=not (print_cron or print_systemd))
@@ -315,9 +315,9 @@ def load_reference(config_path: Path, tariff_plans: Path) -> None:
     Example:
       smart360-etl load-reference -c job.yaml tariff_plans.csv
     """
+    from .db import target_connection
     from .load.reference import load_tariff_plans, read_tariff_plans
     from .load.schema import require_migrated
-    from .run.pipeline import target_connection
 
     with _errors_to_exit_codes():
         job = _job(config_path)
@@ -348,10 +348,10 @@ def export(config_path: Path, out_dir: Path, dry_run: bool) -> None:
       smart360-etl export -c job.yaml --out upload/
       smart360-etl export -c job.yaml --out upload/ --dry-run
     """
+    from .db import target_connection
     from .load.schema import require_migrated
     from .ops.operate import run_job
     from .run.export import check_headers, export_tables, export_within
-    from .run.pipeline import target_connection
 
     written: dict[str, int] = {}
     with _errors_to_exit_codes():

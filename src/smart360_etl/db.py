@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
-from .config import redact_url
-from .errors import EtlError
+from .config import TargetConfig, redact_url
+from .errors import EtlError, TargetError
 
 log = logging.getLogger("smart360_etl")
 BACKOFF_S = 1.0  # first wait; doubles with each attempt
@@ -66,3 +68,11 @@ def for_whole_tables(conn: psycopg.Connection) -> None:
     """Planner settings for joins and aggregates over whole tables, for the rest of the transaction."""
     for setting in WHOLE_TABLE_SETTINGS:
         conn.execute(f"SET LOCAL {setting}")
+
+
+@contextmanager
+def target_connection(target: TargetConfig) -> Iterator[psycopg.Connection]:
+    """A connection to the SMART360 target (retried as `target.connect_retries` says), closed on exit."""
+    conn = connect(target.url, target.connect_retries, "the SMART360 target", "target.url", TargetError)
+    with conn:
+        yield conn

@@ -14,7 +14,8 @@ from ..load.copying import copy_frames
 from ..load.reference import load_tariff_plans
 from ..load.schema import migrate
 from ..result import RunResult
-from ..run.pipeline import OnProgress, run
+from ..run.context import OnProgress
+from ..run.pipeline import run
 from .data import generate
 from .embedded import embedded_postgres, with_database
 

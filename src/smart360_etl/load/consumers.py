@@ -10,6 +10,7 @@ later ones: the work of loading it overlaps with mapping the next.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -45,8 +46,16 @@ class LoadCounts:
 class ConsumerLoader:
     """One run's load into `<schema>.consumer`, inside a transaction the caller owns."""
 
-    def __init__(self, conn: psycopg.Connection, target: TargetConfig, run_id: str) -> None:
+    def __init__(
+        self,
+        conn: psycopg.Connection,
+        target: TargetConfig,
+        run_id: str,
+        before_copy: Callable[[sql.Identifier, pl.DataFrame], pl.DataFrame] | None = None,
+    ) -> None:
+        """`before_copy(table, frame)` returns the frame to COPY into `table`: a seam for fault tests."""
         self.conn, self.run_id, self.counts = conn, run_id, LoadCounts()
+        self.before_copy = before_copy
         self.consumer = target.table("consumer")
         self.reject = target.table("reject")
         self.warning = target.table("warning")
@@ -127,6 +136,8 @@ class ConsumerLoader:
         return self._copy(self.warning, rows)
 
     def _copy(self, table: sql.Identifier, frame: pl.DataFrame) -> int:
+        if self.before_copy is not None:
+            frame = self.before_copy(table, frame)
         return copy_frames(self.conn, table, [frame], frame.columns) if frame.height else 0
 
     def _execute(self, query: sql.Composable) -> int:

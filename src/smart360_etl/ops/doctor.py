@@ -17,7 +17,7 @@ from ..load.schema import pending_migrations
 from ..mapping.fields import build_rules, mapping_notes
 from ..mapping.unloaded import unloaded_columns, unloaded_message
 from ..run.drift import source_drift, target_drift
-from ..run.pipeline import known_tariff_plans
+from ..run.preflight import known_tariff_plans
 from ..sources import open_source
 
 

@@ -11,7 +11,8 @@ import psycopg
 
 from ..config import JobConfig, redact
 from ..result import RunResult
-from ..run.pipeline import OnProgress, new_run_id, run
+from ..run.context import OnProgress, new_run_id
+from ..run.pipeline import run
 from .alerts import send_alerts
 from .logs import run_context
 from .metrics import write_metrics
