@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from smart360_etl.config import load_job, redact_url
+from smart360_etl.config import load_job
 from smart360_etl.errors import ConfigError
+from smart360_etl.urls import redact_url
 
 
 def write(tmp_path, text: str):
@@ -109,7 +110,7 @@ def test_redact_url(url, shown):
 
 
 def test_database_row_values_are_hidden():
-    from smart360_etl.config import redact
+    from smart360_etl.urls import redact
 
     text = (
         'new row violates check constraint "no_austin"\nDETAIL:  Failing row contains (999, Ann, (x), Lee, Austin).'

@@ -26,9 +26,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from . import __version__
-from .config import JobConfig, load_job, redact
+from .config import JobConfig, load_job
 from .errors import EtlError, Terminated, set_job_file
 from .ops import logs
+from .urls import redact
 
 # No text is ever read as markup: data and configuration may hold "[...]" (styles come as rich Text).
 console = Console(stderr=False, markup=False, highlight=False)

@@ -9,8 +9,9 @@ from contextlib import contextmanager
 import psycopg
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
-from .config import TargetConfig, redact_url
+from .config import TargetConfig
 from .errors import EtlError, TargetError
+from .urls import redact_url
 
 log = logging.getLogger("smart360_etl")
 BACKOFF_S = 1.0  # first wait; doubles with each attempt

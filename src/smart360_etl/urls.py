@@ -163,3 +163,26 @@ def redact_secrets(text: str) -> str:
         for form in {secret, quote(secret, safe=""), quote(secret)}:
             text = text.replace(form, "***")
     return text
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced, safe for output and logs."""
+    return masked_url(url)
+
+
+def _redact_urls_in(text: str) -> str:
+    """Any password left in a URL or `password=` inside free text; after the known secrets are gone."""
+    text = re.sub(r"(://[^:/@\s]*:)\S*@", r"\1***@", text)
+    return re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", text)
+
+
+_PARENS = r"\((?:[^()]|\([^()]*\))*\)"
+_FAILING_ROW = re.compile(rf"Failing row contains {_PARENS}")
+_KEY_VALUES = re.compile(rf"Key (\([^()]*\))={_PARENS}")
+
+
+def redact(text: str) -> str:
+    """Text safe for output, logs and the ledger: no URL passwords, and no row values that the database
+    quotes in its errors ("Failing row contains (...)", "Key (id)=(...)"): those are personal data."""
+    text = _FAILING_ROW.sub("Failing row contains (values hidden)", _redact_urls_in(redact_secrets(text)))
+    return _KEY_VALUES.sub(r"Key \1=(values hidden)", text)

@@ -15,7 +15,8 @@ from email.message import EmailMessage
 
 from tenacity import retry, stop_after_attempt, wait_exponential
 
-from ..config import AlertsConfig, EmailChannel, WebhookChannel, redact
+from ..config import AlertsConfig, EmailChannel, WebhookChannel
+from ..urls import redact
 
 log = logging.getLogger("smart360_etl")
 

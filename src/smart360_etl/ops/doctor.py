@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import psycopg
 
 from ..checks.runner import configured_checks
-from ..config import JobConfig, redact
+from ..config import JobConfig
 from ..db import connect
 from ..errors import EtlError, TargetError, job_file
 from ..load import ledger
@@ -19,6 +19,7 @@ from ..mapping.unloaded import unloaded_columns, unloaded_message
 from ..run.drift import source_drift, target_drift
 from ..run.preflight import known_tariff_plans
 from ..sources import open_source
+from ..urls import redact
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,9 @@ from pythonjsonlogger.json import JsonFormatter
 from rich.console import Console
 from rich.logging import RichHandler
 
-from ..config import JobConfig, LoggingConfig, redact
+from ..config import JobConfig, LoggingConfig
 from ..report.masking import mask_email, mask_phone
+from ..urls import redact
 
 log = logging.getLogger("smart360_etl")
 _run_id: ContextVar[str | None] = ContextVar("run_id", default=None)

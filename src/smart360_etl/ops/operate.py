@@ -9,10 +9,11 @@ from datetime import datetime, timezone
 
 import psycopg
 
-from ..config import JobConfig, redact
+from ..config import JobConfig
 from ..result import RunResult
 from ..run.context import OnProgress, new_run_id
 from ..run.pipeline import run
+from ..urls import redact
 from .alerts import send_alerts
 from .logs import run_context
 from .metrics import write_metrics

@@ -12,7 +12,7 @@ import psycopg
 
 from ..checks.context import CheckContext, RunFacts
 from ..checks.runner import gather_findings
-from ..config import JobConfig, redact
+from ..config import JobConfig
 from ..db import target_connection
 from ..errors import EtlError, ReconciliationError, RunBlocked, StageFailed
 from ..load import ledger
@@ -23,6 +23,7 @@ from ..mapping.accounts import AccountRules
 from ..report import write_reports
 from ..result import RunResult
 from ..sources import open_source
+from ..urls import redact
 from . import incremental
 from .context import NO_HOOKS, OnProgress, RunContext, RunHooks, new_run_id
 from .drift import SchemaDrift

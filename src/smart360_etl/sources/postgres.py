@@ -9,9 +9,9 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
-from ..config import redact_url
 from ..db import connect
 from ..errors import SourceError
+from ..urls import redact_url
 from .chunks import frames_from_csv_bytes
 
 # Types a change column may have, and the cast its stored watermark text gets back.
