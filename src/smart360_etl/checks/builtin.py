@@ -276,8 +276,13 @@ def city_matches_postal_code(ctx: CheckContext, check: Check) -> Measure:
 
 
 def builtin_checks() -> list[Check]:
-    from .duplicates import likely_duplicates
+    """Every built-in check, in report order: the run's reconciliation, the row checks, then the rest."""
+    return [*_reconciling_checks(), *_row_checks(), *_contact_and_rate_checks(), *_account_checks(),
+            *_incremental_checks()]
 
+
+def _row_checks() -> list[Check]:
+    """One condition per row of the target (the region's, where it has one); integrity ones fail."""
     described = {
         "consumer_id_not_null": "every consumer has an id",
         "first_name_present": "first_name is not null or blank",
@@ -290,7 +295,14 @@ def builtin_checks() -> list[Check]:
         "zip_code_matches_state": "the ZIP code's prefix belongs to the state",
     }
     integrity = {"consumer_id_not_null"} | {f"{f}_present" for f in REQUIRED_FIELDS if f != "consumer_id"}
-    checks = [
+    return [
+        Check(name, text, "fail" if name in integrity else "warn", failing_rows, predicate=name)
+        for name, text in described.items()
+    ]
+
+
+def _reconciling_checks() -> list[Check]:
+    return [
         Check(
             "record_count_reconciles",
             "extracted = inserted + updated + unchanged + rejected",
@@ -307,11 +319,12 @@ def builtin_checks() -> list[Check]:
         ),
         Check("consumer_id_unique", "no consumer id appears twice in the target", "fail", consumer_id_unique),
     ]
-    checks += [
-        Check(name, text, "fail" if name in integrity else "warn", failing_rows, predicate=name)
-        for name, text in described.items()
-    ]
-    checks += [
+
+
+def _contact_and_rate_checks() -> list[Check]:
+    from .duplicates import likely_duplicates
+
+    return [
         Check(
             "shared_phone_number",
             "no phone number is shared by more than `limit` consumers",
@@ -351,6 +364,11 @@ def builtin_checks() -> list[Check]:
             applies=_has_gazetteer,
         ),
         Check("likely_duplicate_consumers", "no two consumer ids look like the same person", "warn", likely_duplicates),
+    ]
+
+
+def _account_checks() -> list[Check]:
+    return [
         Check(
             "consumer_without_account",
             "every consumer has an account (jobs with accounts)",
@@ -372,6 +390,11 @@ def builtin_checks() -> list[Check]:
             meter_on_several_active_accounts,
             applies=_has_accounts,
         ),
+    ]
+
+
+def _incremental_checks() -> list[Check]:
+    return [
         Check(
             "incremental_window_verified",
             "every source row of the incremental window is in the target as the source has it now, or rejected",
@@ -389,4 +412,3 @@ def builtin_checks() -> list[Check]:
             applies=_reporting_deletes,
         ),
     ]
-    return checks

@@ -76,6 +76,11 @@ class SourceConfig(StrictModel):
     def _database_url(cls, url: str | None) -> str | None:
         return None if url is None else normalise_database_url(url, "source.url")
 
+    @property
+    def kind(self) -> str:
+        """The entry of sources.SOURCE_KINDS that reads this source."""
+        return "csv" if self.csv is not None else "postgres"
+
     @model_validator(mode="after")
     def _one_kind(self) -> SourceConfig:
         if (self.url is None) == (self.csv is None):

@@ -158,19 +158,24 @@ def _capped(values: pl.Series, oversized: pl.Series) -> pl.Series:
     return values if not oversized.any() else pl.select(pl.when(~oversized).then(values)).to_series()
 
 
+Parser = Callable[[pl.Series, FieldRule, Region], pl.DataFrame]
+# The transform families that parse a value into parts (`name.first`, `address.city`, ...): each returns one
+# column per part and, where a value earned one, a `reason`. Every other family is the cleaned text itself.
+PARSERS: dict[str, Parser] = {
+    "name": lambda values, rule, region: split_names(values, rule.name_order),
+    "address": lambda values, rule, region: parse_addresses(values, region),
+    "phone": lambda values, rule, region: normalise_phones(values, region.phone_region).rename(
+        {"phone_number": "phone", "phone_extension": "extension"}
+    ),
+    "email": lambda values, rule, region: normalise_emails(values).rename({"email_address": "email"}),
+}
+
+
 def _parse(values: pl.Series, rule: FieldRule, region: Region) -> pl.DataFrame:
-    family = rule.family
-    if family == "name":
-        return split_names(values, rule.name_order)
-    if family == "address":
-        return parse_addresses(values, region)
-    if family == "phone":
-        return normalise_phones(values, region.phone_region).rename(
-            {"phone_number": "phone", "phone_extension": "extension"}
-        )
-    if family == "email":
-        return normalise_emails(values).rename({"email_address": "email"})
-    return values.to_frame("raw").select(clean(pl.col("raw")).alias(family))
+    parser = PARSERS.get(rule.family)
+    if parser is not None:
+        return parser(values, rule, region)
+    return values.to_frame("raw").select(clean(pl.col("raw")).alias(rule.family))
 
 
 def _field(parsed: pl.DataFrame, source: pl.Series, rule: FieldRule) -> pl.Series:

@@ -18,7 +18,7 @@ from ..mapping.fields import build_rules, mapping_notes
 from ..mapping.unloaded import unloaded_columns, unloaded_message
 from ..run.drift import source_drift, target_drift
 from ..run.preflight import known_tariff_plans
-from ..sources import open_source
+from ..sources import open_source, source_kind
 from ..urls import redact
 
 
@@ -128,7 +128,9 @@ def _privileges(conn: psycopg.Connection, job: JobConfig) -> list[Finding]:
 
 def _drift(conn: psycopg.Connection, job: JobConfig, schema: dict[str, str]) -> Iterator[Finding]:
     previous = ledger.last_source_schema(conn, job.target, job.name)
-    drifts = source_drift(previous, schema, job.mapping, job.columns) + target_drift(conn, job.target, job.mapping)
+    family = source_kind(job.source).type_family
+    drifts = source_drift(previous, schema, job.mapping, job.columns, family)
+    drifts += target_drift(conn, job.target, job.mapping)
     for drift in drifts:
         yield Finding(f"drift ({drift.side})", "fail" if drift.breaking else "warn", drift.message, drift.fix)
     if not drifts:

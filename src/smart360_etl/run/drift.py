@@ -9,7 +9,7 @@ Breaking drift stops the run; harmless drift (a new unmapped column, a compatibl
 from __future__ import annotations
 
 import difflib
-import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import psycopg
@@ -18,6 +18,7 @@ from .. import reasons
 from ..config import FieldSpec, TargetConfig
 from ..errors import EtlError, job_file
 from ..mapping.fields import CONSUMER_FIELDS, OPTIONAL_FIELDS, column_key, wanted_columns
+from ..sources.postgres import type_family
 
 # Fields SMART360 needs on every consumer; the load may leave every other field empty.
 REQUIRED_FIELDS = reasons.REQUIRED_FIELDS
@@ -46,19 +47,6 @@ class SchemaDrift(EtlError):
         super().__init__("schema drift breaks the mapping; nothing was written:\n" + "\n".join(lines))
 
 
-def type_family(pg_type: str) -> str:
-    name = pg_type.lower()
-    if name.endswith("[]"):
-        return "array"
-    if re.match(r"(text|character|varchar|bpchar|char|citext|name|\"char\")", name):
-        return "text"
-    if re.match(r"(smallint|integer|bigint|int|numeric|decimal|real|double|float)", name):
-        return "number"
-    if re.match(r"(date|time)", name):
-        return "temporal"
-    return name.split("(")[0]
-
-
 def _accepts(transform: str, family: str) -> bool:
     """Which source types a transform reads without losing data (everything is read as text)."""
     if transform == "id":
@@ -71,8 +59,10 @@ def source_drift(
     current: dict[str, str],
     mapping: dict[str, FieldSpec | None],
     columns: dict[str, str] | None = None,
+    type_family: Callable[[str], str] = type_family,
 ) -> list[Drift]:
-    """Drift of the source against its last successful run; nothing to compare on a first run."""
+    """Drift of the source against its last successful run; nothing to compare on a first run.
+    `type_family` is the source kind's (sources.SOURCE_KINDS)."""
     if not previous:
         return []
     now_by_key = {column_key(c): c for c in current}
@@ -89,7 +79,7 @@ def source_drift(
         if key not in now_by_key:
             drifts.append(_gone(name, users, appeared, current))
         elif previous[name] != current[now_by_key[key]]:
-            drifts.append(_retyped(name, previous[name], current[now_by_key[key]], users))
+            drifts.append(_retyped(name, previous[name], current[now_by_key[key]], users, type_family))
     mapped = set(by_column)
     drifts += [
         Drift("source", c, "added", False, f"source column `{c}` is new and not mapped (harmless)")
@@ -131,7 +121,9 @@ def _fix(field: str, transform: str, column: str) -> str:
     return f"`mapping.{field}.from: {column}`"
 
 
-def _retyped(name: str, before: str, now: str, users: list[tuple[str, str]]) -> Drift:
+def _retyped(
+    name: str, before: str, now: str, users: list[tuple[str, str]], type_family: Callable[[str], str]
+) -> Drift:
     affects = tuple(f"mapping.{field}" for field, _ in users)
     broken = [field for field, transform in users if not _accepts(transform, type_family(now))]
     if broken:

@@ -17,8 +17,9 @@ from ..db import target_connection
 from ..errors import EtlError, ReconciliationError, RunBlocked, StageFailed
 from ..load import ledger
 from ..load.consumers import ConsumerLoader, LoadCounts
-from ..load.entities import EntityLoader, business_totals
+from ..load.entities import EntityLoader
 from ..load.source_keys import SourceKeys, stage_source_keys
+from ..load.totals import business_totals
 from ..mapping.accounts import AccountRules
 from ..report import write_reports
 from ..result import RunResult

@@ -20,6 +20,7 @@ from ..mapping.accounts import AccountRules, account_rules
 from ..mapping.fields import FieldRule, build_rules, mapping_notes
 from ..mapping.unloaded import unloaded_columns, unloaded_message
 from ..result import RunResult
+from ..sources import source_kind
 from .drift import SchemaDrift, source_drift, target_drift
 
 log = logging.getLogger("smart360_etl")
@@ -81,7 +82,8 @@ def _guard_schema(conn: psycopg.Connection, job: JobConfig, source, result: RunR
     drifts = []
     if not pending_migrations(conn, job.target):  # else there is no baseline yet, and `init` comes first
         previous = ledger.last_source_schema(conn, job.target, job.name)
-        drifts = source_drift(previous, result.source_schema, job.mapping, job.columns)
+        family = source_kind(job.source).type_family
+        drifts = source_drift(previous, result.source_schema, job.mapping, job.columns, family)
         drifts += target_drift(conn, job.target, job.mapping)
     result.drift = [drift.to_json() for drift in drifts]
     for drift in drifts:

@@ -35,6 +35,10 @@ def _refuse_binary(path: Path) -> None:
             )
 
 
+# The job file refuses column mode for a CSV source; this is what a caller that bypasses it is told.
+_NO_CHANGE_COLUMN = "a CSV file has no change column to follow: use `incremental: {mode: compare}`"
+
+
 class CsvSource:
     def __init__(self, path: Path, delimiter: str = ",", encoding: str = "utf-8", limit: int | None = None) -> None:
         if not path.is_file():
@@ -65,6 +69,12 @@ class CsvSource:
 
     def columns(self) -> list[str]:
         return read_header(self._utf8_chunks(), self.delimiter, self.describe())
+
+    def max_value(self, column: str) -> str | None:
+        raise SourceError(_NO_CHANGE_COLUMN)
+
+    def restrict(self, column: str, after: str, overlap_s: float, until: str | None = None) -> None:
+        raise SourceError(_NO_CHANGE_COLUMN)
 
     def schema(self) -> dict[str, str]:
         """Column name -> type; a CSV file has only text."""

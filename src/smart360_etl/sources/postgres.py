@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -159,3 +160,17 @@ class PostgresSource:
                     )
             except psycopg.Error as exc:
                 raise SourceError(f"reading {self.describe()} failed: {exc}".strip()) from None
+
+
+def type_family(pg_type: str) -> str:
+    """A PostgreSQL type name's family for drift detection: text, number, temporal, array, or the name."""
+    name = pg_type.lower()
+    if name.endswith("[]"):
+        return "array"
+    if re.match(r"(text|character|varchar|bpchar|char|citext|name|\"char\")", name):
+        return "text"
+    if re.match(r"(smallint|integer|bigint|int|numeric|decimal|real|double|float)", name):
+        return "number"
+    if re.match(r"(date|time)", name):
+        return "temporal"
+    return name.split("(")[0]
