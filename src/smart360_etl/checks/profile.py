@@ -13,8 +13,8 @@ from psycopg import sql
 
 from ..mapping.fields import CONSUMER_FIELDS
 from ..mapping.text import PLACEHOLDERS
-from .builtin import blank
 from .context import CheckContext
+from .rows import blank
 
 # Every consumer field but the rare name and phone adornments.
 FIELDS = tuple(f for f in CONSUMER_FIELDS if f not in ("title", "suffix", "phone_extension"))

@@ -13,9 +13,10 @@ from ..config import CheckSetting
 from ..db import for_whole_tables
 from ..errors import ConfigError
 from . import Check, Outcome, judge
-from .builtin import builtin_checks, row_predicates
+from .builtin import builtin_checks
 from .context import CheckContext
 from .profile import profile_conditions, quality_profile
+from .rows import row_predicates
 
 log = logging.getLogger("smart360_etl")
 
