@@ -17,6 +17,7 @@ demo: $(BIN)/smart360-etl
 
 test: $(BIN)/smart360-etl
 	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy src/smart360_etl
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/smart360-etl

@@ -206,7 +206,7 @@ def run_command(config_path: Path, dry_run: bool, full_refresh: bool, wait_s: fl
     sys.exit(code)
 
 
-run_command.help += "\n" + EXIT_CODES
+run_command.help = (run_command.help or "") + "\n" + EXIT_CODES
 
 
 @main.command()
@@ -234,7 +234,7 @@ def validate(config_path: Path) -> None:
     sys.exit(2 if failed else 0)
 
 
-validate.help += "\n" + EXIT_CODES
+validate.help = (validate.help or "") + "\n" + EXIT_CODES
 
 
 @main.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
@@ -40,7 +41,7 @@ def connect(url: str, retries: int, what: str, key: str, error: type[EtlError], 
             redact_url(url),
             state.attempt_number,
             retries + 1,
-            str(state.outcome.exception()).strip(),
+            str(state.outcome.exception() if state.outcome else "").strip(),
         ),
     )
     connecting = attempt(psycopg.connect)
@@ -77,3 +78,11 @@ def target_connection(target: TargetConfig) -> Iterator[psycopg.Connection]:
     conn = connect(target.url, target.connect_retries, "the SMART360 target", "target.url", TargetError)
     with conn:
         yield conn
+
+
+def one_row(cursor: psycopg.Cursor) -> tuple[Any, ...]:
+    """The row of a query that always returns one (an aggregate, EXISTS, a row known to be there)."""
+    row = cursor.fetchone()
+    if row is None:
+        raise RuntimeError("a query that always returns a row returned none")
+    return row

@@ -9,6 +9,7 @@ from __future__ import annotations
 from psycopg import sql
 
 from ..config import NULLING_REASONS
+from ..db import one_row
 from ..mapping.places import SPELLED_OUT, places_for
 from ..reasons import REQUIRED_FIELDS
 from . import Check, Measure
@@ -29,14 +30,14 @@ def consumer_id_unique(ctx: CheckContext, check: Check) -> Measure:
 def shared_contact(column: str):
     def measure(ctx: CheckContext, check: Check) -> Measure:
         distinct, groups = ctx.shared_contacts[column]
-        firsts = sorted(first_id for n, first_id in groups if n > check.limit)
+        firsts = sorted(first_id for n, first_id in groups if n > (check.limit or 0))
         return Measure(len(firsts), distinct, firsts[:5])
 
     return measure
 
 
 def record_count(ctx: CheckContext, check: Check) -> Measure:
-    c = ctx.run.counts
+    c = ctx.facts.counts
     outcomes = c["inserted"] + c["updated"] + c["unchanged"] + c["rejected"]
     return Measure(abs(c["extracted"] - outcomes), c["extracted"], [])
 
@@ -51,7 +52,7 @@ def source_keys(ctx: CheckContext, check: Check) -> Measure:
             "WHERE c.consumer_id = k.consumer_id) AND NOT EXISTS (SELECT FROM {reject} r WHERE r.run_id = %s "
             "AND r.consumer_id = k.consumer_id) ORDER BY 1"
         ).format(keys=keys, consumer=consumer, reject=reject),
-        [ctx.run.run_id],
+        [ctx.facts.run_id],
     ).fetchall()
     unexpected = ctx.conn.execute(
         sql.SQL(
@@ -61,19 +62,19 @@ def source_keys(ctx: CheckContext, check: Check) -> Measure:
         ).format(keys=keys, consumer=consumer)
     ).fetchall()
     found = [r[0] for r in missing + unexpected]
-    return Measure(len(found), ctx.run.source_key_count, found[:20])
+    return Measure(len(found), ctx.facts.source_key_count, found[:20])
 
 
 def reject_rate(ctx: CheckContext, check: Check) -> Measure:
-    extracted = ctx.run.counts["extracted"] or 1
+    extracted = ctx.facts.counts["extracted"] or 1
     allowed = check.threshold if check.threshold >= 1 else check.threshold * extracted
     over = [
         f"{reason}: {count} ({count / extracted:.1%})"
-        for reason, count in ctx.run.rejects_by_reason.items()
+        for reason, count in ctx.facts.rejects_by_reason.items()
         if count > allowed
     ]
-    worst = max(ctx.run.rejects_by_reason.values(), default=0)
-    return Measure(worst, ctx.run.counts["extracted"], over)
+    worst = max(ctx.facts.rejects_by_reason.values(), default=0)
+    return Measure(worst, ctx.facts.counts["extracted"], over)
 
 
 def field_mostly_nulled(ctx: CheckContext, check: Check) -> Measure:
@@ -84,56 +85,61 @@ def field_mostly_nulled(ctx: CheckContext, check: Check) -> Measure:
             "SELECT reason, count(DISTINCT source_row_number) FROM {} WHERE run_id = %s AND reason = ANY(%s) "
             "GROUP BY reason ORDER BY 2 DESC, 1"
         ).format(warning),
-        [ctx.run.run_id, list(NULLING_REASONS)],
+        [ctx.facts.run_id, list(NULLING_REASONS)],
     ).fetchall()
-    loaded = ctx.run.counts["extracted"] - ctx.run.counts["rejected"]
+    loaded = ctx.facts.counts["extracted"] - ctx.facts.counts["rejected"]
     allowed = check.threshold if check.threshold >= 1 else check.threshold * loaded
     over = [f"{NULLING_REASONS[r]}: {n} of {loaded} nulled ({r})" for r, n in rows if n > allowed]
     return Measure(max((n for _, n in rows), default=0), loaded, over)
 
 
 def _incremental(ctx: CheckContext) -> bool:
-    return ctx.run is not None and ctx.run.incremental is not None
+    return ctx.run is not None and ctx.facts.incremental is not None
 
 
 def _reporting_deletes(ctx: CheckContext) -> bool:
-    return _incremental(ctx) and ctx.run.incremental["deletes"] == "report"
+    return _incremental(ctx) and _window(ctx)["deletes"] == "report"
+
+
+def _window(ctx: CheckContext) -> dict:
+    """An incremental run's window: its verification and deleted rows (the checks apply only then)."""
+    return ctx.facts.incremental or {}
 
 
 def window_verified(ctx: CheckContext, check: Check) -> Measure:
-    verified = ctx.run.incremental["verified"]
+    verified = _window(ctx)["verified"]
     return Measure(verified["failing"], verified["total"], verified["sample"])
 
 
 def source_deletes(ctx: CheckContext, check: Check) -> Measure:
-    deleted = ctx.run.incremental["deleted"]
-    return Measure(deleted["count"], ctx.run.source_key_count + deleted["count"], deleted["sample"])
+    deleted = _window(ctx)["deleted"]
+    return Measure(deleted["count"], ctx.facts.source_key_count + deleted["count"], deleted["sample"])
 
 
 def _has_accounts(ctx: CheckContext) -> bool:
     """The account checks apply once the target holds accounts (a consumer-only job leaves them empty, and
     its role need not read them: a job with accounts has that privilege checked by `doctor`)."""
     table = ctx.target.table("account").as_string(ctx.conn)
-    readable = ctx.conn.execute(
+    readable = one_row(ctx.conn.execute(
         "SELECT CASE WHEN to_regclass(%s) IS NULL THEN false ELSE has_table_privilege(%s, 'SELECT') END",
         [table, table],
-    ).fetchone()[0]
+    ))[0]
     if not readable:
         return False
-    return ctx.conn.execute(sql.SQL("SELECT EXISTS (SELECT FROM {})").format(ctx.target.table("account"))).fetchone()[0]
+    return one_row(ctx.conn.execute(sql.SQL("SELECT EXISTS (SELECT FROM {})").format(ctx.target.table("account"))))[0]
 
 
 def _without(ctx: CheckContext, table: sql.Identifier, key: str, other: sql.Identifier) -> Measure:
     """Rows of `table` whose `key` no row of `other` has: an anti-join, which PostgreSQL runs as a merge of
     two indexes where both keys have one (3x faster than an outer join against the distinct keys)."""
     k = sql.Identifier(key)
-    failing, sample = ctx.conn.execute(
+    failing, sample = one_row(ctx.conn.execute(
         sql.SQL(
             "SELECT count(*), (array_agg(t.{k} ORDER BY t.{k}))[1:5] FROM {t} t "
             "WHERE NOT EXISTS (SELECT FROM {o} o WHERE o.{k} = t.{k})"
         ).format(k=k, t=table, o=other)
-    ).fetchone()
-    total = ctx.conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table)).fetchone()[0]
+    ))
+    total = one_row(ctx.conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table)))[0]
     return Measure(failing, total, sample or [])
 
 
@@ -147,7 +153,7 @@ def account_without_meter(ctx: CheckContext, check: Check) -> Measure:
 
 def meter_on_several_active_accounts(ctx: CheckContext, check: Check) -> Measure:
     # Our meter table keys meters by number; a SMART360 database may not: count, never assume.
-    failing, total, sample = ctx.conn.execute(
+    failing, total, sample = one_row(ctx.conn.execute(
         sql.SQL(
             # min <> max: two accounts, as count(DISTINCT) > 1 says, hashed instead of sorted
             "SELECT count(*) FILTER (WHERE several), count(*), (array_agg(meter_number ORDER BY meter_number) "
@@ -156,7 +162,7 @@ def meter_on_several_active_accounts(ctx: CheckContext, check: Check) -> Measure
             "FROM {meter} m JOIN {account} a ON a.account_number = m.account_number AND a.status = 'ACTIVE' "
             "GROUP BY m.meter_number) AS v"
         ).format(meter=ctx.target.table("meter"), account=ctx.target.table("account"))
-    ).fetchone()
+    ))
     return Measure(failing, total, sample or [])
 
 
@@ -175,13 +181,13 @@ def city_matches_postal_code(ctx: CheckContext, check: Check) -> Measure:
         for row in places.pairs():
             copy.write_row(row)
     ctx.conn.execute("CREATE INDEX IF NOT EXISTS smart360_etl_place_key ON smart360_etl_place (postal, place)")
-    key = sql.SQL("upper(translate(c.city, '.-', '  '))")
+    key: sql.Composable = sql.SQL("upper(translate(c.city, '.-', '  '))")
     for short, long in SPELLED_OUT.items():
         key = sql.SQL("regexp_replace({}, {}, {}, 'g')").format(
             key, sql.Literal(f"(^| ){short}(?= |$)"), sql.Literal(f"\\1{long}")
         )
     key = sql.SQL("btrim(regexp_replace({}, '\\s+', ' ', 'g'))").format(key)
-    failing, total, sample = ctx.conn.execute(
+    failing, total, sample = one_row(ctx.conn.execute(
         sql.SQL(
             "WITH judged AS (SELECT c.consumer_id, NOT EXISTS (SELECT FROM smart360_etl_place p "
             "WHERE p.postal = left(c.zip_code, 5) AND p.place = {key}) AS wrong FROM {consumer} c "
@@ -190,7 +196,7 @@ def city_matches_postal_code(ctx: CheckContext, check: Check) -> Measure:
             "SELECT count(*) FILTER (WHERE wrong), count(*), "
             "(array_agg(consumer_id ORDER BY consumer_id) FILTER (WHERE wrong))[1:5] FROM judged"
         ).format(key=key, consumer=ctx.consumer)
-    ).fetchone()
+    ))
     return Measure(failing, total, sample or [])
 
 

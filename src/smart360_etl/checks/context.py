@@ -9,6 +9,7 @@ import psycopg
 from psycopg import sql
 
 from ..config import TargetConfig
+from ..db import one_row
 from ..load.source_keys import SOURCE_KEYS
 from ..regions import Region
 
@@ -37,6 +38,13 @@ class CheckContext:
     duplicate_pairs: list[dict] = field(default_factory=list)  # the first few, for the report
 
     @property
+    def facts(self) -> RunFacts:
+        """The run's facts, for the checks that need a run (Check.needs_run: `validate` skips them)."""
+        if self.run is None:
+            raise ValueError("this check compares with a run's source: it runs only inside a run")
+        return self.run
+
+    @property
     def consumer(self) -> sql.Identifier:
         return self.target.table("consumer")
 
@@ -51,7 +59,7 @@ class CheckContext:
         texts = {name: predicate.as_string(self.conn) for name, predicate in self.predicates.items()}
         distinct = list(dict.fromkeys(texts.values()))
         counts = sql.SQL(", ").join(sql.SQL("count(*) FILTER (WHERE {})").format(sql.SQL(t)) for t in distinct)
-        row = self.conn.execute(sql.SQL("SELECT count(*), {} FROM {}").format(counts, self.consumer)).fetchone()
+        row = one_row(self.conn.execute(sql.SQL("SELECT count(*), {} FROM {}").format(counts, self.consumer)))
         by_text = dict(zip(distinct, row[1:]))
         return {"total": row[0], **{name: by_text[text] for name, text in texts.items()}}
 

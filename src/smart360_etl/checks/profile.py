@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from psycopg import sql
 
+from ..db import one_row
 from ..mapping.fields import CONSUMER_FIELDS
 from ..mapping.text import PLACEHOLDERS
 from .context import CheckContext
@@ -71,9 +72,9 @@ def quality_profile(ctx: CheckContext) -> dict[str, dict]:
 
 def _statistics(ctx: CheckContext) -> dict[str, tuple[int, int]]:
     """(distinct values, average width) per column, from the statistics the check runner gathered."""
-    total = ctx.conn.execute(
+    total = one_row(ctx.conn.execute(
         "SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = %s::regclass", [ctx.consumer.as_string(ctx.conn)]
-    ).fetchone()[0]
+    ))[0]
     rows = ctx.conn.execute(
         "SELECT attname, n_distinct, avg_width FROM pg_stats WHERE schemaname = %s AND tablename = 'consumer'",
         [ctx.target.schema_],

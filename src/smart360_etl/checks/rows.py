@@ -57,7 +57,7 @@ def _numbering_plan(region) -> sql.Composable:
     from phonenumbers import PhoneMetadata
 
     meta = PhoneMetadata.metadata_for_region(region.phone_region)
-    if meta is None:
+    if meta is None or meta.general_desc is None:
         return sql.SQL("true")
     cc = str(meta.country_code)
     national = meta.general_desc.national_number_pattern
@@ -86,6 +86,7 @@ def _zip_state_mismatch(prefixes: dict[str, list[str]]) -> sql.Composable:
 
 
 def failing_rows(ctx: CheckContext, check: Check) -> Measure:
-    failing = ctx.predicate_counts[check.predicate]
-    sample = ctx.sample(ctx.predicates[check.predicate]) if failing else []
+    name = check.predicate or check.name
+    failing = ctx.predicate_counts[name]
+    sample = ctx.sample(ctx.predicates[name]) if failing else []
     return Measure(failing, ctx.predicate_counts["total"], sample)

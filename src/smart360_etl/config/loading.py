@@ -11,6 +11,7 @@ from typing import Any, get_args
 import yaml
 from dotenv import dotenv_values
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from ..errors import ConfigError
 from ..urls import redact
@@ -86,7 +87,7 @@ def _explain(exc: ValidationError, origin: str) -> str:
     return "\n".join([f"{origin} has {len(problems)} problems:", *(f"  - {p}" for p in problems)])
 
 
-def _problem(err: dict) -> str:
+def _problem(err: ErrorDetails) -> str:
     key = ".".join(str(p) for p in err["loc"]) or "(top level)"
     if err["type"] == "extra_forbidden":
         section, _, name = key.rpartition(".")
@@ -162,7 +163,7 @@ def _resolve_paths(job: JobConfig, base: Path) -> JobConfig:
     if job.metrics_file is not None and not job.metrics_file.is_absolute():
         updates["metrics_file"] = base / job.metrics_file
     email = job.alerts.email if job.alerts else None
-    if email is not None and email.cafile is not None and not email.cafile.is_absolute():
+    if job.alerts is not None and email is not None and email.cafile is not None and not email.cafile.is_absolute():
         email = email.model_copy(update={"cafile": base / email.cafile})
         updates["alerts"] = job.alerts.model_copy(update={"email": email})
     return job.model_copy(update=updates)

@@ -77,6 +77,13 @@ class SourceConfig(StrictModel):
         return None if url is None else normalise_database_url(url, "source.url")
 
     @property
+    def incremental_section(self) -> IncrementalConfig:
+        """`incremental:`, for the code that runs only when the job has one."""
+        if self.incremental is None:
+            raise ValueError("the job's source has no `incremental:` section")
+        return self.incremental
+
+    @property
     def kind(self) -> str:
         """The entry of sources.SOURCE_KINDS that reads this source."""
         return "csv" if self.csv is not None else "postgres"
@@ -354,6 +361,20 @@ class JobConfig(StrictModel):
         """The process umask that gives new files `file_mode` and new folders its x bits too."""
         mode = int(self.file_mode, 8)
         return 0o777 & ~(mode | ((mode & 0o444) >> 2))
+
+    @property
+    def schedule_section(self) -> ScheduleConfig:
+        """`schedule:`, for the commands that need one (`schedule` says so before it gets here)."""
+        if self.schedule is None:
+            raise ValueError("the job file has no `schedule:` section")
+        return self.schedule
+
+    @property
+    def accounts_section(self) -> AccountsConfig:
+        """`accounts:`, for the code that runs only when the job has one."""
+        if self.accounts is None:
+            raise ValueError("the job file has no `accounts:` section")
+        return self.accounts
 
     def region_config(self) -> Region:
         return region_for(self.region, self.region_settings)

@@ -90,4 +90,4 @@ def with_database(url: str, database: str) -> str:
 
     params = conninfo_to_dict(url)
     params["dbname"] = database
-    return make_conninfo(**params)
+    return make_conninfo("", **params)

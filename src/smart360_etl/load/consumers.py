@@ -18,6 +18,7 @@ import psycopg
 from psycopg import sql
 
 from ..config import TargetConfig
+from ..db import one_row
 from ..mapping.fields import CONSUMER_FIELDS
 from .copying import copy_frames
 from .merging import Table, merge
@@ -74,10 +75,10 @@ class ConsumerLoader:
         be wasted work. The table is locked against other writers for the run so that it stays true.
         """
         empty = sql.SQL("SELECT NOT EXISTS (SELECT FROM {})").format(self.consumer)
-        if not self.conn.execute(empty).fetchone()[0]:
+        if not one_row(self.conn.execute(empty))[0]:
             return False
         self._execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(self.consumer))
-        return self.conn.execute(empty).fetchone()[0]
+        return one_row(self.conn.execute(empty))[0]
 
     def load(self, mapped: pl.DataFrame) -> None:
         """Load one mapped batch; adds what happened to each of its rows to `counts`."""
@@ -140,7 +141,7 @@ class ConsumerLoader:
             frame = self.before_copy(table, frame)
         return copy_frames(self.conn, table, [frame], frame.columns) if frame.height else 0
 
-    def _execute(self, query: sql.Composable) -> int:
+    def _execute(self, query: sql.Composed) -> int:
         with self.conn.cursor() as cursor:
             cursor.execute(query)
             return cursor.rowcount

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from ..db import for_whole_tables
+from ..db import for_whole_tables, one_row
 
 log = logging.getLogger("smart360_etl")
 
@@ -59,7 +59,7 @@ class SetAside:
         if self.restore:  # a foreign key's check is one join over whole tables, an index one sort
             for_whole_tables(conn)
         for statement in self.restore:
-            conn.execute(sql.SQL(statement))  # type: ignore[arg-type]  # definitions from the catalog
+            conn.execute(sql.SQL(statement))  # definitions from the catalog
         if self.restore:
             made = sum(not statement.startswith("COMMENT") for statement in self.restore)
             log.info("rebuilt %d key(s), foreign key(s) and index(es) after the bulk load", made)
@@ -70,15 +70,15 @@ def set_aside(conn: psycopg.Connection, tables: list[sql.Identifier], keys: bool
     """Drop the foreign keys and plain indexes of `tables` (and with `keys`, their primary and unique keys)
     when the role owns them all; else drop nothing."""
     names = [table.as_string(conn) for table in tables]
-    owned = conn.execute(
+    owned = one_row(conn.execute(
         "SELECT bool_and(pg_has_role(relowner, 'USAGE')) FROM pg_class WHERE oid = ANY(%s::regclass[])", [names]
-    ).fetchone()[0]
+    ))[0]
     if not owned:
         log.info("not the owner of %s: constraints stay in place during the load", ", ".join(names))
         return SetAside()
     rows = conn.execute(_DEFINITIONS, {"tables": names, "keys": keys}).fetchall()
     for drop, *_ in sorted(rows, key=lambda row: -_REBUILD_ORDER.index(row[3])):  # foreign keys first
-        conn.execute(sql.SQL(drop))  # type: ignore[arg-type]
+        conn.execute(sql.SQL(drop))
     restore = []
     for _, make, comment, _ in sorted(rows, key=lambda row: _REBUILD_ORDER.index(row[3])):
         restore += [make] + ([comment] if not comment.endswith(" IS NULL") else [])  # its comment, if any

@@ -16,6 +16,7 @@ import psycopg
 from psycopg import sql
 
 from ..config import JobConfig
+from ..db import one_row
 from .copying import copy_frames
 from .deferred import SetAside, set_aside
 from .merging import Table, merge
@@ -70,7 +71,7 @@ class EntityLoader:
     """One run's accounts, meters and readings, inside the caller's transaction."""
 
     def __init__(self, conn: psycopg.Connection, job: JobConfig, run_id: str) -> None:
-        self.conn, self.job, self.run_id, self.settings = conn, job, run_id, job.accounts
+        self.conn, self.job, self.run_id, self.settings = conn, job, run_id, job.accounts_section
         self.counts = {entity: EntityCounts() for entity in ENTITIES}
         # Per crosswalk: the source's spellings of each missing code, by the code case-folded and trimmed.
         self.unmapped: dict[str, dict[str, Counter]] = {"tariff_plan": {}, "payment_status": {}}
@@ -111,21 +112,21 @@ class EntityLoader:
                 + [sql.SQL("NOT EXISTS {}").format(lineage)]
             )
         )
-        if not self.conn.execute(empty).fetchone()[0]:
+        if not one_row(self.conn.execute(empty))[0]:
             return False
         for table in tables:
             self.conn.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(table))
-        return self.conn.execute(empty).fetchone()[0]
+        return one_row(self.conn.execute(empty))[0]
 
     def _lineage_key_aside(self) -> SetAside:
         """A lineage table no job has written to yet gets its key after the load, like the account tables.
         (Other jobs' runs wait for this one to commit before they write lineage.)"""
         lineage = self.job.target.table("legacy_crosswalk")
         written = sql.SQL("SELECT EXISTS (SELECT FROM {})").format(lineage)
-        if self.conn.execute(written).fetchone()[0]:
+        if one_row(self.conn.execute(written))[0]:
             return SetAside()  # the usual case after the first load: no lock, other jobs carry on
         self.conn.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(lineage))
-        if self.conn.execute(written).fetchone()[0]:  # another job wrote while we waited for the lock
+        if one_row(self.conn.execute(written))[0]:  # another job wrote while we waited for the lock
             return SetAside()
         return set_aside(self.conn, [lineage], keys=True)
 

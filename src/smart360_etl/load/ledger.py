@@ -10,7 +10,7 @@ import psycopg
 from psycopg import sql
 
 from ..config import TargetConfig
-from ..db import connect
+from ..db import connect, one_row
 from ..errors import TargetError
 
 
@@ -98,7 +98,7 @@ def last_source_schema(conn: psycopg.Connection, target: TargetConfig, job: str)
 def last_started(conn: psycopg.Connection, target: TargetConfig, job: str) -> datetime | None:
     """When the job's most recent run started, whatever became of it."""
     query = sql.SQL("SELECT max(started_at) FROM {} WHERE job = %s").format(target.table("run"))
-    return conn.execute(query, [job]).fetchone()[0]
+    return one_row(conn.execute(query, [job]))[0]
 
 
 def history(conn: psycopg.Connection, target: TargetConfig, job: str, limit: int = 20) -> list[dict]:

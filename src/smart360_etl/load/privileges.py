@@ -12,6 +12,7 @@ import psycopg
 from psycopg import sql
 
 from ..config import JobConfig
+from ..db import one_row
 
 READ_WRITE = ("SELECT", "INSERT", "UPDATE")
 
@@ -75,26 +76,26 @@ def grant_statements(job: JobConfig, role: str) -> list[sql.Composed]:
 def _database(job: JobConfig) -> str:
     from psycopg.conninfo import conninfo_to_dict
 
-    return conninfo_to_dict(job.target.url).get("dbname") or "<database>"
+    return str(conninfo_to_dict(job.target.url).get("dbname") or "<database>")
 
 
 def missing_privileges(conn: psycopg.Connection, job: JobConfig) -> list[tuple[str, str]]:
     """(what is missing, the GRANT that gives it) for the current role; tables not created yet are skipped
     (the migrations say so)."""
     missing = []
-    if not conn.execute("SELECT has_database_privilege(current_database(), 'TEMP')").fetchone()[0]:
+    if not one_row(conn.execute("SELECT has_database_privilege(current_database(), 'TEMP')"))[0]:
         missing.append(("database: TEMP (staging tables)", "GRANT TEMP ON DATABASE <database> TO <role>"))
     for schema in dict.fromkeys((job.target.schema_, job.target.etl_schema)):
-        exists = conn.execute("SELECT to_regnamespace(%s) IS NOT NULL", [schema]).fetchone()[0]
-        if exists and not conn.execute("SELECT has_schema_privilege(%s, 'USAGE')", [schema]).fetchone()[0]:
+        exists = one_row(conn.execute("SELECT to_regnamespace(%s) IS NOT NULL", [schema]))[0]
+        if exists and not one_row(conn.execute("SELECT has_schema_privilege(%s, 'USAGE')", [schema]))[0]:
             missing.append((f"schema {schema}: USAGE", f"GRANT USAGE ON SCHEMA {schema} TO <role>"))
             return missing  # nothing in it can be looked at
     for need in required_privileges(job):
         regclass = sql.Identifier(need.schema, need.table).as_string(conn)
-        if conn.execute("SELECT to_regclass(%s)", [regclass]).fetchone()[0] is None:
+        if one_row(conn.execute("SELECT to_regclass(%s)", [regclass]))[0] is None:
             continue
         held = "SELECT has_table_privilege(%s, %s)"  # one at a time: a list is true if ANY is held
-        lacking = [p for p in need.privileges if not conn.execute(held, [regclass, p]).fetchone()[0]]
+        lacking = [p for p in need.privileges if not one_row(conn.execute(held, [regclass, p]))[0]]
         if lacking:
             privileges = ", ".join(lacking)
             missing.append((f"{need.name}: {privileges}", f"GRANT {privileges} ON {need.name} TO <role>"))

@@ -10,6 +10,7 @@ import psycopg
 from psycopg import sql
 
 from ..config import TargetConfig
+from ..db import one_row
 from ..errors import TargetNotInitialised
 
 MIGRATIONS: list[tuple[int, str, str]] = [
@@ -195,17 +196,17 @@ def _compose(template: str, target: TargetConfig) -> sql.Composed:
 
 def _exists(conn: psycopg.Connection, schema: str, table: str) -> bool:
     query = "SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) IS NOT NULL"
-    return conn.execute(query, [schema, table]).fetchone()[0]
+    return one_row(conn.execute(query, [schema, table]))[0]
 
 
 def pending_migrations(conn: psycopg.Connection, target: TargetConfig) -> list[int]:
     """The migrations the job's target schema (with its ETL schema) has not had."""
     applied: set[int] = set()
     if _exists(conn, target.etl_schema, "schema_migration"):
-        per_target = conn.execute(
+        per_target = one_row(conn.execute(
             "SELECT count(*) > 0 FROM information_schema.columns WHERE table_schema = %s "
             "AND table_name = 'schema_migration' AND column_name = 'target_schema'", [target.etl_schema]
-        ).fetchone()[0]
+        ))[0]
         before = sql.SQL("true") if _exists(conn, target.schema_, "consumer") else sql.SQL("false")
         query = sql.SQL("SELECT version FROM {} WHERE ").format(target.table("schema_migration"))
         if per_target:

@@ -37,10 +37,11 @@ def account_rules(
     settings: AccountsConfig, crosswalks: Crosswalks, source_columns: list[str], known_tariffs: set[str]
 ) -> AccountRules:
     """Resolve the five source columns and the code crosswalks (known target plan codes map to themselves)."""
-    columns = {
-        part: resolve_column(settings.columns.get(part, default), source_columns, part)
-        for part, default in PART_COLUMNS.items()
-    }
+    columns = {}
+    for part, default in PART_COLUMNS.items():
+        column = resolve_column(settings.columns.get(part, default), source_columns, part)
+        if column is not None:  # the account parts are never optional: a missing one raises
+            columns[part] = column
     tariffs = {code.casefold(): code for code in known_tariffs}
     tariffs |= {legacy.strip().casefold(): code for legacy, code in crosswalks.tariff_plan.items()}
     statuses = {status.casefold(): status for status in PAYMENT_STATUSES}

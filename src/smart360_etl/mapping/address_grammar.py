@@ -123,9 +123,10 @@ class AddressGrammar:
         while i < len(words):
             word, following = words[i], words[i + 1] if i + 1 < len(words) else None
             paired = following is not None and following.part == word.part
-            if (word.key in w.units or word.key in w.floor_words) and paired and _UNIT_ID.fullmatch(following.text):
+            if (word.key in w.units or word.key in w.floor_words) and following is not None and paired \
+                    and _UNIT_ID.fullmatch(following.text):
                 i += 2
-            elif _ORDINAL.fullmatch(word.text) and paired and following.key in w.floor_words:
+            elif _ORDINAL.fullmatch(word.text) and following is not None and paired and following.key in w.floor_words:
                 i += 2
             elif _HASH_UNIT.fullmatch(word.text) or word.key in w.units_alone:
                 i += 1
@@ -314,10 +315,11 @@ class AddressGrammar:
 
     # -- units in the street part ------------------------------------------------------------------
 
-    def _take_units(self, words: list[Word]) -> tuple[str | None, list[str]]:
+    def _take_units(self, words: list[Word]) -> tuple[str | None, list[str | None]]:
         """(line 1, unit texts): unit phrases at the start or end of a comma part, a comma part that is
         only a unit or a bare secondary number ("212 W. Washington, 1506"), and AU's "5/12 Smith St"."""
-        units, kept = [], []
+        units: list[str | None] = []
+        kept: list[Word] = []
         for n, chunk in enumerate(_by_part(words)):
             lead = self.unit_end(chunk, 0)
             bare_number = n > 0 and len(chunk) == 1 and _UNIT_ID.fullmatch(chunk[0].text) and _has_digit(chunk[0].text)

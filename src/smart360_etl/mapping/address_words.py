@@ -78,5 +78,5 @@ def address_words(region_code: str, extra: dict[str, list[str]] | None = None) -
     extra = extra or {}
     merged = {name: words | {word_key(w) for w in extra.get(name, [])} for name, words in lists.items()}
     county_names = list(counties) + list(extra.get("counties", []))
-    counties = {phrase_key(c.split()): c for c in county_names}
-    return AddressWords(**merged, counties=counties, slash_units=slash_units)
+    by_key = {phrase_key(c.split()): c for c in county_names}
+    return AddressWords(**merged, counties=by_key, slash_units=slash_units)

@@ -105,7 +105,7 @@ def _history_entries(text: str, migrated_on: date) -> list[tuple[date, str, str 
     for part in filter(None, (p.strip() for p in _ENTRY_SPLIT.split(text))):
         match = _ENTRY.match(part)
         amount = match and re.fullmatch(r"([0-9][0-9,]*(?:\.[0-9]+)?)\s*([A-Za-z]*)", match["amount"])
-        if not amount:
+        if not match or not amount:
             raise Invalid(part)
         entries.append((_period(match), amount.group(1), amount.group(2) or None))
     return entries

@@ -96,7 +96,9 @@ def build_rules(
         raise ConfigError(f"unknown target field `mapping.{unknown[0]}`{hint} fields are: {', '.join(CONSUMER_FIELDS)}")
     resolved = resolve_source_columns(source_columns, columns)
     skipped = {field for field, spec in overrides.items() if spec is None}
-    rules, missing, unfound = [], [], {}
+    rules: list[FieldRule | None] = []
+    missing: list[str] = []
+    unfound: dict[str, list[str]] = {}
     for field in (f for f in CONSUMER_FIELDS if f not in skipped):
         spec = overrides.get(field)
         if spec is not None and spec.from_:
@@ -118,7 +120,7 @@ def build_rules(
         raise SourceError(missing[0])
     if missing:
         raise SourceError(f"{len(missing)} source columns are missing:\n" + "\n".join(f"  - {m}" for m in missing))
-    return rules
+    return [rule for rule in rules if rule is not None]
 
 
 def _not_found(concept: str, fields: list[str], resolved: SourceColumns, source_columns: list[str]) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
@@ -46,7 +46,7 @@ def map_batch(
     With `accounts`, the account parts (mapping/accounts.py) are added, and their reasons reject the record;
     `conflicts` (reason -> consumer ids) rejects every record that claims an account or meter another has.
     """
-    first_rule = {}
+    first_rule: dict[tuple[str, str], FieldRule] = {}
     for rule in rules:
         first_rule.setdefault((rule.column, rule.family), rule)
     groups = list(first_rule)
@@ -200,6 +200,6 @@ def _split_reasons(reasons: list[pl.Series], disposition: Callable[[str], str]) 
     return [_joined(rejects).alias("reject_reasons"), _joined(warnings).alias("warn_reasons")]
 
 
-def _joined(parts: list[pl.Expr]) -> pl.Expr:
+def _joined(parts: Sequence[pl.Expr]) -> pl.Expr:
     text = pl.concat_str(parts, separator=",", ignore_nulls=True)
     return pl.when(text != "").then(text)

@@ -98,8 +98,7 @@ def split_names(names: pl.Series, order: str = "given_first") -> pl.DataFrame:
     slow_input = ordinary.to_frame().select(pl.when(fast["first"].is_null()).then(pl.col("name")))["name"]
     slow = by_unique(slow_input, parse_one, PART_DTYPE).struct.unnest()
     only_special = pl.select(pl.when(pl.lit(special)).then(pl.lit(cleaned))).to_series()
-    unusual = by_unique(only_special, parse_special, _SPECIAL_DTYPE)
-    unusual = unusual.struct.unnest()
+    unusual = by_unique(only_special, parse_special, _SPECIAL_DTYPE).struct.unnest()
     decided = fast["first"].is_not_null()
     common = pl.DataFrame({p: pl.select(pl.when(decided).then(fast[p]).otherwise(slow[p])).to_series() for p in PARTS})
     parts = pl.DataFrame(
@@ -263,7 +262,7 @@ def _couple(left: str, connector: str, right: str) -> tuple[dict, tuple[str | No
         primary = _person(left)
         return primary, (right, primary["last"])
     if all(_is_title(w) for w in left_words):  # "Mr and Mrs J Smith"
-        title = " ".join(p for p in (left, connector, other["title"]) if p)
+        title: str | None = " ".join(p for p in (left, connector, other["title"]) if p)
         return {**other, "title": title}, (None, other["last"])
     second_first = " ".join(p for p in (other["first"], other["middle"]) if p) or None
     if len(left_words) == 1 or (len(left_words) == 2 and _is_title(left_words[0])):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from typing import Any
 
 import polars as pl
 
@@ -20,7 +22,7 @@ def clean(expr: pl.Expr) -> pl.Expr:
     return text.replace("", None)  # 2x cheaper than when/then/otherwise, which evaluates `text` twice more
 
 
-def by_unique(values: pl.Series, parse, dtype: pl.DataType) -> pl.Series:
+def by_unique(values: pl.Series, parse: Callable[[str], Any], dtype: pl.DataType | type[pl.DataType]) -> pl.Series:
     """Apply a per-value Python `parse` once per distinct value: real data repeats a lot."""
     distinct = values.drop_nulls().unique()
     parsed = pl.Series(values.name, [parse(v) for v in distinct.to_list()], dtype=dtype)

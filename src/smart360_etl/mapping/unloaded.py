@@ -14,7 +14,7 @@ def unloaded_columns(job: JobConfig, columns: list[str], rules: list[FieldRule])
     if job.accounts is not None:
         for part, default in PART_COLUMNS.items():
             try:
-                read.add(resolve_column(job.accounts.columns.get(part, default), columns, part))
+                read.add(resolve_column(job.accounts.columns.get(part, default), columns, part) or part)
             except SourceError:
                 pass  # the run names a missing account column itself
     incremental = job.source.incremental

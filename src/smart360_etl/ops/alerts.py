@@ -51,7 +51,7 @@ def message(result, reasons: list[str]) -> tuple[str, str]:
 def send_alerts(result, alerts: AlertsConfig | None) -> dict[str, bool]:
     """Send to every configured channel when the run calls for it; returns channel -> delivered."""
     reasons = alert_reasons(result, alerts) if alerts else []
-    if not reasons:
+    if alerts is None or not reasons:
         return {}
     subject, body = message(result, reasons)
     payload = {
@@ -81,7 +81,8 @@ def _with_retries(name: str, attempt, alerts: AlertsConfig) -> bool:
         wait=wait_exponential(multiplier=alerts.backoff_s, max=60),
         reraise=True,
         before_sleep=lambda state: log.warning(
-            "alert via %s failed (attempt %d): %s; retrying", name, state.attempt_number, state.outcome.exception()
+            "alert via %s failed (attempt %d): %s; retrying", name, state.attempt_number,
+            state.outcome.exception() if state.outcome else None,
         ),
     )
     try:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from logging.handlers import RotatingFileHandler
+from pathlib import Path
 
 from pythonjsonlogger.json import JsonFormatter
 from rich.console import Console
@@ -95,7 +96,7 @@ def setup_job(job: JobConfig) -> None:
     _scrub.secrets = {s for s in _job_secrets(job) if s and len(s) >= 4}
     close_file()
     if settings.file is not None:
-        _file_handler = _rotating_file(settings)
+        _file_handler = _rotating_file(settings, settings.file)
         log.addHandler(_file_handler)
         log.setLevel(min(log.level or logging.WARNING, _file_handler.level))
 
@@ -114,10 +115,10 @@ def _job_secrets(job: JobConfig) -> list[str]:
     return [email.password] if email and email.password else []
 
 
-def _rotating_file(settings: LoggingConfig) -> logging.Handler:
-    settings.file.parent.mkdir(parents=True, exist_ok=True)
+def _rotating_file(settings: LoggingConfig, path: Path) -> logging.Handler:
+    path.parent.mkdir(parents=True, exist_ok=True)
     handler = RotatingFileHandler(
-        settings.file, maxBytes=settings.max_bytes, backupCount=settings.backups, encoding="utf-8"
+        path, maxBytes=settings.max_bytes, backupCount=settings.backups, encoding="utf-8"
     )
     handler.setLevel(settings.level)
     if settings.format == "json":

@@ -124,7 +124,7 @@ def command_line(config_path: Path) -> str:
 
 
 def crontab_line(job: JobConfig, config_path: Path) -> str:
-    schedule = job.schedule
+    schedule = job.schedule_section
     lines = []
     if schedule.timezone != "UTC":
         lines.append(
@@ -179,7 +179,7 @@ def _days(value: str) -> str:
 
 
 def systemd_units(job: JobConfig, config_path: Path) -> str:
-    schedule = job.schedule
+    schedule = job.schedule_section
     calendars = "\n".join(f"OnCalendar={value}" for value in on_calendar(schedule.cron, schedule.timezone))
     unit = f"smart360-etl-{re.sub(r'[^A-Za-z0-9_-]', '-', job.name)}"
     return f"""# /etc/systemd/system/{unit}.service

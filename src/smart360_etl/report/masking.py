@@ -54,7 +54,8 @@ _WARNED_AS = {"name": "first_name", "address": "address_line_1"}
 
 def mask_warning(row: dict) -> dict:
     """A warning sample's source value masked as the field it was meant for."""
-    field = _WARNED_AS.get(row.get("field"), row.get("field"))
+    field = str(row.get("field"))
+    field = _WARNED_AS.get(field, field)
     return {**row, "source_value": mask_value(field, row.get("source_value"))}
 
 

@@ -16,6 +16,7 @@ import psycopg
 
 from .. import reasons
 from ..config import FieldSpec, TargetConfig
+from ..db import one_row
 from ..errors import EtlError, job_file
 from ..mapping.fields import CONSUMER_FIELDS, OPTIONAL_FIELDS, column_key, wanted_columns
 from ..sources.postgres import type_family
@@ -248,9 +249,9 @@ def _extra_column(table: str, name: str, needs_value: bool) -> Drift:
 
 
 def _unique_key(conn: psycopg.Connection, table: str) -> bool:
-    return conn.execute(
+    return one_row(conn.execute(
         "SELECT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
         "AND a.attnum = i.indkey[0] WHERE i.indrelid = to_regclass(%s) AND i.indisunique AND i.indnkeyatts = 1 "
         "AND i.indpred IS NULL AND a.attname = 'consumer_id')",
         [table],
-    ).fetchone()[0]
+    ))[0]

@@ -42,7 +42,7 @@ def check_headers(job: JobConfig) -> None:
 
 def _export(conn: psycopg.Connection, job: JobConfig, table: str, path: Path) -> int:
     identifier = job.target.table(table)
-    columns = [c.name for c in conn.execute(sql.SQL("SELECT * FROM {} LIMIT 0").format(identifier)).description]
+    columns = [c.name for c in conn.execute(sql.SQL("SELECT * FROM {} LIMIT 0").format(identifier)).description or []]
     headers = job.export.headers.get(table, {})
     wrong = sorted(set(headers) - set(columns))
     if wrong:

@@ -20,10 +20,11 @@ import psycopg
 from psycopg import sql
 
 from ..config import JobConfig, parse_duration
-from ..db import for_whole_tables
+from ..db import for_whole_tables, one_row
 from ..load.copying import copy_frames
 from ..load.merging import Table, merge
 from ..load.source_keys import SOURCE_KEYS
+from ..mapping.fields import FieldRule
 from ..sources import open_source
 from .context import RunContext
 from .passes import id_batches, key_frames
@@ -55,7 +56,7 @@ class Window:
 
 def open_window(conn: psycopg.Connection, job: JobConfig, source, full_refresh: bool) -> Window:
     """Read the watermark and narrow the source to the rows changed since (column mode)."""
-    settings = job.source.incremental
+    settings = job.source.incremental_section
     if settings.mode == "compare":
         return Window("compare")
     since = None if full_refresh else _watermark(conn, job)
@@ -70,7 +71,7 @@ def _watermark(conn: psycopg.Connection, job: JobConfig) -> str | None:
     row = conn.execute(
         sql.SQL("SELECT value, column_name FROM {} WHERE job = %s").format(job.target.table("watermark")), [job.name]
     ).fetchone()
-    if row is None or row[1] != job.source.incremental.column:
+    if row is None or row[1] != job.source.incremental_section.column:
         return None  # never run, or the change column was switched: start again from everything
     return row[0]
 
@@ -141,7 +142,7 @@ def deleted_ids(conn: psycopg.Connection, job: JobConfig, window: Window) -> lis
             [job.name],
         )
     ]
-    if gone and job.source.incremental.deletes == "mark_inactive":
+    if gone and job.source.incremental_section.deletes == "mark_inactive":
         # Their accounts too (a job with `accounts:`): a returning record makes its account ACTIVE again.
         for table in ("consumer", "account") if job.accounts else ("consumer",):
             conn.execute(
@@ -182,7 +183,7 @@ def verify_window(conn: psycopg.Connection, job: JobConfig, window: Window, run_
         copy_frames(conn, keys, frames, ["consumer_id", "row_hash"])
         conn.execute(sql.SQL("ANALYZE {}").format(keys))
     # Set-based (outer joins, hashed), not a subquery per row: windows of a whole source must stay fast.
-    total, failing, sample = conn.execute(
+    total, failing, sample = one_row(conn.execute(
         sql.SQL(
             "SELECT count(*), count(*) FILTER (WHERE NOT ok), "
             "(array_agg(consumer_id ORDER BY consumer_id) FILTER (WHERE NOT ok))[1:5] "
@@ -199,14 +200,14 @@ def verify_window(conn: psycopg.Connection, job: JobConfig, window: Window, run_
             keys=keys,
         ),
         [run_id, job.name],
-    ).fetchone()
+    ))
     return failing, total, sample or []
 
 
 def finish_incremental(run: RunContext, window: Window) -> dict:
     """After the load: remember what was loaded, find deleted rows, verify the window, move the watermark."""
     conn, job, source, rules, run_id = run.conn, run.job, run.source, run.rules, run.result.run_id
-    settings = job.source.incremental
+    settings = job.source.incremental_section
     for_whole_tables(conn)  # whole-table joins from here on
     record_loaded(conn, job, run_id)
     deleted: list[str] = []
@@ -218,7 +219,7 @@ def finish_incremental(run: RunContext, window: Window) -> dict:
         deleted = deleted_ids(conn, job, window)
     fresh = None
     if window.mode == "column" and window.since is not None:
-        fresh = _fresh_window(job, rules, window)
+        fresh = _fresh_window(job, rules, window, window.since)
     failing, total, sample = verify_window(conn, job, window, run_id, fresh)
     if failing == 0:
         save_watermark(conn, job, window, run_id)
@@ -242,9 +243,10 @@ def finish_incremental(run: RunContext, window: Window) -> dict:
     }
 
 
-def _fresh_window(job: JobConfig, rules, window: Window) -> Iterator[pl.DataFrame]:
+def _fresh_window(job: JobConfig, rules: list[FieldRule], window: Window, since: str) -> Iterator[pl.DataFrame]:
     """The run's window read again in a new snapshot: rows committed late with an old stamp show up here."""
-    settings = job.source.incremental
+    settings = job.source.incremental_section
+    assert settings.column is not None  # column mode always has one (IncrementalConfig)
     with open_source(job.source) as fresh:
-        fresh.restrict(settings.column, window.since, parse_duration(settings.overlap).total_seconds(), window.until)
+        fresh.restrict(settings.column, since, parse_duration(settings.overlap).total_seconds(), window.until)
         yield from key_frames(job, fresh, rules, hashed=True)

@@ -13,6 +13,7 @@ from psycopg import sql
 from ..checks import Check
 from ..checks.runner import configured_checks
 from ..config import JobConfig
+from ..db import one_row
 from ..errors import ConfigError, EtlError, RunBlocked, RunLocked, TargetNotInitialised, job_file
 from ..load import ledger
 from ..load.schema import column_limits, pending_migrations, require_migrated
@@ -30,9 +31,9 @@ def take_run_lock(conn: psycopg.Connection, job: str, wait_s: float = 0) -> None
     """The job's lock for the transaction; waits up to `wait_s` for a run holding it (a run killed a moment
     ago keeps it until the server notices, about a second)."""
     deadline = time.monotonic() + wait_s
-    while not conn.execute(
+    while not one_row(conn.execute(
         "SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))", [f"smart360-etl:run:{job}"]
-    ).fetchone()[0]:
+    ))[0]:
         if time.monotonic() >= deadline:
             raise RunLocked(job)
         time.sleep(0.25)
@@ -43,7 +44,7 @@ def take_accounts_lock(conn: psycopg.Connection, job: JobConfig) -> None:
     bulk loads into the same empty tables would each hold what the other's constraint changes need (a
     deadlock). The second waits, says so, and runs when the first ends."""
     key = [f"smart360-etl:accounts:{job.target.schema_}"]
-    if conn.execute("SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))", key).fetchone()[0]:
+    if one_row(conn.execute("SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))", key))[0]:
         return
     log.warning("another run with accounts is loading into schema %s: waiting for it to end", job.target.schema_,
                 extra={"stage": "start"})
@@ -119,7 +120,7 @@ def _within_limits(conn: psycopg.Connection, job: JobConfig, rules: list) -> lis
 
 def run_account_rules(conn: psycopg.Connection, job: JobConfig, source_columns: list[str]) -> AccountRules:
     """The account columns and code crosswalks; crosswalk targets must be plans SMART360 has (or may create)."""
-    return account_rules(job.accounts, job.crosswalks, source_columns, known_tariff_plans(conn, job))
+    return account_rules(job.accounts_section, job.crosswalks, source_columns, known_tariff_plans(conn, job))
 
 
 def known_tariff_plans(conn: psycopg.Connection, job: JobConfig) -> set[str]:
@@ -127,9 +128,10 @@ def known_tariff_plans(conn: psycopg.Connection, job: JobConfig) -> set[str]:
     plans = job.target.table("tariff_plan")
     known = {row[0] for row in conn.execute(sql.SQL("SELECT code FROM {}").format(plans))}
     missing = sorted(set(job.crosswalks.tariff_plan.values()) - known)
-    if job.accounts.unknown_tariff is not None and job.accounts.unknown_tariff not in known:
-        missing.append(job.accounts.unknown_tariff)
-    if missing and not job.accounts.create_unknown_tariffs:
+    settings = job.accounts_section
+    if settings.unknown_tariff is not None and settings.unknown_tariff not in known:
+        missing.append(settings.unknown_tariff)
+    if missing and not settings.create_unknown_tariffs:
         raise ConfigError(
             f"tariff plans {missing} (named in `crosswalks.tariff_plan` or `accounts.unknown_tariff`) are not in "
             f"{job.target.schema_}.tariff_plan; load them first: `smart360-etl load-reference -c {job_file()} "

@@ -10,7 +10,7 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
-from ..db import connect
+from ..db import connect, one_row
 from ..errors import SourceError
 from ..urls import redact_url
 from .chunks import frames_from_csv_bytes
@@ -92,7 +92,7 @@ class PostgresSource:
     def _base(self) -> sql.Composable:
         if self.table is not None:
             return sql.SQL("SELECT * FROM {}").format(sql.Identifier(*self.table.split(".", 1)))
-        return sql.SQL(self.query.strip().rstrip(";"))
+        return sql.SQL((self.query or "").strip().rstrip(";"))
 
     def _relation(self) -> sql.Composable:
         body = self._base()
@@ -117,7 +117,7 @@ class PostgresSource:
                 cursor = conn.execute(sql.SQL("SELECT * FROM ({}) AS q LIMIT 0").format(self._relation()))
             except psycopg.Error as exc:
                 raise SourceError(f"cannot read {self.describe()}: {exc}".strip()) from None
-            return {column.name: column.type_display for column in cursor.description}
+            return {column.name: column.type_display for column in cursor.description or []}
 
     def restrict(self, column: str, after: str, overlap_s: float, until: str | None = None) -> None:
         """Read only rows whose `column` is past `after` minus the overlap (and up to `until`, when given).
@@ -143,7 +143,7 @@ class PostgresSource:
         """The largest value of `column` in the whole source (same snapshot), as text."""
         query = sql.SQL("SELECT max({})::text FROM ({}) AS q").format(sql.Identifier(column), self._base())
         with self._session() as conn:
-            return conn.execute(query).fetchone()[0]
+            return one_row(conn.execute(query))[0]
 
     def batches(self, batch_size: int, columns: list[str] | None = None, whole: bool = False) -> Iterator[pl.DataFrame]:
         """The rows (of `columns`), batch by batch; `whole` ignores an incremental restriction."""
