@@ -5,12 +5,8 @@ Exit codes: 0 ok; 1 error (nothing half-written); 2 loaded, but a check with sev
 
 from __future__ import annotations
 
-import logging
 import os
-import re
-import signal
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 # polars allocates through jemalloc, one arena per thread by default; the mapping threads, polars' own and
@@ -20,96 +16,25 @@ from pathlib import Path
 os.environ.setdefault("_RJEM_MALLOC_CONF", "narenas:1,dirty_decay_ms:1000")
 
 import click
-import psycopg
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from . import __version__
-from .config import JobConfig, load_job
-from .errors import EtlError, Terminated, set_job_file
-from .ops import logs
-from .urls import redact
-
-# No text is ever read as markup: data and configuration may hold "[...]" (styles come as rich Text).
-console = Console(stderr=False, markup=False, highlight=False)
-err_console = Console(stderr=True, markup=False, highlight=False)
-log = logging.getLogger("smart360_etl")
-
-EXIT_CODES = """\b
-Exit codes:
-  0  ok
-  1  error: nothing was written (the run is rolled back)
-  2  loaded, but a check with severity `fail` failed: see the report
-  130, 143  interrupted (Ctrl-C) or terminated (SIGTERM): rolled back, recorded `failed`, reported
-"""
-
-CONFIG_OPTION = click.option(
-    "-c",
-    "--config",
-    "config_path",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="job file (YAML), e.g. job.yaml",
+from .. import __version__
+from ..errors import EtlError
+from ..ops import logs
+from ..urls import redact
+from .support import (
+    CONFIG_OPTION,
+    EXIT_CODES,
+    Commands,
+    console,
+    err_console,
+    errors_to_exit_codes,
+    job_from,
+    progress,
 )
 
 
-def _terminate(signum, frame) -> None:
-    raise Terminated()
-
-
-@contextmanager
-def _errors_to_exit_codes():
-    previous = signal.signal(signal.SIGTERM, _terminate)
-    try:
-        yield
-    except EtlError as exc:
-        err_console.print(Text.assemble(("error: ", "red"), redact(str(exc))), soft_wrap=True)
-        sys.exit(1)
-    except psycopg.Error as exc:
-        err_console.print(Text.assemble(("database error: ", "red"), redact(str(exc)).strip()), soft_wrap=True)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        err_console.print("interrupted: the run was rolled back, nothing was written")
-        sys.exit(130)
-    except Terminated:
-        err_console.print("terminated (SIGTERM): the run was rolled back, nothing was written")
-        sys.exit(143)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextmanager
-def _progress(label: str):
-    """A progress bar on a terminal; elsewhere the pipeline's log lines say how far it got."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=True) as bar:
-        task = bar.add_task(label, total=None)
-        yield lambda stage, done, total: bar.update(task, description=stage, completed=done, total=total)
-
-
-def _job(config_path: Path, alerts: bool = False) -> JobConfig:
-    """The job file; with `alerts`, its `alerts:` section must resolve too (only runs send alerts)."""
-    set_job_file(str(config_path))
-    job = load_job(config_path, unused=() if alerts else ("alerts",))
-    logs.setup_job(job)
-    return job
-
-
-class _Commands(click.Group):
-    """`-v` is read before or after the command's name (`smart360-etl run -c job.yaml -v`)."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        head = args[: args.index("--")] if "--" in args else args
-        verbose = [a for a in head if re.fullmatch(r"-v+|--verbose", a)]
-        rest = [a for i, a in enumerate(args) if not (a in verbose and i < len(head))]
-        return super().parse_args(ctx, verbose + rest)
-
-
-@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="smart360-etl")
 @click.option("-v", "--verbose", count=True, help="more log lines (-vv for debug)")
 def main(verbose: int) -> None:
@@ -144,10 +69,10 @@ def demo(rows: int, report_dir: Path) -> None:
     Example:
       smart360-etl demo --rows 50000
     """
-    from .demo.job import run_demo
-    from .report import print_summary
+    from ..demo.job import run_demo
+    from ..report import print_summary
 
-    with _errors_to_exit_codes(), _progress("migrating consumers") as on_progress:
+    with errors_to_exit_codes(), progress("migrating consumers") as on_progress:
         result = run_demo(rows, report_dir, on_progress)
     print_summary(result, console)
     sys.exit(2 if result.failed_checks else 0)
@@ -162,11 +87,11 @@ def init(config_path: Path) -> None:
     Example:
       smart360-etl init -c job.yaml
     """
-    from .db import target_connection
-    from .load.schema import migrate
+    from ..db import target_connection
+    from ..load.schema import migrate
 
-    with _errors_to_exit_codes():
-        job = _job(config_path)
+    with errors_to_exit_codes():
+        job = job_from(config_path)
         with target_connection(job.target) as conn:
             applied = migrate(conn, job.target)
     where = f"schemas {job.target.schema_} and {job.target.etl_schema}"
@@ -188,12 +113,12 @@ def run_command(config_path: Path, dry_run: bool, full_refresh: bool, wait_s: fl
     Example:
       smart360-etl run -c job.yaml --dry-run
     """
-    from .ops.operate import run_job
-    from .report import print_summary
+    from ..ops.operate import run_job
+    from ..report import print_summary
 
-    with _errors_to_exit_codes():
-        job = _job(config_path, alerts=not dry_run)  # a dry run sends no alert
-        with _progress("migrating consumers") as on_progress:
+    with errors_to_exit_codes():
+        job = job_from(config_path, alerts=not dry_run)  # a dry run sends no alert
+        with progress("migrating consumers") as on_progress:
             result = run_job(
                 job, dry_run=dry_run, full_refresh=full_refresh, on_progress=on_progress, lock_wait_s=wait_s
             )
@@ -221,11 +146,11 @@ def validate(config_path: Path) -> None:
     Example:
       smart360-etl validate -c job.yaml
     """
-    from .report import print_checks
-    from .run.queries import validate as validate_job
+    from ..report import print_checks
+    from ..run.queries import validate as validate_job
 
-    with _errors_to_exit_codes():
-        outcomes, report_path = validate_job(_job(config_path))
+    with errors_to_exit_codes():
+        outcomes, report_path = validate_job(job_from(config_path))
     print_checks([o.to_json() for o in outcomes], console)
     failed = [o.name for o in outcomes if o.status == "fail"]
     failures = Text.assemble(("failed: ", "red"), ", ".join(failed))
@@ -247,11 +172,11 @@ def preview(config_path: Path, limit: int) -> None:
     Example:
       smart360-etl preview -c job.yaml --limit 50
     """
-    from .report.console import print_preview
-    from .run.queries import preview as preview_rows
+    from ..report.console import print_preview
+    from ..run.queries import preview as preview_rows
 
-    with _errors_to_exit_codes():
-        mapped = preview_rows(_job(config_path), limit)
+    with errors_to_exit_codes():
+        mapped = preview_rows(job_from(config_path), limit)
     print_preview(mapped, console)
 
 
@@ -265,11 +190,11 @@ def history(config_path: Path, limit: int) -> None:
     Example:
       smart360-etl history -c job.yaml --limit 5
     """
-    from .report.console import print_history
-    from .run.queries import history as past_runs
+    from ..report.console import print_history
+    from ..run.queries import history as past_runs
 
-    with _errors_to_exit_codes():
-        rows = past_runs(_job(config_path), limit)
+    with errors_to_exit_codes():
+        rows = past_runs(job_from(config_path), limit)
     print_history(rows, console)
 
 
@@ -289,12 +214,12 @@ def schedule(config_path: Path, print_cron: bool, print_systemd: bool) -> None:
       smart360-etl schedule -c job.yaml
       smart360-etl schedule -c job.yaml --print-systemd
     """
-    from .ops import schedule as scheduling
-    from .ops.operate import run_job
-    from .run.queries import last_started
+    from ..ops import schedule as scheduling
+    from ..ops.operate import run_job
+    from ..run.queries import last_started
 
-    with _errors_to_exit_codes():
-        job = _job(config_path, alerts=not (print_cron or print_systemd))
+    with errors_to_exit_codes():
+        job = job_from(config_path, alerts=not (print_cron or print_systemd))
         scheduling.require_schedule(job)
         if print_cron or print_systemd:
             text = scheduling.crontab_line(job, config_path) if print_cron else ""
@@ -316,12 +241,12 @@ def load_reference(config_path: Path, tariff_plans: Path) -> None:
     Example:
       smart360-etl load-reference -c job.yaml tariff_plans.csv
     """
-    from .db import target_connection
-    from .load.reference import load_tariff_plans, read_tariff_plans
-    from .load.schema import require_migrated
+    from ..db import target_connection
+    from ..load.reference import load_tariff_plans, read_tariff_plans
+    from ..load.schema import require_migrated
 
-    with _errors_to_exit_codes():
-        job = _job(config_path)
+    with errors_to_exit_codes():
+        job = job_from(config_path)
         plans = read_tariff_plans(tariff_plans)
         with target_connection(job.target) as conn:
             require_migrated(conn, job.target)
@@ -349,17 +274,17 @@ def export(config_path: Path, out_dir: Path, dry_run: bool) -> None:
       smart360-etl export -c job.yaml --out upload/
       smart360-etl export -c job.yaml --out upload/ --dry-run
     """
-    from .db import target_connection
-    from .load.schema import require_migrated
-    from .ops.operate import run_job
-    from .run.export import check_headers, export_tables, export_within
+    from ..db import target_connection
+    from ..load.schema import require_migrated
+    from ..ops.operate import run_job
+    from ..run.export import check_headers, export_tables, export_within
 
     written: dict[str, int] = {}
-    with _errors_to_exit_codes():
-        job = _job(config_path)
+    with errors_to_exit_codes():
+        job = job_from(config_path)
         check_headers(job)
         if dry_run:
-            with _progress("dry run for the export") as on_progress:
+            with progress("dry run for the export") as on_progress:
                 result = run_job(
                     job,
                     dry_run=True,
@@ -386,11 +311,11 @@ def doctor(config_path: Path) -> None:
     Example:
       smart360-etl doctor -c job.yaml
     """
-    from .ops.doctor import Finding, diagnose
-    from .report.console import print_findings
+    from ..ops.doctor import Finding, diagnose
+    from ..report.console import print_findings
 
     try:
-        findings = diagnose(_job(config_path))
+        findings = diagnose(job_from(config_path))
     except EtlError as exc:  # the job file itself: nothing else can be checked
         findings = [Finding("configuration", "fail", redact(str(exc)), "fix the job file")]
     print_findings(findings, console)
