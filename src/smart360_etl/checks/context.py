@@ -24,7 +24,7 @@ class RunFacts:
     counts: dict[str, int]
     rejects_by_reason: dict[str, int]
     source_key_count: int  # non-null consumer ids the source had (they are in load.keys.SOURCE_KEYS)
-    incremental: dict | None = None  # an incremental run's window verification and deleted rows (sync.py)
+    incremental: dict | None = None  # an incremental run's window verification and deleted rows (run/incremental.py)
 
 
 @dataclass
@@ -96,5 +96,5 @@ class CheckContext:
 
     @property
     def source_keys(self) -> sql.Identifier:
-        """The run's source ids, COPYed into a temporary table before the load (load/keys.py)."""
+        """The run's source ids, COPYed into a temporary table before the load (load/source_keys.py)."""
         return SOURCE_KEYS

@@ -3,7 +3,7 @@ into a small staging table, then one set-based UPDATE of changed rows and one IN
 (or, into an empty consumer table, COPY straight in).
 
 Every batch shares the caller's transaction, so a failure anywhere leaves the target as it was.
-Duplicate ids are known before the first batch (load/keys.py), so a batch never has to wait for
+Duplicate ids are known before the first batch (load/source_keys.py), so a batch never has to wait for
 later ones: the work of loading it overlaps with mapping the next.
 """
 

@@ -40,7 +40,7 @@ def map_batch(
 ) -> pl.DataFrame:
     """Map a batch of source rows (all text) to CONSUMER_FIELDS and BOOKKEEPING columns.
 
-    `duplicate_ids` are consumer ids that occur more than once in the whole source (see keys.py):
+    `duplicate_ids` are consumer ids that occur more than once in the whole source (see load/source_keys.py):
     every copy is rejected, since which one is right cannot be known here. `row_numbers` number the rows
     when the batch is not a contiguous run of source rows (unchanged rows skipped in compare mode).
     With `accounts`, the account parts (mapping/accounts.py) are added, and their reasons reject the record;
