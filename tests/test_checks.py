@@ -125,10 +125,10 @@ def test_unknown_check_name_is_a_config_error():
 
 def test_record_count_check_fails_when_counts_do_not_add_up():
     facts = RunFacts("r", {"extracted": 10, "inserted": 5, "updated": 1, "unchanged": 1, "rejected": 2}, {}, 10)
-    measure = record_count(type("Ctx", (), {"run": facts})(), None)
+    measure = record_count(type("Ctx", (), {"facts": facts})(), None)
     assert measure.failing == 1
     facts.counts["rejected"] = 3
-    assert record_count(type("Ctx", (), {"run": facts})(), None).failing == 0
+    assert record_count(type("Ctx", (), {"facts": facts})(), None).failing == 0
 
 
 @pytest.fixture

@@ -3,6 +3,73 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any, TypedDict
+
+# A run's counts: extracted = inserted + updated + unchanged + rejected.
+COUNTS = ("extracted", "inserted", "updated", "unchanged", "rejected")
+Counts = dict[str, int]  # COUNTS -> rows
+
+
+class CheckRow(TypedDict):
+    """A check's outcome, as checks.Outcome.to_json gives it."""
+
+    name: str
+    description: str
+    severity: str
+    status: str  # pass | warn | fail
+    failing: int
+    total: int
+    threshold: float
+    sample: list[str]
+
+
+class DriftRow(TypedDict):
+    side: str  # source | target
+    column: str
+    change: str
+    breaking: bool
+    message: str
+    fix: str
+    affects: list[str]
+
+
+class Verification(TypedDict):
+    failing: int
+    total: int
+    sample: list[str]
+
+
+class Deleted(TypedDict):
+    count: int
+    sample: list[str]
+
+
+class IncrementalSummary(TypedDict):
+    """An incremental run's window, what became of its watermark, its verification and deleted rows."""
+
+    mode: str  # column | compare
+    window: str
+    since: str | None
+    until: str | None
+    watermark_saved: bool
+    verified: Verification
+    deletes: str  # ignore | report | mark_inactive
+    deleted: Deleted
+
+
+class BusinessTotal(TypedDict):
+    measure: str
+    key: str
+    source: float
+    target: float
+    match: bool
+
+
+class ReasonSamples(TypedDict):
+    """The first rows of each reason: rejects (row number, consumer id) and warnings (also field, value)."""
+
+    rejects: dict[str, list[dict[str, Any]]]
+    warnings: dict[str, list[dict[str, Any]]]
 
 
 @dataclass
@@ -16,21 +83,19 @@ class RunResult:
     started_at: str
     source: str
     duration_s: float = 0.0
-    counts: dict[str, int] = field(
-        default_factory=lambda: dict.fromkeys(("extracted", "inserted", "updated", "unchanged", "rejected"), 0)
-    )
+    counts: Counts = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
     rejects_by_reason: dict[str, int] = field(default_factory=dict)
     warnings_by_reason: dict[str, int] = field(default_factory=dict)
-    reason_samples: dict[str, dict[str, list[dict]]] = field(default_factory=dict)  # first rows per reason
-    checks: list[dict] = field(default_factory=list)
-    profile: dict[str, dict] = field(default_factory=dict)
-    samples: dict[str, list[dict]] = field(default_factory=dict)
-    duplicates: list[dict] = field(default_factory=list)
-    drift: list[dict] = field(default_factory=list)
-    incremental: dict | None = None  # window, watermark, verification, deleted rows (incremental runs only)
+    reason_samples: ReasonSamples = field(default_factory=lambda: ReasonSamples(rejects={}, warnings={}))
+    checks: list[CheckRow] = field(default_factory=list)
+    profile: dict[str, dict[str, Any]] = field(default_factory=dict)  # per field: present, missing, ... (rates)
+    samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # failing rows per check
+    duplicates: list[dict[str, Any]] = field(default_factory=list)  # likely duplicate pairs, the first few
+    drift: list[DriftRow] = field(default_factory=list)
+    incremental: IncrementalSummary | None = None  # incremental runs only
     entities: dict[str, dict[str, int]] = field(default_factory=dict)  # with `accounts:`: counts per table
     unmapped_codes: dict[str, dict[str, int]] = field(default_factory=dict)  # source code -> rows, per crosswalk
-    business_totals: list[dict] = field(default_factory=list)  # source against target, per measure and key
+    business_totals: list[BusinessTotal] = field(default_factory=list)  # source against target, per measure and key
     source_schema: dict[str, str] = field(default_factory=dict)
     unloaded_columns: list[str] = field(default_factory=list)  # source columns that no field reads
     error: str | None = None
@@ -49,5 +114,5 @@ class RunResult:
             f"unchanged {c['unchanged']} + rejected {c['rejected']}"
         )
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)

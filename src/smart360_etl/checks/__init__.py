@@ -4,8 +4,10 @@ few failing keys come back as a sample."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Callable, Literal
+
+from ..result import CheckRow
 
 Severity = Literal["warn", "fail"]
 
@@ -44,8 +46,9 @@ class Outcome:
     threshold: float
     sample: list[str]
 
-    def to_json(self) -> dict:
-        return asdict(self)
+    def to_json(self) -> CheckRow:
+        return CheckRow(name=self.name, description=self.description, severity=self.severity, status=self.status,
+                        failing=self.failing, total=self.total, threshold=self.threshold, sample=self.sample)
 
 
 def _allowed(limit: float, total: int) -> float:

@@ -12,6 +12,7 @@ from ..config import NULLING_REASONS
 from ..db import one_row
 from ..mapping.places import SPELLED_OUT, places_for
 from ..reasons import REQUIRED_FIELDS
+from ..result import IncrementalSummary
 from . import Check, Measure
 from .context import CheckContext
 from .rows import failing_rows
@@ -101,9 +102,11 @@ def _reporting_deletes(ctx: CheckContext) -> bool:
     return _incremental(ctx) and _window(ctx)["deletes"] == "report"
 
 
-def _window(ctx: CheckContext) -> dict:
+def _window(ctx: CheckContext) -> IncrementalSummary:
     """An incremental run's window: its verification and deleted rows (the checks apply only then)."""
-    return ctx.facts.incremental or {}
+    if ctx.facts.incremental is None:
+        raise ValueError("an incremental check ran in a run that is not incremental")
+    return ctx.facts.incremental
 
 
 def window_verified(ctx: CheckContext, check: Check) -> Measure:

@@ -12,6 +12,7 @@ from ..config import TargetConfig
 from ..db import one_row
 from ..load.source_keys import SOURCE_KEYS
 from ..regions import Region
+from ..result import IncrementalSummary
 
 SHARED_CONTACTS = ("phone_number", "email_address")  # a value many consumers share is worth a look
 
@@ -24,7 +25,7 @@ class RunFacts:
     counts: dict[str, int]
     rejects_by_reason: dict[str, int]
     source_key_count: int  # non-null consumer ids the source had (they are in load.keys.SOURCE_KEYS)
-    incremental: dict | None = None  # an incremental run's window verification and deleted rows (run/incremental.py)
+    incremental: IncrementalSummary | None = None  # an incremental run's window verification and deleted rows
 
 
 @dataclass

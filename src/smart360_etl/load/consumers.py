@@ -20,6 +20,7 @@ from psycopg import sql
 from ..config import TargetConfig
 from ..db import one_row
 from ..mapping.fields import CONSUMER_FIELDS
+from ..result import ReasonSamples
 from .copying import copy_frames
 from .merging import Table, merge
 
@@ -37,7 +38,7 @@ class LoadCounts:
     rejects_by_reason: Counter = field(default_factory=Counter)
     warnings_by_reason: Counter = field(default_factory=Counter)
     # The first rows of each reason, for the report: {"rejects" | "warnings": {reason: [row, ...]}}.
-    reason_samples: dict[str, dict[str, list[dict]]] = field(default_factory=lambda: {"rejects": {}, "warnings": {}})
+    reason_samples: ReasonSamples = field(default_factory=lambda: ReasonSamples(rejects={}, warnings={}))
 
     @property
     def unchanged(self) -> int:

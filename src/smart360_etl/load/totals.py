@@ -10,12 +10,13 @@ from psycopg import sql
 
 from ..config import JobConfig
 from ..db import for_whole_tables
+from ..result import BusinessTotal
 from .entities import LOADED
 
 
 def business_totals(
     conn: psycopg.Connection, job: JobConfig, source: Counter, whole_tables: bool = False
-) -> list[dict]:
+) -> list[BusinessTotal]:
     """Consumers per payment status and per tariff plan, and consumption per tariff plan, over the records
     this run loaded: what the source said against what the target now holds.
 
@@ -48,12 +49,12 @@ def business_totals(
     ).fetchall()
     target = {(measure, key): float(value) for measure, key, value in rows}
     return [
-        {
-            "measure": measure,
-            "key": key,
-            "source": round(source.get((measure, key), 0), 3),
-            "target": round(target.get((measure, key), 0), 3),
-            "match": abs(source.get((measure, key), 0) - target.get((measure, key), 0)) < 1e-6,
-        }
+        BusinessTotal(
+            measure=measure,
+            key=key,
+            source=round(source.get((measure, key), 0), 3),
+            target=round(target.get((measure, key), 0), 3),
+            match=abs(source.get((measure, key), 0) - target.get((measure, key), 0)) < 1e-6,
+        )
         for measure, key in sorted(set(source) | set(target))
     ]

@@ -11,12 +11,12 @@ from rich.table import Table
 from rich.text import Text
 
 from ..mapping.fields import CONSUMER_FIELDS
-from ..result import RunResult
+from ..result import COUNTS, CheckRow, RunResult
 
 STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "red"}
 
 
-def print_checks(checks: list[dict], console: Console) -> None:
+def print_checks(checks: list[CheckRow], console: Console) -> None:
     if not checks:
         return
     table = Table(title="checks (severity, thresholds and full samples in the report)")
@@ -43,7 +43,7 @@ def _print_entities(result: RunResult, console: Console) -> None:
         return
     table = Table(title="accounts, meters, readings")
     table.add_column("table")
-    outcomes = ("extracted", "inserted", "updated", "unchanged", "rejected")
+    outcomes = COUNTS
     for name in outcomes:
         table.add_column(name, justify="right")
     for entity, counts in result.entities.items():
@@ -64,9 +64,9 @@ def _print_entities(result: RunResult, console: Console) -> None:
 
 def print_summary(result: RunResult, console: Console) -> None:
     counts = Table(title=f"run {result.run_id} ({result.status})", show_header=True)
-    for name in ("extracted", "inserted", "updated", "unchanged", "rejected"):
+    for name in COUNTS:
         counts.add_column(name, justify="right")
-    counts.add_row(*(str(result.counts[n]) for n in ("extracted", "inserted", "updated", "unchanged", "rejected")))
+    counts.add_row(*(str(result.counts[n]) for n in COUNTS))
     console.print(counts)
     for title, reasons in (
         ("rejects by reason (a row may have several)", result.rejects_by_reason),
@@ -167,7 +167,7 @@ def print_history(rows: list[dict], console: Console) -> None:
         "rejected",
     ):
         table.add_column(
-            name, justify="right" if name in ("extracted", "inserted", "updated", "unchanged", "rejected") else "left"
+            name, justify="right" if name in COUNTS else "left"
         )
     for row in rows:
         table.add_row(
@@ -177,7 +177,7 @@ def print_history(rows: list[dict], console: Console) -> None:
             row["status"],
             *(
                 str(row[k] if row[k] is not None else "")
-                for k in ("extracted", "inserted", "updated", "unchanged", "rejected")
+                for k in COUNTS
             ),
         )
     console.print(table)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import psycopg
 
@@ -19,6 +19,7 @@ from ..config import FieldSpec, TargetConfig
 from ..db import one_row
 from ..errors import EtlError, job_file
 from ..mapping.fields import CONSUMER_FIELDS, OPTIONAL_FIELDS, column_key, wanted_columns
+from ..result import DriftRow
 from ..sources.postgres import type_family
 
 # Fields SMART360 needs on every consumer; the load may leave every other field empty.
@@ -37,8 +38,9 @@ class Drift:
     fix: str = ""
     affects: tuple[str, ...] = ()  # mapping entries, e.g. ("mapping.phone_number",)
 
-    def to_json(self) -> dict:
-        return asdict(self) | {"affects": list(self.affects)}
+    def to_json(self) -> DriftRow:
+        return DriftRow(side=self.side, column=self.column, change=self.change, breaking=self.breaking,
+                        message=self.message, fix=self.fix, affects=list(self.affects))
 
 
 class SchemaDrift(EtlError):

@@ -25,6 +25,7 @@ from ..load.copying import copy_frames
 from ..load.merging import Table, merge
 from ..load.source_keys import SOURCE_KEYS
 from ..mapping.fields import FieldRule
+from ..result import Deleted, IncrementalSummary, Verification
 from ..sources import open_source
 from .context import RunContext
 from .passes import id_batches, key_frames
@@ -204,7 +205,7 @@ def verify_window(conn: psycopg.Connection, job: JobConfig, window: Window, run_
     return failing, total, sample or []
 
 
-def finish_incremental(run: RunContext, window: Window) -> dict:
+def finish_incremental(run: RunContext, window: Window) -> IncrementalSummary:
     """After the load: remember what was loaded, find deleted rows, verify the window, move the watermark."""
     conn, job, source, rules, run_id = run.conn, run.job, run.source, run.rules, run.result.run_id
     settings = job.source.incremental_section
@@ -231,16 +232,16 @@ def finish_incremental(run: RunContext, window: Window) -> dict:
             window.since,
             extra={"stage": "sync"},
         )
-    return {
-        "mode": window.mode,
-        "window": window.describe(),
-        "since": window.since,
-        "until": window.until,
-        "watermark_saved": failing == 0 and window.mode == "column" and window.until is not None,
-        "verified": {"failing": failing, "total": total, "sample": sample},
-        "deletes": settings.deletes,
-        "deleted": {"count": len(deleted), "sample": deleted[:20]},
-    }
+    return IncrementalSummary(
+        mode=window.mode,
+        window=window.describe(),
+        since=window.since,
+        until=window.until,
+        watermark_saved=failing == 0 and window.mode == "column" and window.until is not None,
+        verified=Verification(failing=failing, total=total, sample=sample),
+        deletes=settings.deletes,
+        deleted=Deleted(count=len(deleted), sample=deleted[:20]),
+    )
 
 
 def _fresh_window(job: JobConfig, rules: list[FieldRule], window: Window, since: str) -> Iterator[pl.DataFrame]:
