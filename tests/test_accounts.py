@@ -426,3 +426,23 @@ def test_two_jobs_with_accounts_into_one_empty_target_take_turns(target_url, wri
     for thread in threads:
         thread.join(timeout=120)
     assert outcomes == {"job-A": 9, "job-B": 9}
+
+
+def test_drift_in_an_entity_table_stops_the_run_before_it_writes(account_job, target_url):
+    from smart360_etl.run.drift import SchemaDrift
+
+    job = account_job()
+    run(job)
+    with psycopg.connect(target_url) as conn:
+        conn.execute("ALTER TABLE smart360.meter DROP COLUMN unit")
+        conn.execute("ALTER TABLE smart360.account ADD COLUMN region_code text NOT NULL DEFAULT 'X'")
+        conn.execute("ALTER TABLE smart360.account ALTER COLUMN region_code DROP DEFAULT")
+        conn.execute("ALTER TABLE smart360.consumption_reading ADD COLUMN note text")  # nullable: harmless
+    before = query(target_url, "SELECT count(*), max(updated_at) FROM smart360.account")
+    with pytest.raises(SchemaDrift) as error:
+        run(job)
+    message = str(error.value)
+    assert "target column smart360.meter.unit is gone" in message
+    assert "smart360.account.region_code is new, NOT NULL and has no default" in message
+    assert "consumption_reading.note" not in message
+    assert query(target_url, "SELECT count(*), max(updated_at) FROM smart360.account") == before

@@ -2,8 +2,8 @@
 
 Each table: COPY into a staging table, then one UPDATE of the rows whose values differ and one INSERT of
 the new ones. A rejected record contributes nothing to any table (its entities count as rejected); a
-clean one lands in every table within the run's transaction. The legacy-id crosswalk records which
-SMART360 row each legacy consumer id, account number and meter number became.
+clean one lands in every table within the run's transaction. The lineage table (`legacy_crosswalk`)
+records which SMART360 row each legacy consumer id, account number and meter number became.
 """
 
 from __future__ import annotations
@@ -58,7 +58,8 @@ READING = Table(
     {"period": "date", "quantity": "numeric"},
     stamped=False,
 )
-CROSSWALK = Table(
+ENTITY_TABLES = (ACCOUNT, METER, READING)  # what a run writes besides consumers; drift guards their columns
+LINEAGE = Table(
     "legacy_crosswalk",
     ("job", "entity", "legacy_key"),
     ("smart360_key", "run_id", "row_hash"),
@@ -77,7 +78,7 @@ class EntityLoader:
         self.unmapped: dict[str, dict[str, Counter]] = {"tariff_plan": {}, "payment_status": {}}
         self.source_totals: Counter = Counter()  # (measure, key) -> value, over the records that loaded
         conn.execute(sql.SQL("CREATE TEMP TABLE {} (consumer_id text) ON COMMIT DROP").format(LOADED))
-        for table in (ACCOUNT, METER, READING, CROSSWALK):
+        for table in (ACCOUNT, METER, READING, LINEAGE):
             columns = ", ".join(f"{c} {table.types.get(c, 'text')}" for c in table.columns)
             conn.execute(
                 sql.SQL("CREATE TEMP TABLE {} (" + columns + ", consumer_id_ text) ON COMMIT DROP").format(
@@ -198,7 +199,7 @@ class EntityLoader:
             ]
         ).with_columns(pl.lit(self.job.name).alias("job"), pl.lit(self.run_id).alias("run_id"))
         lineage_table = self.job.target.table("legacy_crosswalk")
-        copy_frames(self.conn, lineage_table, [lineage.select(CROSSWALK.columns)], CROSSWALK.columns)
+        copy_frames(self.conn, lineage_table, [lineage.select(LINEAGE.columns)], LINEAGE.columns)
 
     def _frames(self, records: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         settings = self.settings
@@ -260,12 +261,12 @@ class EntityLoader:
         """Legacy numbers that do not fit the job's format: the number given on an earlier run, or a new one."""
         if self.settings.generate_prefix is None:
             return
-        stage, crosswalk = _stage(ACCOUNT), self.job.target.table("legacy_crosswalk")
+        stage, lineage = _stage(ACCOUNT), self.job.target.table("legacy_crosswalk")
         self.conn.execute(
             sql.SQL(
-                "UPDATE {stage} s SET account_number = x.smart360_key FROM {crosswalk} x WHERE s.account_number "
+                "UPDATE {stage} s SET account_number = x.smart360_key FROM {lineage} x WHERE s.account_number "
                 "IS NULL AND x.job = %s AND x.entity = 'account' AND x.legacy_key = s.legacy_account_number"
-            ).format(stage=stage, crosswalk=crosswalk),
+            ).format(stage=stage, lineage=lineage),
             [self.job.name],
         )
         self.conn.execute(
@@ -311,7 +312,7 @@ class EntityLoader:
         )
         lineage = pl.concat([consumers, accounts]).with_columns(pl.lit(job).alias("job"), pl.lit(run).alias("run_id"))
         self._copy_to_stage(
-            CROSSWALK,
+            LINEAGE,
             lineage.select(
                 "job",
                 "entity",
@@ -327,17 +328,17 @@ class EntityLoader:
             sql.SQL(
                 "UPDATE {lineage} l SET smart360_key = a.account_number FROM {accounts} a "
                 "WHERE l.entity = 'account' AND a.consumer_id_ = l.consumer_id_"
-            ).format(lineage=_stage(CROSSWALK), accounts=_stage(ACCOUNT))
+            ).format(lineage=_stage(LINEAGE), accounts=_stage(ACCOUNT))
         )
         self.conn.execute(
             sql.SQL(
                 "INSERT INTO {lineage} (job, entity, legacy_key, smart360_key, run_id, row_hash) "
                 "SELECT %s, 'meter', m.meter_number, m.meter_number, %s, l.row_hash FROM {meters} m "
                 "JOIN {lineage} l ON l.entity = 'consumer' AND l.consumer_id_ = m.consumer_id_"
-            ).format(lineage=_stage(CROSSWALK), meters=_stage(METER)),
+            ).format(lineage=_stage(LINEAGE), meters=_stage(METER)),
             [job, run],
         )
-        merge(self.conn, self.job.target.table("legacy_crosswalk"), CROSSWALK, _stage(CROSSWALK))
+        merge(self.conn, self.job.target.table("legacy_crosswalk"), LINEAGE, _stage(LINEAGE))
 
     def finish(self) -> None:
         """After the last batch: what the bulk load set aside is made again (and checks every loaded row)."""

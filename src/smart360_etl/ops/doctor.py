@@ -12,11 +12,12 @@ from ..config import JobConfig
 from ..db import connect
 from ..errors import EtlError, TargetError, job_file
 from ..load import ledger
+from ..load.entities import ENTITY_TABLES
 from ..load.privileges import missing_privileges
 from ..load.schema import pending_migrations
 from ..mapping.fields import build_rules, mapping_notes
 from ..mapping.unloaded import unloaded_columns, unloaded_message
-from ..run.drift import source_drift, target_drift
+from ..run.drift import entity_drift, source_drift, target_drift
 from ..run.preflight import known_tariff_plans
 from ..sources import open_source, source_kind
 from ..urls import redact
@@ -131,6 +132,8 @@ def _drift(conn: psycopg.Connection, job: JobConfig, schema: dict[str, str]) -> 
     family = source_kind(job.source).type_family
     drifts = source_drift(previous, schema, job.mapping, job.columns, family)
     drifts += target_drift(conn, job.target, job.mapping)
+    if job.accounts is not None:
+        drifts += entity_drift(conn, job.target, ENTITY_TABLES)
     for drift in drifts:
         yield Finding(f"drift ({drift.side})", "fail" if drift.breaking else "warn", drift.message, drift.fix)
     if not drifts:

@@ -18,6 +18,7 @@ from .. import reasons
 from ..config import FieldSpec, TargetConfig
 from ..db import one_row
 from ..errors import EtlError, job_file
+from ..load.merging import Table
 from ..mapping.fields import CONSUMER_FIELDS, OPTIONAL_FIELDS, column_key, wanted_columns
 from ..result import DriftRow
 from ..sources.postgres import type_family
@@ -154,12 +155,8 @@ def target_drift(conn: psycopg.Connection, target: TargetConfig, mapping: dict[s
     """The consumer table against what the load writes: columns, types, NOT NULL, the unique key."""
     regclass = target.table("consumer").as_string(conn)
     table = f"{target.schema_}.consumer"  # as people write it, in messages and fixes
-    rows = conn.execute(
-        "SELECT attname, format_type(atttypid, atttypmod), attnotnull, atthasdef FROM pg_attribute "
-        "WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped",
-        [regclass],
-    ).fetchall()
-    if not rows:
+    columns = _columns(conn, regclass)
+    if not columns:
         return [
             Drift(
                 "target",
@@ -170,7 +167,6 @@ def target_drift(conn: psycopg.Connection, target: TargetConfig, mapping: dict[s
                 f"run `smart360-etl init -c {job_file()}`",
             )
         ]
-    columns = {name: (pg_type, not_null, has_default) for name, pg_type, not_null, has_default in rows}
     maybe_empty = set(CONSUMER_FIELDS) - set(REQUIRED_FIELDS) | {f for f, spec in mapping.items() if spec is None}
     drifts = []
     for field in CONSUMER_FIELDS:
@@ -192,6 +188,39 @@ def target_drift(conn: psycopg.Connection, target: TargetConfig, mapping: dict[s
             )
         )
     return drifts
+
+
+def entity_drift(conn: psycopg.Connection, target: TargetConfig, tables: tuple[Table, ...]) -> list[Drift]:
+    """Jobs with accounts: each entity table against the columns its load writes (load/entities.py), and
+    columns added since that inserts could not fill."""
+    drifts = []
+    for spec in tables:
+        table = f"{target.schema_}.{spec.name}"
+        columns = _columns(conn, target.table(spec.name).as_string(conn))
+        if not columns:
+            drifts.append(Drift("target", spec.name, "gone", True, f"target table {table} is missing",
+                                f"run `smart360-etl init -c {job_file()}`"))
+            continue
+        written = set(spec.columns) | ({"updated_at"} if spec.stamped else set())
+        for name in sorted(written - set(columns)):
+            drifts.append(Drift("target", name, "gone", True, f"target column {table}.{name} is gone",
+                                f"restore it (see the migrations: `smart360-etl init -c {job_file()}` lists them)"))
+        drifts += [
+            _extra_column(table, name, not_null and not has_default)
+            for name, (_, not_null, has_default) in columns.items()
+            if name not in written and (not_null and not has_default)
+        ]
+    return drifts
+
+
+def _columns(conn: psycopg.Connection, regclass: str) -> dict[str, tuple[str, bool, bool]]:
+    """name -> (type, NOT NULL, has a default), of a table (empty when it does not exist)."""
+    rows = conn.execute(
+        "SELECT attname, format_type(atttypid, atttypmod), attnotnull, atthasdef FROM pg_attribute "
+        "WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped",
+        [regclass],
+    ).fetchall()
+    return {name: (pg_type, not_null, has_default) for name, pg_type, not_null, has_default in rows}
 
 
 def _target_column(table: str, field: str, found: tuple | None, maybe_empty: bool) -> list[Drift]:

@@ -16,13 +16,14 @@ from ..config import JobConfig
 from ..db import one_row
 from ..errors import ConfigError, EtlError, RunBlocked, RunLocked, TargetNotInitialised, job_file
 from ..load import ledger
+from ..load.entities import ENTITY_TABLES
 from ..load.schema import column_limits, pending_migrations, require_migrated
 from ..mapping.accounts import AccountRules, account_rules
 from ..mapping.fields import FieldRule, build_rules, mapping_notes
 from ..mapping.unloaded import unloaded_columns, unloaded_message
 from ..result import RunResult
 from ..sources import source_kind
-from .drift import SchemaDrift, source_drift, target_drift
+from .drift import SchemaDrift, entity_drift, source_drift, target_drift
 
 log = logging.getLogger("smart360_etl")
 
@@ -86,6 +87,8 @@ def _guard_schema(conn: psycopg.Connection, job: JobConfig, source, result: RunR
         family = source_kind(job.source).type_family
         drifts = source_drift(previous, result.source_schema, job.mapping, job.columns, family)
         drifts += target_drift(conn, job.target, job.mapping)
+        if job.accounts is not None:
+            drifts += entity_drift(conn, job.target, ENTITY_TABLES)
     result.drift = [drift.to_json() for drift in drifts]
     for drift in drifts:
         if not drift.breaking:
