@@ -65,6 +65,16 @@ class BusinessTotal(TypedDict):
     match: bool
 
 
+class ResubmissionSummary(TypedDict):
+    """A resubmitted rejects file: the run it fixes, its rows, how many loaded (resolved), how many not."""
+
+    fixes_run: str
+    file: str
+    rows: int
+    resolved: int
+    rejected_again: int
+
+
 class ReasonSamples(TypedDict):
     """The first rows of each reason: rejects (row number, consumer id) and warnings (also field, value)."""
 
@@ -98,6 +108,8 @@ class RunResult:
     business_totals: list[BusinessTotal] = field(default_factory=list)  # source against target, per measure and key
     source_schema: dict[str, str] = field(default_factory=dict)
     unloaded_columns: list[str] = field(default_factory=list)  # source columns that no field reads
+    resubmits: str | None = None  # a resubmission: the run whose rejects it fixes
+    resubmission: ResubmissionSummary | None = None
     error: str | None = None
     report_path: str | None = None
 

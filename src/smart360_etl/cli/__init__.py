@@ -22,6 +22,7 @@ from .. import __version__
 from ..errors import EtlError
 from ..ops import logs
 from ..urls import redact
+from . import review
 from .support import (
     CONFIG_OPTION,
     EXIT_CODES,
@@ -106,21 +107,30 @@ def init(config_path: Path) -> None:
     "--wait", "wait_s", default=0.0, show_default=True, type=click.FloatRange(min=0),
     help="seconds to wait for another run of the job to end before refusing",
 )
-def run_command(config_path: Path, dry_run: bool, full_refresh: bool, wait_s: float) -> None:
+@click.option(
+    "--resubmit",
+    type=click.Path(path_type=Path),
+    help="load a fixed rejects file (from `rejects`) instead of the source, as a run of its own",
+)
+def run_command(config_path: Path, dry_run: bool, full_refresh: bool, wait_s: float, resubmit: Path | None) -> None:
     """Run the job once: extract, map, load, reconcile, check, report.
 
     \b
     Example:
       smart360-etl run -c job.yaml --dry-run
+      smart360-etl run -c job.yaml --resubmit rejects-fixed.xlsx
     """
     from ..ops.operate import run_job
     from ..report import print_summary
+    from ..review.resubmit import read_resubmission
 
     with errors_to_exit_codes():
         job = job_from(config_path, alerts=not dry_run)  # a dry run sends no alert
+        fixed = read_resubmission(resubmit) if resubmit is not None else None
         with progress("migrating consumers") as on_progress:
             result = run_job(
-                job, dry_run=dry_run, full_refresh=full_refresh, on_progress=on_progress, lock_wait_s=wait_s
+                job, dry_run=dry_run, full_refresh=full_refresh, on_progress=on_progress, lock_wait_s=wait_s,
+                resubmit=fixed,
             )
     code = 2 if result.failed_checks else 0
     try:
@@ -321,6 +331,8 @@ def doctor(config_path: Path) -> None:
     print_findings(findings, console)
     sys.exit(1 if any(finding.status == "fail" for finding in findings) else 0)
 
+
+main.add_command(review.rejects)
 
 if __name__ == "__main__":
     main()

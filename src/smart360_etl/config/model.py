@@ -115,6 +115,7 @@ ETL_TABLES = (
     "source_row",
     "legacy_crosswalk",
     "schema_migration",
+    "run_consumer",
 )
 
 

@@ -61,6 +61,7 @@ class ConsumerLoader:
         self.consumer = target.table("consumer")
         self.reject = target.table("reject")
         self.warning = target.table("warning")
+        self.run_consumer = target.table("run_consumer")
         # Per-batch joins probe the consumer key: whatever the (stale) statistics say, a hash join
         # that re-reads the whole growing table for every batch would make a big run quadratic.
         conn.execute("SET LOCAL enable_hashjoin = off")
@@ -89,6 +90,9 @@ class ConsumerLoader:
         clean = loaded.select(CONSUMER_FIELDS)
         self.counts.rejected += self._copy_rejects(rejected)
         self._copy_warnings(loaded)
+        self._copy(self.run_consumer, clean.select(
+            pl.lit(self.run_id).alias("run_id"), "consumer_id", row_hash(CONSUMER_FIELDS).alias("row_hash")
+        ))
         self._sample(rejected, loaded)
         if self.into_empty:
             copied = self._copy(self.consumer, clean)
@@ -162,3 +166,9 @@ def _keep_first(samples: dict[str, list[dict]], rows: pl.DataFrame) -> None:
         kept = samples.setdefault(row.pop("reason"), [])
         if len(kept) < SAMPLE_ROWS:
             kept.append(row)
+
+
+def row_hash(columns: list[str] | tuple[str, ...]) -> pl.Expr:
+    """A 64-bit hash of a mapped row, as a signed bigint: what `compare` tells changed consumers apart by
+    (polars' hash, so only runs of the same tool version compare exactly)."""
+    return pl.struct(list(columns)).hash(seed=360).reinterpret(signed=True)

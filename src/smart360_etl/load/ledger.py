@@ -12,6 +12,7 @@ from psycopg import sql
 from ..config import TargetConfig
 from ..db import connect, one_row
 from ..errors import TargetError
+from ..result import RunResult
 
 
 def record_start(conn: psycopg.Connection, target: TargetConfig, run_id: str, job: str, started: datetime) -> None:
@@ -43,14 +44,14 @@ def record_start_apart(url: str, target: TargetConfig, run_id: str, job: str, st
         return abandoned
 
 
-def record_success(conn: psycopg.Connection, target: TargetConfig, run_id: str, result) -> None:
+def record_success(conn: psycopg.Connection, target: TargetConfig, run_id: str, result: RunResult) -> None:
     """Counts, reasons and check outcomes of a run that is about to commit (in its own transaction)."""
     counts = result.counts
     conn.execute(
         sql.SQL(
             "UPDATE {} SET finished_at = clock_timestamp(), status = %s, extracted = %s, inserted = %s, updated = %s, "
             "unchanged = %s, rejected = %s, rejects_by_reason = %s, warnings_by_reason = %s, checks = %s, "
-            "source_schema = %s WHERE run_id = %s"
+            "source_schema = %s, source_columns = %s, resubmits = %s WHERE run_id = %s"
         ).format(target.table("run")),
         [
             result.status,
@@ -62,7 +63,11 @@ def record_success(conn: psycopg.Connection, target: TargetConfig, run_id: str, 
             json.dumps(result.rejects_by_reason),
             json.dumps(result.warnings_by_reason),
             json.dumps(result.checks),
-            json.dumps(result.source_schema),
+            # A resubmission reads a file of the source's columns as text: the source's schema stays the drift
+            # baseline.
+            None if result.resubmits else json.dumps(result.source_schema),
+            list(result.source_schema),
+            result.resubmits,
             run_id,
         ],
     )

@@ -35,7 +35,8 @@ def required_privileges(job: JobConfig) -> list[Needed]:
         Needed(schema, "consumer", READ_WRITE),
         Needed(etl, "schema_migration", ("SELECT",)),
         Needed(etl, "run", READ_WRITE),
-        Needed(etl, "reject", ("SELECT", "INSERT")),
+        Needed(etl, "reject", READ_WRITE),  # UPDATE: a resubmission marks the rejects it resolved
+        Needed(etl, "run_consumer", ("SELECT", "INSERT")),
         Needed(etl, "warning", ("SELECT", "INSERT")),
         Needed(etl, "source_row", (*READ_WRITE, "DELETE")),
         Needed(etl, "duplicate_candidate", ("SELECT", "INSERT", "DELETE")),

@@ -171,6 +171,21 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX IF NOT EXISTS warning_run_reason ON {etl}.warning (run_id, reason);
     """,
     ),
+    (
+        6,
+        "the review loop: resubmitted rejects, the source's column order, each run's consumers",
+        """
+        ALTER TABLE {etl}.run ADD COLUMN IF NOT EXISTS resubmits text;
+        ALTER TABLE {etl}.run ADD COLUMN IF NOT EXISTS source_columns text[];
+        ALTER TABLE {etl}.reject ADD COLUMN IF NOT EXISTS resolved_by text;
+        CREATE TABLE IF NOT EXISTS {etl}.run_consumer (
+            run_id      text NOT NULL,
+            consumer_id text NOT NULL,
+            row_hash    bigint NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS run_consumer_run ON {etl}.run_consumer (run_id);
+    """,
+    ),
 ]
 
 # One ETL schema can serve several target schemas side by side (mock loads in one database): a migration

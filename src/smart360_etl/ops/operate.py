@@ -11,6 +11,7 @@ import psycopg
 
 from ..config import JobConfig
 from ..result import RunResult
+from ..review.resubmit import Resubmission
 from ..run.context import OnProgress, new_run_id
 from ..run.pipeline import run
 from ..urls import redact
@@ -29,6 +30,7 @@ def run_job(
     on_progress: OnProgress | None = None,
     before_rollback: Callable[[psycopg.Connection], None] | None = None,
     lock_wait_s: float = 0,
+    resubmit: Resubmission | None = None,
 ) -> RunResult:
     """Run once; metrics and alerts follow every outcome, a failure to start included. Raises as `run` does.
     `before_rollback`: see pipeline.run."""
@@ -51,6 +53,7 @@ def run_job(
                 on_finish=after,
                 before_rollback=before_rollback,
                 lock_wait_s=lock_wait_s,
+                resubmit=resubmit,
             )
         except BaseException as exc:
             if not finished:  # failed before the run had a result: the source could not even be opened

@@ -197,3 +197,16 @@ def print_findings(findings, console: Console) -> None:
         console.print(line, soft_wrap=True)
     failed = sum(finding.status == "fail" for finding in findings)
     console.print(Text(f"{failed} problem(s) to fix", style="red") if failed else Text("ready to run", style="green"))
+
+
+def print_reject_summary(summary: dict, console: Console) -> None:
+    """`rejects --summary`: per reason, the rejects (and how many a resubmission loaded), the warnings, the fix."""
+    table = Table(title=f"run {summary['run_id']}: {summary['rejected_rows']} rejected records, "
+                        f"{summary['resolved_rows']} resolved since")
+    for name in ("reason", "rejected", "resolved", "warned"):
+        table.add_column(name, justify="left" if name == "reason" else "right", no_wrap=True)
+    table.add_column("how to fix", overflow="fold")
+    for reason, entry in summary["reasons"].items():
+        table.add_row(reason, str(entry["rejected"]), str(entry["resolved"]), str(entry["warned"]),
+                      entry["how_to_fix"])
+    console.print(table)

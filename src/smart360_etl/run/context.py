@@ -17,11 +17,12 @@ from ..config import JobConfig
 from ..mapping.fields import FieldRule
 from ..regions import Region
 from ..result import RunResult
+from ..review.resubmit import Resubmission
 
 OnProgress = Callable[[str, int, int | None], None]  # what is being done, how far, out of (when known)
 # The points a run passes, in order, where RunHooks.at is called: entering extraction, the id pass (after an
 # incremental window is opened), the main pass, then the stages after it.
-STAGE_EVENTS = ("extract", "id_pass", "load", "sync", "reconcile", "check", "export")
+STAGE_EVENTS = ("extract", "id_pass", "load", "sync", "reconcile", "resubmit", "check", "export")
 
 
 def new_run_id() -> str:
@@ -65,3 +66,4 @@ class RunContext:
     full_refresh: bool = False
     before_rollback: Callable[[psycopg.Connection], None] | None = None
     hooks: RunHooks = field(default=NO_HOOKS)
+    resubmit: Resubmission | None = None  # a fixed rejects file loaded instead of the source

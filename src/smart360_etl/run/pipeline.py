@@ -23,6 +23,7 @@ from ..load.totals import business_totals
 from ..mapping.accounts import AccountRules
 from ..report import write_reports
 from ..result import RunResult
+from ..review.resubmit import FileSource, Resubmission, mark_resolved
 from ..sources import open_source
 from ..urls import redact
 from . import incremental
@@ -45,6 +46,7 @@ def run(
     before_rollback: Callable[[psycopg.Connection], None] | None = None,
     lock_wait_s: float = 0,
     hooks: RunHooks = NO_HOOKS,
+    resubmit: Resubmission | None = None,
 ) -> RunResult:
     """One run of `job`. Raises StageFailed (target rolled back) or RunLocked; writes the JSON report either way.
 
@@ -53,10 +55,13 @@ def run(
     `before_rollback` (dry runs) sees the target as the run would leave it, inside the transaction.
     `lock_wait_s`: how long to wait for another run of the job to end before refusing (RunLocked).
     `hooks`: where tests inject faults (context.RunHooks).
+    `resubmit`: load a fixed rejects file instead of the source (review/resubmit.py), never incrementally.
     """
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
-    with open_source(job.source) as source:
+    if resubmit is not None:
+        job = job.model_copy(update={"source": job.source.model_copy(update={"incremental": None})})
+    with FileSource(resubmit) if resubmit is not None else open_source(job.source) as source:
         result = RunResult(
             run_id or new_run_id(),
             job.name,
@@ -64,6 +69,7 @@ def run(
             dry_run,
             started.isoformat(),
             source.describe(),
+            resubmits=resubmit.fixes_run if resubmit is not None else None,
         )
         try:
             with target_connection(job.target) as conn:
@@ -73,7 +79,7 @@ def run(
                 with conn.transaction(force_rollback=result.dry_run):
                     take_run_lock(conn, job.name, lock_wait_s)
                     context = RunContext(conn, job, job.region_config(), source, rules, checks, result, started,
-                                         on_progress, full_refresh, before_rollback, hooks)
+                                         on_progress, full_refresh, before_rollback, hooks, resubmit)
                     _run_in_transaction(context)
         except BaseException as exc:
             interrupted = not isinstance(exc, (EtlError, psycopg.Error))  # Ctrl-C, SIGTERM, a bug
@@ -125,6 +131,9 @@ def _run_in_transaction(run: RunContext) -> None:
             result.incremental = incremental.finish_incremental(run, window)
         reach("reconcile")
         _reconcile(result, extracted, counts, keys.rows)
+        if run.resubmit is not None:
+            reach("resubmit")
+            result.resubmission = mark_resolved(conn, job, result.run_id, run.resubmit)
         reach("check")
         _check(run, keys.ids)
         if not result.dry_run:

@@ -22,6 +22,7 @@ from ..mapping.accounts import AccountRules, account_rules
 from ..mapping.fields import FieldRule, build_rules, mapping_notes
 from ..mapping.unloaded import unloaded_columns, unloaded_message
 from ..result import RunResult
+from ..review.rejects import chosen_run
 from ..sources import source_kind
 from .drift import SchemaDrift, entity_drift, source_drift, target_drift
 
@@ -71,6 +72,8 @@ def preflight(
     rules = attempt(lambda: _guard_schema(conn, job, source, result))
     if migrated and job.accounts is not None:
         attempt(lambda: known_tariff_plans(conn, job))
+    if migrated and result.resubmits is not None:
+        attempt(lambda: chosen_run(conn, job, result.resubmits))
     if len(problems) == 1:
         raise problems[0]
     if problems:
@@ -83,7 +86,8 @@ def _guard_schema(conn: psycopg.Connection, job: JobConfig, source, result: RunR
     result.source_schema = source.schema()
     drifts = []
     if not pending_migrations(conn, job.target):  # else there is no baseline yet, and `init` comes first
-        previous = ledger.last_source_schema(conn, job.target, job.name)
+        # A resubmitted file holds the source's columns as text: the source's own types are not its to change.
+        previous = None if result.resubmits else ledger.last_source_schema(conn, job.target, job.name)
         family = source_kind(job.source).type_family
         drifts = source_drift(previous, result.source_schema, job.mapping, job.columns, family)
         drifts += target_drift(conn, job.target, job.mapping)
