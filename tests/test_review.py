@@ -4,6 +4,7 @@ resolved; warnings exported; bad resubmissions refused with nothing written."""
 from __future__ import annotations
 
 import json
+import re
 
 import psycopg
 import pytest
@@ -15,6 +16,8 @@ from smart360_etl.config import load_job
 from smart360_etl.db import target_connection
 from smart360_etl.load.schema import migrate
 from smart360_etl.review.rejects import REJECT_COLUMNS
+
+from .browser import render
 
 HEADER = "Consumer ID,Name,Address,Contact Number,Email Address\n"
 ROWS = (
@@ -130,3 +133,87 @@ def test_a_bad_resubmission_is_refused_and_writes_nothing(job_path, target_url, 
     assert len(said) == 1 and said[0].startswith("error: "), refused.output
     assert query(target_url, "SELECT count(*) FROM smart360_etl.run") in (runs, [(runs[0][0] + 1,)])
     assert query(target_url, "SELECT count(*) FROM smart360_etl.run WHERE status IN ('ok', 'checks_failed')") == runs
+
+
+def test_compare_two_mock_loads_with_known_differences(job_path, target_url, tmp_path, chromium):
+    assert cli("run", "-c", str(job_path)).exit_code == 0
+    first = last_run(target_url)
+    source = tmp_path / "consumers.csv"
+    lines = source.read_text().splitlines(keepends=True)
+    lines[1] = lines[1].replace("Ann Lee", "Ann Stone")  # changed
+    del lines[4]  # Dan Wu (and his phone warning) gone
+    lines.append("6,Fay Wong,\"22 Oak St, Austin, TX 78701\",512-555-0106,fay@example.com\n")  # new
+    lines.append("7,Gus,\"24 Oak St, Austin, TX 78701\",512-555-0107,gus@example.com\n")  # a second name_incomplete
+    source.write_text("".join(lines))
+    assert cli("run", "-c", str(job_path)).exit_code == 0
+    second = last_run(target_url)
+
+    shown = cli("compare", "-c", str(job_path), "--json")
+    assert shown.exit_code == 0, shown.output
+    found = json.loads(shown.output)
+    assert (found["a"]["run_id"], found["b"]["run_id"]) == (first, second)
+    ledger = dict(query(target_url, "SELECT run_id, extracted FROM smart360_etl.run"))
+    counts = {row["name"]: row for row in found["counts"]}
+    assert counts["extracted"]["a"] == ledger[first] == 5 and counts["extracted"]["b"] == ledger[second] == 6
+    rejects = {row["name"]: row for row in found["rejects"]}
+    assert rejects["name_incomplete"] == {"name": "name_incomplete", "a": 2, "b": 3, "delta": 1}
+    warnings = {row["name"]: row for row in found["warnings"]}
+    assert warnings["phone_invalid"]["delta"] == -1
+    consumers = found["consumers"]
+    assert (consumers["new"], consumers["gone"], consumers["changed"], consumers["unchanged"]) == (1, 1, 1, 0)
+    assert consumers["samples"] == {"new": ["6"], "gone": ["4"], "changed": ["1"]}
+
+    page = job_path.parent / "reports" / f"compare-{first}-{second}.html"
+    dom, errors = render(chromium, tmp_path, page)
+    assert errors == [] and 'id="consumers-new">1<' in dom and 'id="consumers-changed">1<' in dom
+    assert re.search(r'data-name="name_incomplete"><td>name_incomplete</td><td class="num">2</td>'
+                     r'<td class="num">3</td><td class="num">\+1</td>', dom)
+    assert "http://" not in dom.replace("http://www.w3.org", "") and "https://" not in dom
+
+
+def test_compare_needs_two_runs(job_path):
+    assert cli("run", "-c", str(job_path)).exit_code == 0
+    refused = cli("compare", "-c", str(job_path))
+    assert refused.exit_code == 1 and "has 1 run(s) that loaded: compare needs two" in refused.output
+
+
+def test_the_index_charts_rates_per_job_and_marks_failed_runs(job_path, target_url, tmp_path, chromium):
+    from smart360_etl.errors import StageFailed
+    from smart360_etl.run.context import RunHooks
+    from smart360_etl.run.pipeline import run
+
+    job = load_job(job_path)
+    first = run(job)
+
+    def disk_full(event):
+        if event == "check":
+            raise OSError("disk full")
+
+    with pytest.raises(StageFailed):
+        run(job, hooks=RunHooks(at=disk_full))
+    third = run(job)
+    dom, errors = render(chromium, tmp_path, job.report_dir / "index.html")
+    assert errors == [] and 'data-ready="1"' in dom
+    order = re.findall(r'<tr data-run="([^"]+)">', dom)
+    assert order[0] == third.run_id and order[-1] == first.run_id and len(order) == 3  # newest first
+    failed = re.findall(r'class="failed-run" data-run="([^"]+)"', dom)
+    assert len(failed) == 1 and failed[0] not in (first.run_id, third.run_id)
+    rate = round(100 * first.counts["rejected"] / first.counts["extracted"], 2)
+    assert re.search(rf'class="reject_rate" data-run="{first.run_id}".*?<title>{first.run_id}: {rate} rejected', dom)
+    assert f'class="reject_rate" data-run="{failed[0]}"' not in dom  # a failure is not drawn as zero rejects
+
+
+def test_json_outputs_for_scripts(job_path, target_url):
+    from smart360_etl.cli import main as entry
+
+    assert cli("run", "-c", str(job_path)).exit_code == 0
+    runner = CliRunner()
+    history = json.loads(runner.invoke(entry, ["history", "-c", str(job_path), "--json"]).stdout)
+    ledger = query(target_url, "SELECT run_id, status, extracted FROM smart360_etl.run")
+    assert [(r["run_id"], r["status"], r["extracted"]) for r in history["runs"]] == ledger
+    assert isinstance(history["runs"][0]["duration_s"], float)
+    doctor = json.loads(runner.invoke(entry, ["doctor", "-c", str(job_path), "--json"]).stdout)
+    assert doctor["problems"] == 0 and {f["status"] for f in doctor["findings"]} <= {"ok", "warn"}
+    checked = runner.invoke(entry, ["validate", "-c", str(job_path), "--json"])
+    validated = json.loads(checked.stdout)
+    assert checked.exit_code == (2 if validated["failed"] else 0) and validated["checks"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 # polars allocates through jemalloc, one arena per thread by default; the mapping threads, polars' own and
@@ -26,11 +27,13 @@ from . import review
 from .support import (
     CONFIG_OPTION,
     EXIT_CODES,
+    JSON_OPTION,
     Commands,
     console,
     err_console,
     errors_to_exit_codes,
     job_from,
+    print_json,
     progress,
 )
 
@@ -146,7 +149,8 @@ run_command.help = (run_command.help or "") + "\n" + EXIT_CODES
 
 @main.command()
 @CONFIG_OPTION
-def validate(config_path: Path) -> None:
+@JSON_OPTION
+def validate(config_path: Path, as_json: bool) -> None:
     """Run the checks on the SMART360 target alone: integrity, formats, shared contacts, duplicates.
 
     The checks that compare with a run's source (record counts, source keys, reject rate) run only
@@ -161,8 +165,11 @@ def validate(config_path: Path) -> None:
 
     with errors_to_exit_codes():
         outcomes, report_path = validate_job(job_from(config_path))
-    print_checks([o.to_json() for o in outcomes], console)
     failed = [o.name for o in outcomes if o.status == "fail"]
+    if as_json:
+        print_json({"checks": [o.to_json() for o in outcomes], "failed": failed, "report": str(report_path)})
+        sys.exit(2 if failed else 0)
+    print_checks([o.to_json() for o in outcomes], console)
     failures = Text.assemble(("failed: ", "red"), ", ".join(failed))
     console.print(failures if failed else "no check with severity `fail` failed")
     console.print(f"report: {report_path}")
@@ -193,8 +200,10 @@ def preview(config_path: Path, limit: int) -> None:
 @main.command()
 @CONFIG_OPTION
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="runs to list")
-def history(config_path: Path, limit: int) -> None:
-    """List past runs of the job: id, start, duration, status, counts.
+@JSON_OPTION
+def history(config_path: Path, limit: int, as_json: bool) -> None:
+    """List past runs of the job, newest first: id, start, duration in seconds, status, counts; the error of
+    each failed run.
 
     \b
     Example:
@@ -205,6 +214,9 @@ def history(config_path: Path, limit: int) -> None:
 
     with errors_to_exit_codes():
         rows = past_runs(job_from(config_path), limit)
+    if as_json:
+        print_json({"runs": rows})
+        return
     print_history(rows, console)
 
 
@@ -312,7 +324,8 @@ def export(config_path: Path, out_dir: Path, dry_run: bool) -> None:
 
 @main.command()
 @CONFIG_OPTION
-def doctor(config_path: Path) -> None:
+@JSON_OPTION
+def doctor(config_path: Path, as_json: bool) -> None:
     """Check configuration, connectivity, permissions, pending migrations and schema drift; writes nothing.
 
     Prints one line per check with the fix for each problem. Exit 0 when nothing failed, 1 otherwise.
@@ -328,11 +341,16 @@ def doctor(config_path: Path) -> None:
         findings = diagnose(job_from(config_path))
     except EtlError as exc:  # the job file itself: nothing else can be checked
         findings = [Finding("configuration", "fail", redact(str(exc)), "fix the job file")]
-    print_findings(findings, console)
+    if as_json:
+        print_json({"findings": [asdict(f) for f in findings],
+                    "problems": sum(f.status == "fail" for f in findings)})
+    else:
+        print_findings(findings, console)
     sys.exit(1 if any(finding.status == "fail" for finding in findings) else 0)
 
 
 main.add_command(review.rejects)
+main.add_command(review.compare)
 
 if __name__ == "__main__":
     main()

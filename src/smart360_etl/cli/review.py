@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import click
 
-from .support import CONFIG_OPTION, console, errors_to_exit_codes, job_from
+from .support import CONFIG_OPTION, JSON_OPTION, console, errors_to_exit_codes, job_from, print_json
 
 
 @click.command()
@@ -19,7 +17,7 @@ from .support import CONFIG_OPTION, console, errors_to_exit_codes, job_from
 @click.option("--warnings", is_flag=True, help="export the warnings (field, source value, why) instead")
 @click.option("--unresolved", is_flag=True, help="only rejects that no resubmission has loaded since")
 @click.option("--summary", is_flag=True, help="counts per reason and what to do, instead of a file")
-@click.option("--json", "as_json", is_flag=True, help="with --summary: print it as JSON")
+@JSON_OPTION
 def rejects(config_path: Path, run_id: str | None, reasons: tuple[str, ...], out: Path | None, warnings: bool,
             unresolved: bool, summary: bool, as_json: bool) -> None:
     """Export a run's rejected records for the people who fix them, in the source's own columns and order,
@@ -48,7 +46,7 @@ def rejects(config_path: Path, run_id: str | None, reasons: tuple[str, ...], out
                 done = export_rejects(conn, job, out, run_id, reasons, unresolved)
     if summary:
         if as_json:
-            sys.stdout.write(json.dumps(found, indent=2) + "\n")
+            print_json(found)
         else:
             print_reject_summary(found, console)
         return
@@ -57,3 +55,36 @@ def rejects(config_path: Path, run_id: str | None, reasons: tuple[str, ...], out
     if not warnings and done.rows:
         console.print(f"fix them in the file, then: smart360-etl run -c {config_path} --resubmit {done.path}",
                       soft_wrap=True)
+
+
+@click.command()
+@CONFIG_OPTION
+@click.argument("runs", nargs=-1)
+@JSON_OPTION
+def compare(config_path: Path, runs: tuple[str, ...], as_json: bool) -> None:
+    """Compare two runs of the job (default: its last two that loaded): counts, rejects and warnings by
+    reason, checks whose outcome changed, consumers new, gone and changed, business totals. Writes
+    compare-<A>-<B>.json and .html to the report folder.
+
+    \b
+    Example:
+      smart360-etl compare -c job.yaml
+      smart360-etl compare -c job.yaml 20261201T020000Z-1a2b3c 20261202T020000Z-4d5e6f --json
+    """
+    from ..db import target_connection
+    from ..report.console import print_comparison
+    from ..report.files import write_comparison
+    from ..review.compare import compare_runs
+
+    if len(runs) not in (0, 2):
+        raise click.UsageError("give two run ids (the earlier first), or none for the job's last two runs")
+    with errors_to_exit_codes():
+        job = job_from(config_path)
+        with target_connection(job.target) as conn:
+            found = compare_runs(conn, job, *runs) if runs else compare_runs(conn, job)
+        path = write_comparison(found, job.report_dir)
+    if as_json:
+        print_json(found)
+        return
+    print_comparison(found, console)
+    console.print(f"written: {path} and {path.with_suffix('.html')}", soft_wrap=True)

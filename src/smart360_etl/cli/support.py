@@ -3,6 +3,7 @@ the progress bar, and the command group that reads `-v` after a command's name t
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import signal
@@ -42,6 +43,14 @@ CONFIG_OPTION = click.option(
     type=click.Path(path_type=Path),
     help="job file (YAML), e.g. job.yaml",
 )
+
+
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="print the result as JSON (for scripts and CI)")
+
+
+def print_json(value: object) -> None:
+    """JSON on stdout, alone: the log goes to stderr, so a script can parse stdout as it is."""
+    sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
 
 
 def _terminate(signum, frame) -> None:

@@ -107,11 +107,13 @@ def last_started(conn: psycopg.Connection, target: TargetConfig, job: str) -> da
 
 
 def history(conn: psycopg.Connection, target: TargetConfig, job: str, limit: int = 20) -> list[dict]:
+    """The job's last runs, newest first, failed ones with their error; durations in seconds."""
     cursor = conn.cursor(row_factory=psycopg.rows.dict_row)
     return cursor.execute(
         sql.SQL(
-            "SELECT run_id, started_at, finished_at - started_at AS duration, status, extracted, inserted, updated, "
-            "unchanged, rejected, error FROM {} WHERE job = %s ORDER BY started_at DESC LIMIT %s"
+            "SELECT run_id, started_at, round(extract(epoch FROM finished_at - started_at), 3)::float AS duration_s, "
+            "status, extracted, inserted, updated, unchanged, rejected, resubmits, error FROM {} WHERE job = %s "
+            "ORDER BY started_at DESC LIMIT %s"
         ).format(target.table("run")),
         [job, limit],
     ).fetchall()

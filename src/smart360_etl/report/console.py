@@ -151,36 +151,25 @@ def _outcome(row: dict) -> Text:
 
 
 def print_history(rows: list[dict], console: Console) -> None:
+    """Runs newest first with their full ids, which start with when they started (never cut, also on an
+    80-column terminal); the errors of failed runs below the table. `--json` has every field."""
     if not rows:
         console.print("no runs yet")
         return
     table = Table(title="runs, newest first")
-    for name in (
-        "run_id",
-        "started_at",
-        "duration",
-        "status",
-        "extracted",
-        "inserted",
-        "updated",
-        "unchanged",
-        "rejected",
-    ):
-        table.add_column(
-            name, justify="right" if name in COUNTS else "left"
-        )
+    table.add_column("run_id", no_wrap=True, min_width=max(len(row["run_id"]) for row in rows))
+    table.add_column("status", no_wrap=True)
+    table.add_column("seconds", justify="right", no_wrap=True)
+    table.add_column("extracted = inserted + updated + unchanged + rejected", overflow="fold")
     for row in rows:
-        table.add_row(
-            row["run_id"],
-            f"{row['started_at']:%Y-%m-%d %H:%M:%S}",
-            str(row["duration"] or ""),
-            row["status"],
-            *(
-                str(row[k] if row[k] is not None else "")
-                for k in COUNTS
-            ),
-        )
+        duration = "" if row["duration_s"] is None else f"{row['duration_s']:.1f}"
+        status = Text(row["status"], style="red" if row["status"] in ("failed", "abandoned") else "")
+        counts = "" if row["extracted"] is None else "{} = {} + {} + {} + {}".format(*(row[k] for k in COUNTS))
+        table.add_row(row["run_id"], status, duration, counts)
     console.print(table)
+    for row in rows:
+        if row["error"]:
+            console.print(Text.assemble((f"{row['run_id']} {row['status']}: ", "red"), row["error"]), soft_wrap=True)
 
 
 FINDING_STYLE = {"ok": "green", "warn": "yellow", "fail": "red"}
@@ -210,3 +199,27 @@ def print_reject_summary(summary: dict, console: Console) -> None:
         table.add_row(reason, str(entry["rejected"]), str(entry["resolved"]), str(entry["warned"]),
                       entry["how_to_fix"])
     console.print(table)
+
+
+def print_comparison(comparison: dict, console: Console) -> None:
+    """`compare`: counts, reasons and consumers with deltas, and the checks whose outcome changed."""
+    a, b = comparison["a"]["run_id"], comparison["b"]["run_id"]
+    table = Table(title=f"A {a} -> B {b}")
+    for name in ("", "A", "B", "B - A"):
+        table.add_column(name, justify="left" if not name else "right", no_wrap=True)
+    sections = [("count", comparison["counts"]), ("reject", comparison["rejects"]),
+                ("warning", comparison["warnings"])]
+    for kind, rows in sections:
+        for row in rows:
+            table.add_row(f"{kind} {row['name']}" if kind != "count" else row["name"], str(row["a"]), str(row["b"]),
+                          f"{row['delta']:+d}")
+    console.print(table)
+    consumers = comparison["consumers"]
+    if consumers is None:
+        console.print("consumers: not recorded for one of the runs")
+    else:
+        console.print(f"consumers: {consumers['new']} new, {consumers['gone']} gone, {consumers['changed']} changed, "
+                      f"{consumers['unchanged']} unchanged", soft_wrap=True)
+    for check in comparison["checks_changed"]:
+        console.print(Text.assemble("check ", check["name"], ": ", (check["a"], STATUS_STYLE.get(check["a"], "")),
+                                    " -> ", (check["b"], STATUS_STYLE.get(check["b"], ""))), soft_wrap=True)

@@ -41,3 +41,14 @@ def write_reports(result: RunResult, report_dir: Path, mask: bool = True) -> Pat
     write_run_page(body, report_dir)
     write_index(report_dir)
     return path
+
+
+def write_comparison(comparison: dict, report_dir: Path) -> Path:
+    """`compare-<A>-<B>.json` and `.html`; returns the JSON's path."""
+    from .html import write_compare_page
+
+    report_dir.mkdir(parents=True, exist_ok=True)
+    path = report_dir / f"compare-{comparison['a']['run_id']}-{comparison['b']['run_id']}.json"
+    path.write_text(json.dumps(comparison, indent=2, default=str) + "\n", encoding="utf-8")
+    write_compare_page(comparison, path.with_suffix(".html"))
+    return path

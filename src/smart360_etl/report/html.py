@@ -39,8 +39,25 @@ def write_run_page(report: dict, report_dir: Path) -> Path:
     return path
 
 
+def write_compare_page(comparison: dict, path: Path) -> Path:
+    """The comparison of two runs as a page (`compare`)."""
+    path.write_text(_environment().get_template("compare.html.j2").render(c=comparison), encoding="utf-8")
+    return path
+
+
+def _rates(report: dict) -> dict:
+    """Rejected records and warnings per 100 extracted rows; None for a failed run (it loaded nothing)."""
+    extracted = report["counts"].get("extracted") or 0
+    if report.get("status") == "failed" or not extracted:
+        return {"reject_rate": None, "warning_rate": None}
+    warnings = sum(report.get("warnings_by_reason", {}).values())
+    return {"reject_rate": round(100 * report["counts"].get("rejected", 0) / extracted, 2),
+            "warning_rate": round(100 * warnings / extracted, 2)}
+
+
 def write_index(report_dir: Path) -> Path:
-    """`index.html`: every run in the folder with its status, and rejects by reason across runs."""
+    """`index.html`: per job, the reject and warning rates of its runs over time (failed runs marked as
+    failures), and its runs newest first."""
     runs = []
     for path in sorted(report_dir.glob("*.json")):
         try:
@@ -48,8 +65,10 @@ def write_index(report_dir: Path) -> Path:
         except (OSError, json.JSONDecodeError):
             continue  # not one of ours, or half-written: the index lists what it can read
     runs = sorted((r for r in runs if "run_id" in r and "counts" in r), key=lambda r: r.get("started_at", ""))
-    reasons = sorted({reason for r in runs for reason in r.get("rejects_by_reason", {})})
-    page = _environment().get_template("index.html.j2").render(runs=runs, reasons=reasons)
+    jobs: dict[str, list[dict]] = {}
+    for report in runs:
+        jobs.setdefault(report.get("job", ""), []).append({**report, **_rates(report)})
+    page = _environment().get_template("index.html.j2").render(jobs=jobs, runs=len(runs))
     path = report_dir / "index.html"
     path.write_text(page, encoding="utf-8")
     return path
