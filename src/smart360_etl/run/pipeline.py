@@ -82,14 +82,7 @@ def run(
                                          on_progress, full_refresh, before_rollback, hooks, resubmit)
                     _run_in_transaction(context)
         except BaseException as exc:
-            interrupted = not isinstance(exc, (EtlError, psycopg.Error))  # Ctrl-C, SIGTERM, a bug
-            result.status = "failed"
-            result.error = f"interrupted ({type(exc).__name__}): rolled back" if interrupted else redact(str(exc))
-            drifted = isinstance(exc, SchemaDrift) or (
-                isinstance(exc, RunBlocked) and any(isinstance(p, SchemaDrift) for p in exc.problems)
-            )
-            if (interrupted or drifted or isinstance(exc, StageFailed)) and not dry_run:  # after the rollback
-                _record_failure(job, result.run_id, started, result.error)
+            _failed(job, result, started, exc)
             raise
         finally:
             result.duration_s = round(time.perf_counter() - clock, 3)
@@ -97,6 +90,18 @@ def run(
             if on_finish is not None:
                 on_finish(result)
     return result
+
+
+def _failed(job: JobConfig, result: RunResult, started: datetime, exc: BaseException) -> None:
+    """The result of a run that raised; on record in the ledger (after the rollback) unless a dry run."""
+    interrupted = not isinstance(exc, (EtlError, psycopg.Error))  # Ctrl-C, SIGTERM, a bug
+    result.status = "failed"
+    result.error = f"interrupted ({type(exc).__name__}): rolled back" if interrupted else redact(str(exc))
+    drifted = isinstance(exc, SchemaDrift) or (
+        isinstance(exc, RunBlocked) and any(isinstance(p, SchemaDrift) for p in exc.problems)
+    )
+    if (interrupted or drifted or isinstance(exc, StageFailed)) and not result.dry_run:
+        _record_failure(job, result.run_id, started, result.error)
 
 
 def _write_reports(job: JobConfig, result: RunResult) -> None:
