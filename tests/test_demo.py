@@ -68,3 +68,26 @@ def _wait_for_server(before: set[Path], process: subprocess.Popen) -> int:
         assert process.poll() is None, process.communicate()
         time.sleep(0.1)
     raise AssertionError("embedded server did not start within 60 s")
+
+
+def test_a_kept_demo_is_a_database_to_explore_and_a_second_mock_load_to_compare(tmp_path):
+    folder = tmp_path / "abc"
+    try:
+        first = subprocess.run([*CLI, "demo", "--rows", "1500", "--keep", str(folder)], capture_output=True,
+                               text=True, timeout=300)
+        assert first.returncode in (0, 2), first.stderr[-2000:]
+        assert "mock load 1 kept in" in first.stdout and f"demo --stop {folder}" in first.stdout
+        job = folder / "job.yaml"
+        listed = subprocess.run([*CLI, "history", "-c", str(job), "--json"], capture_output=True, text=True)
+        assert len(json.loads(listed.stdout)["runs"]) == 1
+        second = subprocess.run([*CLI, "demo", "--keep", str(folder)], capture_output=True, text=True, timeout=300)
+        assert second.returncode in (0, 2) and "mock load 2 kept in" in second.stdout, second.stderr[-2000:]
+        compared = subprocess.run([*CLI, "compare", "-c", str(job), "--json"], capture_output=True, text=True)
+        consumers = json.loads(compared.stdout)["consumers"]
+        assert consumers["new"] > 0 and consumers["gone"] > 0 and consumers["changed"] > 0
+        assert consumers["unchanged"] > 10 * consumers["changed"]
+    finally:
+        stopped = subprocess.run([*CLI, "demo", "--stop", str(folder)], capture_output=True, text=True)
+    assert "stopped the demo's database" in stopped.stdout
+    pid_file = folder / "pgdata" / "postmaster.pid"
+    assert not pid_file.exists() or not psutil.pid_exists(int(pid_file.read_text().split()[0]))

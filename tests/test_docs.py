@@ -68,3 +68,16 @@ def test_every_yaml_block_of_the_readme_is_a_valid_job_section(tmp_path):
         load_job(path, environ=ENVIRON)
         path.write_text(blocks[0] + block if n else block, encoding="utf-8")  # and as text, as a user pastes it
         load_job(path, environ=ENVIRON)
+
+
+def test_the_example_job_file_loads_and_has_every_section(tmp_path):
+    from smart360_etl.config import JobConfig, load_job
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "job.yaml"
+    env = {"ABC_DB_URL": "postgresql://etl@legacy:5432/abc", "SMART360_DB_URL": "postgresql://etl@smart360/db",
+           "ALERT_WEBHOOK_URL": "https://hooks.example.com/x", "SMTP_PASSWORD": "s3cret-example"}
+    job = load_job(example, environ=env)
+    written = set(yaml.safe_load(example.read_text()))
+    assert written == {field.alias or name for name, field in JobConfig.model_fields.items()}
+    assert job.accounts is not None and job.alerts is not None and job.alerts.email is not None
+    assert job.source.incremental is not None and job.schedule is not None and job.checks["reject_rate"].threshold

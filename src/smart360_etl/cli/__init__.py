@@ -22,6 +22,7 @@ from rich.text import Text
 from .. import __version__
 from ..errors import EtlError
 from ..ops import logs
+from ..report.console import print_kept_demo
 from ..urls import redact
 from . import review
 from .support import (
@@ -63,18 +64,39 @@ def main(verbose: int) -> None:
     type=click.Path(path_type=Path),
     help="where the run's JSON report goes",
 )
-def demo(rows: int, report_dir: Path) -> None:
+@click.option("--keep", "keep_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="keep the database, job file and reports in this folder; again: another mock load")
+@click.option("--stop", "stop_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="stop the database a `--keep` demo left running in this folder")
+def demo(rows: int, report_dir: Path, keep_dir: Path | None, stop_dir: Path | None) -> None:
     """Run the whole job on a generated, messy "ABC Utility" source; no set-up needed.
 
     Starts an embedded PostgreSQL (removed again on exit, Ctrl-C and SIGTERM included), creates the
-    source and a SMART360 target, runs the full migration and prints the summary.
+    source and a SMART360 target, runs the full migration and prints the summary. With --keep DIR the
+    server keeps running and everything stays in DIR, to explore with the other commands.
 
     \b
     Example:
       smart360-etl demo --rows 50000
+      smart360-etl demo --keep abc && smart360-etl demo --keep abc && smart360-etl compare -c abc/job.yaml
     """
-    from ..demo.job import run_demo
     from ..report import print_summary
+
+    if stop_dir is not None:
+        from ..demo.kept import stop_kept_demo
+
+        console.print(f"stopped the demo's database in {stop_dir}" if stop_kept_demo(stop_dir)
+                      else f"no demo database is running in {stop_dir}")
+        return
+    if keep_dir is not None:
+        from ..demo.kept import run_kept_demo
+
+        with errors_to_exit_codes(), progress("migrating consumers") as on_progress:
+            kept = run_kept_demo(rows, keep_dir, on_progress)
+        print_summary(kept.result, console)
+        print_kept_demo(kept, console)
+        sys.exit(2 if kept.result.failed_checks else 0)
+    from ..demo.job import run_demo
 
     with errors_to_exit_codes(), progress("migrating consumers") as on_progress:
         result = run_demo(rows, report_dir, on_progress)

@@ -34,23 +34,23 @@ def embedded_postgres() -> Iterator[str]:
         yield server.get_uri()
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second signal must not cut the clean-up short
-        postmaster = _postmaster_pid(pgdata)
+        postmaster = postmaster_pid(pgdata)
         if server is not None:
             server.cleanup()
-        _stop(postmaster)  # also when the signal came while the server was still starting
+        stop_postmaster(postmaster)  # also when the signal came while the server was still starting
         _remove(pgdata)
         signal.signal(signal.SIGTERM, previous)
         log.info("embedded PostgreSQL stopped and %s removed", pgdata)
 
 
-def _postmaster_pid(pgdata: Path) -> int | None:
+def postmaster_pid(pgdata: Path) -> int | None:
     try:
         return int((pgdata / "postmaster.pid").read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
 
 
-def _stop(pid: int | None, wait_s: float = 15.0) -> None:
+def stop_postmaster(pid: int | None, wait_s: float = 15.0) -> None:
     """Fast shutdown (SIGINT to the postmaster), then SIGKILL if it is still there."""
     import psutil
 

@@ -223,3 +223,19 @@ def print_comparison(comparison: dict, console: Console) -> None:
     for check in comparison["checks_changed"]:
         console.print(Text.assemble("check ", check["name"], ": ", (check["a"], STATUS_STYLE.get(check["a"], "")),
                                     " -> ", (check["b"], STATUS_STYLE.get(check["b"], ""))), soft_wrap=True)
+
+
+def print_kept_demo(kept, console: Console) -> None:
+    """After `demo --keep DIR`: what is where, and the commands to explore it."""
+    job = kept.job_file
+    lines = [
+        f"mock load {kept.mock_load} kept in {kept.folder}: job file {job}, reports in {job.parent / 'reports'}",
+        f"  smart360-etl history -c {job}",
+        f"  smart360-etl rejects -c {job} --out {kept.folder / 'rejects.xlsx'}",
+        f"  smart360-etl demo --keep {kept.folder}        # another mock load, then:",
+        f"  smart360-etl compare -c {job}",
+        f"  psql \"{kept.target_url}\"",
+        f"the database keeps running; stop it with: smart360-etl demo --stop {kept.folder}",
+    ]
+    for line in lines:
+        console.print(line, soft_wrap=True, highlight=False)
