@@ -149,6 +149,17 @@ def test_verbose_is_read_after_the_command_too(write_job, tmp_path, flags):
     assert after.exit_code == before.exit_code == 1 and "No such option" not in after.output
 
 
+def test_quiet_keeps_only_warnings_and_errors_before_or_after_the_command(write_job, tmp_path):
+    (tmp_path / "c.csv").write_text("Consumer ID,Name\n1,Ann Lee\n")
+    nowhere = {"url": "postgresql://nobody@127.0.0.1:9/none", "connect_retries": 0}
+    job = write_job(source={"csv": "c.csv"}, target=nowhere)
+    for args in (["run", "-c", str(job), "-q"], ["--quiet", "run", "-c", str(job)]):
+        quiet = CliRunner().invoke(main, args)
+        assert quiet.exit_code == 1 and " INFO " not in quiet.output and "error:" in quiet.output
+    loud = CliRunner().invoke(main, ["run", "-c", str(job)])
+    assert " INFO " in loud.output  # not a terminal: INFO lines unless -q
+
+
 @pytest.mark.parametrize(("file_mode", "files", "folders"), [(None, 0o600, 0o700), ("0640", 0o640, 0o750)])
 def test_every_output_file_is_private_by_default(job_file, tmp_path, file_mode, files, folders):
     """Reports, the run index, the log file, the metrics file and exports hold personal data."""

@@ -117,6 +117,8 @@ def test_html_report_renders_in_chromium_and_shows_the_numbers(chromium, loaded,
     assert "<svg" in dom and 'id="reconciliation"' in dom
     for reason in report["reason_samples"]["warnings"]:
         assert re.search(rf'data-kind="warnings" data-reason="{reason}">.*?<tbody><tr><td>{reason}</td>', dom, re.S)
+        command = rf'class="export-command" data-kind="warnings" data-reason="{reason}">[^<]*<code>smart360-etl rejects'
+        assert re.search(rf'{command} -c &lt;job file&gt; --run {second.run_id} --reason {reason} --warnings', dom)
     index, errors = render(chromium, tmp_path, job.report_dir / "index.html")
     assert errors == [] and f'data-run="{first.run_id}"' in index and f'data-run="{second.run_id}"' in index
     assert 'class="trend"' in index

@@ -42,7 +42,8 @@ from .support import (
 @click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="smart360-etl")
 @click.option("-v", "--verbose", count=True, help="more log lines (-vv for debug)")
-def main(verbose: int) -> None:
+@click.option("-q", "--quiet", is_flag=True, help="only warnings and errors in the log")
+def main(verbose: int, quiet: bool) -> None:
     """Move a utility's consumer records into SMART360.
 
     \b
@@ -51,7 +52,7 @@ def main(verbose: int) -> None:
       smart360-etl init -c job.yaml        # create or migrate the SMART360 target schema
       smart360-etl run -c job.yaml         # one run; exit 0 ok, 1 error (target unchanged)
     """
-    logs.setup_console(verbose)
+    logs.setup_console(-1 if quiet else verbose)
     os.umask(0o077)  # the default `file_mode` (0600) until a job file says otherwise: outputs hold personal data
 
 

@@ -99,10 +99,10 @@ def job_from(config_path: Path, alerts: bool = False) -> JobConfig:
 
 
 class Commands(click.Group):
-    """`-v` is read before or after the command's name (`smart360-etl run -c job.yaml -v`)."""
+    """`-v` and `-q` are read before or after the command's name (`smart360-etl run -c job.yaml -v`)."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         head = args[: args.index("--")] if "--" in args else args
-        verbose = [a for a in head if re.fullmatch(r"-v+|--verbose", a)]
+        verbose = [a for a in head if re.fullmatch(r"-v+|--verbose|-q|--quiet", a)]
         rest = [a for i, a in enumerate(args) if not (a in verbose and i < len(head))]
         return super().parse_args(ctx, verbose + rest)

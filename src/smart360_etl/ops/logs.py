@@ -69,9 +69,13 @@ _file_handler: logging.Handler | None = None
 
 
 def setup_console(verbose: int) -> None:
-    """Console lines: INFO when not on a terminal (a scheduler's log), WARNING on one unless -v."""
+    """Console lines: INFO when not on a terminal (a scheduler's log), WARNING on one unless -v;
+    `verbose` -1 (-q): WARNING everywhere."""
     on_terminal = sys.stderr.isatty()
-    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose or not on_terminal else logging.WARNING
+    if verbose < 0:
+        level = logging.WARNING
+    else:
+        level = logging.DEBUG if verbose > 1 else logging.INFO if verbose or not on_terminal else logging.WARNING
     handler: logging.Handler
     if on_terminal:
         handler = RichHandler(console=Console(stderr=True), show_path=False)

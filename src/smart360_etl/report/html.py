@@ -7,6 +7,8 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from ..reasons import CATALOG, FIXES
+
 OUTCOMES = ("inserted", "updated", "unchanged", "rejected")
 COLOURS = {
     "inserted": "#2e7d32",
@@ -27,7 +29,8 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals.update(colours=COLOURS, outcomes=OUTCOMES, palette=PALETTE)
+    env.globals.update(colours=COLOURS, outcomes=OUTCOMES, palette=PALETTE, reason_fixes=FIXES,
+                       reason_fields={r.code: r.field for r in CATALOG})
     return env
 
 
