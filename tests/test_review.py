@@ -97,6 +97,18 @@ def test_rejects_fixed_in_a_workbook_go_back_and_are_resolved(job_path, target_u
     assert cli("rejects", "-c", str(job_path), "--run", first, "--unresolved", "--out", str(left)).exit_code == 0
     assert [line.split(",")[0] for line in left.read_text().splitlines()[1:]] == ["3"]
 
+    # A second round: the resubmission's own rejects, fixed; the first run's row is resolved too.
+    again = tmp_path / "again.csv"
+    assert cli("rejects", "-c", str(job_path), "--out", str(again)).exit_code == 0  # the last run: `second`
+    header, row = again.read_text().splitlines()
+    assert row.startswith("3,Cara Diaz,,") and f",{second},2," in row  # its row in the resubmitted file
+    again.write_text(header + "\n" + row.replace("3,Cara Diaz,,", '3,Cara Diaz,"20 Oak St, Austin, TX 78701",') + "\n")
+    assert cli("run", "-c", str(job_path), "--resubmit", str(again)).exit_code == 0
+    third = last_run(target_url)
+    assert query(target_url, "SELECT run_id, resolved_by FROM smart360_etl.reject WHERE source_row_number = 3 "
+                             "OR run_id = %s ORDER BY run_id", [second]) == [(first, third), (second, third)]
+    assert query(target_url, "SELECT count(*) FROM smart360.consumer") == [(5,)]
+
 
 def test_warnings_export_the_field_and_the_source_value(job_path, target_url, tmp_path):
     assert cli("run", "-c", str(job_path)).exit_code == 0

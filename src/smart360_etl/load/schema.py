@@ -178,6 +178,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE {etl}.run ADD COLUMN IF NOT EXISTS resubmits text;
         ALTER TABLE {etl}.run ADD COLUMN IF NOT EXISTS source_columns text[];
         ALTER TABLE {etl}.reject ADD COLUMN IF NOT EXISTS resolved_by text;
+        ALTER TABLE {etl}.reject ADD COLUMN IF NOT EXISTS resubmitted_row bigint;
         CREATE TABLE IF NOT EXISTS {etl}.run_consumer (
             run_id      text NOT NULL,
             consumer_id text NOT NULL,

@@ -92,15 +92,44 @@ class FileSource:
 def mark_resolved(
     conn: psycopg.Connection, job: JobConfig, run_id: str, resubmission: Resubmission
 ) -> ResubmissionSummary:
-    """In the earlier run's rejects, the rows this run loaded get `resolved_by` = this run (same transaction)."""
+    """In the earlier run's rejects, the rows this run loaded get `resolved_by` = this run, and so do the
+    rows they stand for in the runs before it (a second round resubmits the first round's rejects). This
+    run's own rejects keep the row number they had in the earlier run (`resubmitted_row`), for the next
+    round. All in the run's transaction."""
+    rejects = job.target.table("reject")
+    conn.execute(
+        sql.SQL("UPDATE {} r SET resubmitted_row = (%s::bigint[])[r.source_row_number] WHERE run_id = %s").format(
+            rejects), [resubmission.numbers, run_id]
+    )
     rejected_again = {row[0] for row in conn.execute(
-        sql.SQL("SELECT source_row_number FROM {} WHERE run_id = %s").format(job.target.table("reject")), [run_id]
+        sql.SQL("SELECT source_row_number FROM {} WHERE run_id = %s").format(rejects), [run_id]
     )}
     loaded = [n for i, n in enumerate(resubmission.numbers, start=1) if i not in rejected_again]
-    resolved = conn.execute(
-        sql.SQL("UPDATE {} SET resolved_by = %s WHERE run_id = %s AND source_row_number = ANY(%s)").format(
-            job.target.table("reject")),
-        [run_id, resubmission.fixes_run, loaded],
-    ).rowcount
+    resolved = _resolve(conn, job, run_id, resubmission.fixes_run, loaded)
     return ResubmissionSummary(fixes_run=resubmission.fixes_run, file=str(resubmission.path),
                                rows=len(resubmission.numbers), resolved=resolved, rejected_again=len(rejected_again))
+
+
+def _resolve(conn: psycopg.Connection, job: JobConfig, by: str, run_id: str, rows: list[int]) -> int:
+    """Mark `rows` of `run_id`'s rejects resolved by run `by`, then the rows they came from, run by run."""
+    rejects, runs = job.target.table("reject"), job.target.table("run")
+    resolved = conn.execute(
+        sql.SQL("UPDATE {} SET resolved_by = %s WHERE run_id = %s AND source_row_number = ANY(%s)").format(rejects),
+        [by, run_id, rows],
+    ).rowcount
+    seen = {run_id}
+    while rows:
+        earlier = conn.execute(sql.SQL("SELECT resubmits FROM {} WHERE run_id = %s").format(runs), [run_id]).fetchone()
+        if earlier is None or earlier[0] is None or earlier[0] in seen:
+            break
+        rows = [row[0] for row in conn.execute(
+            sql.SQL("SELECT resubmitted_row FROM {} WHERE run_id = %s AND source_row_number = ANY(%s) "
+                    "AND resubmitted_row IS NOT NULL").format(rejects), [run_id, rows]
+        )]
+        run_id = earlier[0]
+        seen.add(run_id)
+        conn.execute(
+            sql.SQL("UPDATE {} SET resolved_by = %s WHERE run_id = %s AND source_row_number = ANY(%s)").format(
+                rejects), [by, run_id, rows],
+        )
+    return resolved
