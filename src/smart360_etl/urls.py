@@ -13,9 +13,13 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
-# A scheme as written (any case, with a SQLAlchemy driver suffix) -> the one libpq reads.
+# A scheme as written (any case, with a SQLAlchemy driver suffix) -> the engine it names.
 POSTGRES_SCHEMES = ("postgresql", "postgres")
-_PLANNED = {"mysql": "MySQL", "mariadb": "MariaDB", "mssql": "SQL Server", "oracle": "Oracle", "sqlite": "SQLite"}
+ENGINES = {"postgresql": "postgres", "postgres": "postgres", "mysql": "mysql", "mariadb": "mysql",
+           "mssql": "mssql", "oracle": "oracle", "sqlite": "sqlite"}
+# The SQLAlchemy driver each engine is read through (sources other than PostgreSQL).
+DRIVERS = {"mysql": "mysql+pymysql", "mssql": "mssql+pyodbc", "oracle": "oracle+oracledb", "sqlite": "sqlite"}
+_NAMES = {"mysql": "MySQL / MariaDB", "mssql": "SQL Server", "oracle": "Oracle", "sqlite": "SQLite"}
 _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://(?P<rest>.*)$", re.S)
 _HOST_AND_PATH = re.compile(
     r"(?P<host>\[[^\]/?@]*\]|[^\[\]/?@:]*)(?::(?P<port>[^/?@]*))?(?P<path>/[^?]*)?(?:\?(?P<query>.*))?", re.S
@@ -37,20 +41,29 @@ class DatabaseUrl:
     port: int | None
     database: str
     query: str | None
+    engine: str = "postgres"  # a key of ENGINES' values: postgres, mysql, mssql, oracle, sqlite
 
     def conninfo(self) -> str:
-        """The URL libpq reads, with user and password percent-encoded."""
+        """The URL to connect with, user and password percent-encoded: libpq's for PostgreSQL, SQLAlchemy's
+        (with the driver this tool reads the engine through) for the others."""
         auth = ""
         if self.user is not None:
             auth = quote(self.user, safe="")
             if self.password is not None:
                 auth += ":" + quote(self.password, safe="")
             auth += "@"
-        return f"postgresql://{auth}{self._location()}"
+        if self.engine == "sqlite":
+            return f"sqlite:///{self.database}"
+        return f"{self._scheme()}://{auth}{self._location()}"
 
     def masked(self) -> str:
+        if self.engine == "sqlite":
+            return f"sqlite:///{self.database}"
         auth = f"{self.user}{':***' if self.password else ''}@" if self.user is not None else ""
-        return f"postgresql://{auth}{self._location()}"
+        return f"{self._scheme()}://{auth}{self._location()}"
+
+    def _scheme(self) -> str:
+        return "postgresql" if self.engine == "postgres" else DRIVERS[self.engine]
 
     def _location(self) -> str:
         port = f":{self.port}" if self.port is not None else ""
@@ -58,19 +71,21 @@ class DatabaseUrl:
         return f"{self.host}{port}/{quote(self.database, safe='')}{query}"
 
 
-def parse_database_url(text: str, key: str) -> DatabaseUrl:
-    """Parse a postgresql:// URL (or its SQLAlchemy spelling postgresql+psycopg2://); raises UrlError."""
+def parse_database_url(text: str, key: str, engines: tuple[str, ...] = ("postgres",)) -> DatabaseUrl:
+    """Parse a database URL of one of `engines` (also in its SQLAlchemy spelling, postgresql+psycopg2://);
+    raises UrlError."""
     text = text.strip()
     found = _SCHEME.match(text)
     if not found:
         raise UrlError(f"`{key}` is not a URL: write postgresql://user:password@host:5432/database")
     scheme = found["scheme"].lower().split("+", 1)[0]
-    if scheme not in POSTGRES_SCHEMES:
-        planned = f" ({_PLANNED[scheme]} is not supported yet)" if scheme in _PLANNED else ""
-        raise UrlError(
-            f"`{key}`: the scheme `{found['scheme']}://` is not supported{planned}; supported: postgresql:// "
-            "(also written postgres://)"
-        )
+    engine = ENGINES.get(scheme)
+    if engine not in engines:
+        where = f" for `{key}` ({_NAMES[engine]} is read as a source only)" if engine in _NAMES else ""
+        supported = ", ".join(s + "://" for s, e in ENGINES.items() if e in engines)
+        raise UrlError(f"`{key}`: the scheme `{found['scheme']}://` is not supported{where}; supported: {supported}")
+    if engine == "sqlite":
+        return _sqlite(found["rest"], key)
     userinfo, location = _split_userinfo(found["rest"], key)
     user = password = None
     if userinfo is not None:
@@ -86,7 +101,16 @@ def parse_database_url(text: str, key: str) -> DatabaseUrl:
                         f"(`{char}` as `{encoded}`)"
                     )
         user = unquote(raw_user)
-    return _located(location, user, password, key)
+    located = _located(location, user, password, key)
+    return DatabaseUrl(located.user, located.password, located.host, located.port, located.database,
+                       located.query, engine)
+
+
+def _sqlite(rest: str, key: str) -> DatabaseUrl:
+    """sqlite:///relative/file.db or sqlite:////absolute/file.db, as SQLAlchemy writes them."""
+    if not rest.startswith("/") or len(rest) < 2:
+        raise UrlError(f"`{key}`: write a SQLite file as sqlite:///path/to/file.db (four slashes for an absolute path)")
+    return DatabaseUrl(None, None, "", None, rest[1:], None, "sqlite")
 
 
 def _split_userinfo(rest: str, key: str) -> tuple[str | None, re.Match]:
@@ -122,11 +146,17 @@ def _located(location: re.Match, user: str | None, password: str | None, key: st
     return DatabaseUrl(user, password, host, int(port) if port else None, database, query)
 
 
-def normalise_database_url(text: str, key: str) -> str:
+def normalise_database_url(text: str, key: str, engines: tuple[str, ...] = ("postgres",)) -> str:
     """The URL to connect with (a libpq `key=value` string stays one); checks it first (UrlError)."""
     if "://" not in text and "=" in text:
         return _keyword_conninfo(text, key)
-    return parse_database_url(text, key).conninfo()
+    return parse_database_url(text, key, engines).conninfo()
+
+
+def url_engine(text: str) -> str:
+    """The engine a checked URL names (a libpq `key=value` string is PostgreSQL)."""
+    found = _SCHEME.match(text.strip())
+    return ENGINES.get(found["scheme"].lower().split("+", 1)[0], "postgres") if found else "postgres"
 
 
 def _keyword_conninfo(text: str, key: str) -> str:
@@ -147,7 +177,7 @@ def masked_url(text: str) -> str:
         if "://" not in text and "=" in text:
             _keyword_conninfo(text, "url")
             return redact_secrets(re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", text))
-        return parse_database_url(text, "url").masked()
+        return parse_database_url(text, "url", tuple(set(ENGINES.values()))).masked()
     except UrlError:
         return "<a URL that cannot be parsed>"
 

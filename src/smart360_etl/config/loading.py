@@ -158,6 +158,11 @@ def _resolve_paths(job: JobConfig, base: Path) -> JobConfig:
         updates["report_dir"] = base / job.report_dir
     if job.source.csv is not None and not job.source.csv.is_absolute():
         updates["source"] = job.source.model_copy(update={"csv": base / job.source.csv})
+    if job.source.file is not None and not job.source.file.is_absolute():
+        updates["source"] = job.source.model_copy(update={"file": base / job.source.file})
+    if job.source.kind == "sqlite" and not (job.source.url or "").startswith("sqlite:////"):
+        relative = (job.source.url or "").removeprefix("sqlite:///")
+        updates["source"] = job.source.model_copy(update={"url": f"sqlite:///{base / relative}"})
     if job.logging.file is not None and not job.logging.file.is_absolute():
         updates["logging"] = job.logging.model_copy(update={"file": base / job.logging.file})
     if job.metrics_file is not None and not job.metrics_file.is_absolute():

@@ -9,11 +9,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 from psycopg import sql
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from .. import reasons
 from ..regions import Region, region_for
-from ..urls import normalise_database_url
+from ..urls import ENGINES, normalise_database_url, url_engine
+from .base import StrictModel
+from .operations import AlertsConfig, LoggingConfig, ScheduleConfig
+
+SOURCE_ENGINES = tuple(sorted(set(ENGINES.values())))
 
 # The reasons, from their catalog (reasons.py): soft ones warn unless `reasons:` says reject; hard ones
 # always reject, because SMART360 cannot hold a consumer without an id, a name or a first address line,
@@ -21,10 +25,6 @@ from ..urls import normalise_database_url
 SOFT_REASONS, HARD_REASONS, ACCOUNT_REASONS = reasons.SOFT, reasons.HARD, reasons.ACCOUNT
 NULLING_REASONS = reasons.NULLING  # warnings that null their field (the source value stays in `warning`)
 Disposition = Literal["reject", "warn"]
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 class IncrementalConfig(StrictModel):
@@ -57,12 +57,16 @@ def parse_duration(text: str) -> timedelta:
 
 
 class SourceConfig(StrictModel):
-    """Where consumer records come from: a PostgreSQL table or query, or a CSV file."""
+    """Where consumer records come from: a database table or query, or a file."""
 
-    url: str | None = Field(None, description="postgresql:// URL of the legacy database")
+    url: str | None = Field(
+        None, description="the legacy database: postgresql://, mysql:// (or mariadb://), sqlite:///, mssql://, oracle://"
+    )
     table: str | None = Field(None, description="table to read, optionally schema-qualified")
     query: str | None = Field(None, description="a SELECT to read instead of a table")
     csv: Path | None = Field(None, description="a CSV export to read instead of a database")
+    file: Path | None = Field(None, description="a CSV, Excel (.xlsx) or Parquet file, told apart by its content")
+    sheet: str | int | None = Field(None, description="Excel: the sheet, by name or 0-based index (default: the first)")
     delimiter: str = Field(",", min_length=1, max_length=1, description="CSV field separator")
     encoding: str = Field("utf-8", description="CSV file encoding, e.g. latin-1 or cp1252")
     batch_size: int | None = Field(
@@ -74,7 +78,7 @@ class SourceConfig(StrictModel):
     @field_validator("url")
     @classmethod
     def _database_url(cls, url: str | None) -> str | None:
-        return None if url is None else normalise_database_url(url, "source.url")
+        return None if url is None else normalise_database_url(url, "source.url", SOURCE_ENGINES)
 
     @property
     def incremental_section(self) -> IncrementalConfig:
@@ -86,12 +90,16 @@ class SourceConfig(StrictModel):
     @property
     def kind(self) -> str:
         """The entry of sources.SOURCE_KINDS that reads this source."""
-        return "csv" if self.csv is not None else "postgres"
+        if self.csv is not None:
+            return "csv"
+        if self.file is not None:
+            return "file"
+        return url_engine(self.url or "")
 
     @model_validator(mode="after")
     def _one_kind(self) -> SourceConfig:
-        if (self.url is None) == (self.csv is None):
-            raise ValueError("give exactly one of `url` (a postgresql:// URL) or `csv` (a file path)")
+        if sum(x is not None for x in (self.url, self.csv, self.file)) != 1:
+            raise ValueError("give exactly one of `url` (a database URL), `csv` or `file` (a file path)")
         if self.url is not None and (self.table is None) == (self.query is None):
             raise ValueError("with `url`, give exactly one of `table` or `query`")
         if self.url is not None and re.sub(r"[-_ ]", "", self.encoding.lower()) != "utf8":
@@ -99,8 +107,10 @@ class SourceConfig(StrictModel):
                 "`source.encoding` is for CSV files; a database sends its text in its own encoding (for a "
                 "SQL_ASCII database, convert the data or set the server's client_encoding)"
             )
-        if self.csv is not None and self.incremental is not None and self.incremental.mode == "column":
-            raise ValueError("a CSV file has no change column to follow: use `incremental: {mode: compare}`")
+        if self.url is None and self.incremental is not None and self.incremental.mode == "column":
+            raise ValueError("a file has no change column to follow: use `incremental: {mode: compare}`")
+        if self.sheet is not None and self.file is None:
+            raise ValueError("`sheet` is for an Excel workbook given as `file`")
         return self
 
 
@@ -171,64 +181,6 @@ class CheckSetting(StrictModel):
         None, ge=0, description="beyond this (a count or a rate) the check fails whatever its severity"
     )
     limit: int | None = Field(None, ge=1, description="check-specific limit, e.g. consumers per phone")
-
-
-class ScheduleConfig(StrictModel):
-    cron: str = Field(description="five-field cron expression, e.g. '0 8 * * *'")
-    timezone: str = Field("UTC", description="IANA time zone the cron expression is read in, e.g. Europe/London")
-    catch_up: bool = Field(False, description="at start, run once if a scheduled run was missed while down")
-
-    @model_validator(mode="after")
-    def _valid(self) -> ScheduleConfig:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        from croniter import croniter
-
-        if len(self.cron.split()) != 5 or not croniter.is_valid(self.cron):
-            raise ValueError(f"`{self.cron}` is not a five-field cron expression (minute hour day month weekday)")
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone `{self.timezone}`; use an IANA name such as Europe/London") from None
-        return self
-
-
-class LoggingConfig(StrictModel):
-    file: Path | None = Field(None, description="structured log file, rotated by size")
-    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="lowest level written")
-    format: Literal["json", "text"] = Field("json", description="format of the file's lines")
-    max_bytes: int = Field(10_000_000, gt=0, description="rotate the file at this size")
-    backups: int = Field(5, ge=0, description="rotated files kept")
-    mask_personal_data: bool = Field(True, description="mask e-mail addresses and phone numbers in log lines")
-
-
-class WebhookChannel(StrictModel):
-    url: str = Field(description="incoming-webhook URL (Slack, Teams, or any HTTP receiver)")
-    timeout_s: float = Field(10, gt=0)
-
-
-class EmailChannel(StrictModel):
-    host: str
-    port: int = Field(587, gt=0, lt=65536)
-    starttls: bool = Field(True, description="upgrade the connection with STARTTLS (the certificate is verified)")
-    cafile: Path | None = Field(None, description="CA bundle for a server certificate from a private CA")
-    username: str | None = None
-    password: str | None = None
-    from_: str = Field(alias="from", description="sender address")
-    to: list[str] = Field(min_length=1, description="recipient addresses")
-    timeout_s: float = Field(10, gt=0)
-
-
-AlertEvent = Literal["failure", "check_fail", "check_warn"]
-
-
-class AlertsConfig(StrictModel):
-    on: list[AlertEvent] = Field(["failure", "check_fail"], description="events that send an alert")
-    reject_rate: float | None = Field(None, ge=0, le=1, description="also alert when rejected/extracted exceeds it")
-    retries: int = Field(3, ge=0, description="delivery attempts after the first")
-    backoff_s: float = Field(1.0, ge=0, description="first wait between attempts; doubles each time")
-    webhook: WebhookChannel | None = None
-    email: EmailChannel | None = None
 
 
 PAYMENT_STATUSES = ("PAID", "UNPAID", "PARTIALLY_PAID", "OVERDUE")

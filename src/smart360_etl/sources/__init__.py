@@ -51,8 +51,29 @@ def _csv(config: SourceConfig, limit: int | None) -> Source:
     return CsvSource(config.csv, config.delimiter, config.encoding, limit)
 
 
+def _database(config: SourceConfig, limit: int | None) -> Source:
+    from .database import DatabaseSource
+
+    assert config.url is not None
+    return DatabaseSource(config.url, config.kind, config.table, config.query, limit, config.connect_retries)
+
+
+def _file(config: SourceConfig, limit: int | None) -> Source:
+    from .files import open_file
+
+    assert config.file is not None
+    source: Source = open_file(config.file, config.sheet, config.delimiter, config.encoding, limit)
+    return source
+
+
 def _postgres_family(type_name: str) -> str:
     from .postgres import type_family
+
+    return type_family(type_name)
+
+
+def _database_family(type_name: str) -> str:
+    from .database import type_family
 
     return type_family(type_name)
 
@@ -60,6 +81,8 @@ def _postgres_family(type_name: str) -> str:
 SOURCE_KINDS = {
     "postgres": SourceKind("postgres", _postgres, _postgres_family),
     "csv": SourceKind("csv", _csv, lambda type_name: "text"),
+    "file": SourceKind("file", _file, lambda type_name: "text"),
+    **{engine: SourceKind(engine, _database, _database_family) for engine in ("mysql", "sqlite", "mssql", "oracle")},
 }
 
 
