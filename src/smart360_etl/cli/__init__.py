@@ -69,7 +69,10 @@ def main(verbose: int, quiet: bool) -> None:
               help="keep the database, job file and reports in this folder; again: another mock load")
 @click.option("--stop", "stop_dir", type=click.Path(path_type=Path, file_okay=False),
               help="stop the database a `--keep` demo left running in this folder")
-def demo(rows: int, report_dir: Path, keep_dir: Path | None, stop_dir: Path | None) -> None:
+@click.option("--source", "kind", type=click.Choice(["postgres", "mysql", "sqlite", "csv", "xlsx", "parquet"]),
+              default="postgres", show_default=True,
+              help="the source's kind: mysql needs a server (SMART360_DEMO_MYSQL_URL, default root@127.0.0.1:3306)")
+def demo(rows: int, report_dir: Path, keep_dir: Path | None, stop_dir: Path | None, kind: str) -> None:
     """Run the whole job on a generated, messy "ABC Utility" source; no set-up needed.
 
     Starts an embedded PostgreSQL (removed again on exit, Ctrl-C and SIGTERM included), creates the
@@ -100,7 +103,7 @@ def demo(rows: int, report_dir: Path, keep_dir: Path | None, stop_dir: Path | No
     from ..demo.job import run_demo
 
     with errors_to_exit_codes(), progress("migrating consumers") as on_progress:
-        result = run_demo(rows, report_dir, on_progress)
+        result = run_demo(rows, report_dir, on_progress, kind)
     print_summary(result, console)
     sys.exit(2 if result.failed_checks else 0)
 

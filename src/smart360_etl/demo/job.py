@@ -58,11 +58,11 @@ CROSSWALKS = {
 ACCOUNTS = {"number_format": r"ACCT-\d+"}
 
 
-def demo_job(source_url: str, target_url: str, report_dir: Path) -> JobConfig:
+def demo_job(source_url: str, target_url: str, report_dir: Path, source: dict | None = None) -> JobConfig:
     return parse_job(
         {
             "name": "abc-utility-demo",
-            "source": {"url": source_url, "table": "consumer_data"},
+            "source": source or {"url": source_url, "table": "consumer_data"},
             "target": {"url": target_url},
             "region": "US",
             "report_dir": str(report_dir),
@@ -73,7 +73,12 @@ def demo_job(source_url: str, target_url: str, report_dir: Path) -> JobConfig:
     )
 
 
-def run_demo(rows: int, report_dir: Path, on_progress: OnProgress | None = None) -> RunResult:
+DEMO_SOURCES = ("postgres", "mysql", "sqlite", "csv", "xlsx", "parquet")
+MYSQL_SERVER = "mysql://root@127.0.0.1:3306"  # SMART360_DEMO_MYSQL_URL names another
+
+
+def run_demo(rows: int, report_dir: Path, on_progress: OnProgress | None = None, kind: str = "postgres") -> RunResult:
+    """The demo; `kind` is the source's kind (the same generated records, written as that)."""
     with embedded_postgres() as server_url:
         with psycopg.connect(server_url, autocommit=True) as admin:
             admin.execute("CREATE DATABASE abc_utility")
@@ -81,8 +86,66 @@ def run_demo(rows: int, report_dir: Path, on_progress: OnProgress | None = None)
         source_url, target_url = with_database(server_url, "abc_utility"), with_database(server_url, "smart360")
         log.info("generating %d ABC Utility consumers", rows)
         create_demo_source(source_url, rows)
-        job = demo_job(source_url, target_url, report_dir)
+        job = demo_job(source_url, target_url, report_dir, _source_as(kind, source_url, report_dir))
         with psycopg.connect(target_url) as conn:
             migrate(conn, job.target)
             load_tariff_plans(conn, job.target, TARIFF_PLANS)
         return run(job, on_progress=on_progress)
+
+
+def _source_as(kind: str, source_url: str, folder: Path) -> dict | None:
+    """The generated source as `kind`: None keeps it in PostgreSQL; files go beside the reports."""
+    if kind == "postgres":
+        return None
+    with psycopg.connect(source_url) as conn:
+        frame = pl.DataFrame(conn.execute("SELECT * FROM consumer_data").fetchall(),
+                             schema=[c.name for c in conn.execute("SELECT * FROM consumer_data LIMIT 0").description or []],
+                             orient="row")
+    folder.mkdir(parents=True, exist_ok=True)
+    if kind == "csv":
+        frame.write_csv(folder / "abc_utility.csv")
+        return {"csv": str(folder / "abc_utility.csv")}
+    if kind == "parquet":
+        frame.write_parquet(folder / "abc_utility.parquet")
+        return {"file": str(folder / "abc_utility.parquet")}
+    if kind == "xlsx":
+        from ..review.workbook import table_writer
+
+        with table_writer(folder / "abc_utility.xlsx", frame.columns, sheet="consumers") as write:
+            for row in frame.iter_rows():
+                write(row)
+        return {"file": str(folder / "abc_utility.xlsx")}
+    table = "consumer_data"
+    url = _sqlite_copy(frame, folder) if kind == "sqlite" else _mysql_copy(frame)
+    return {"url": url, "table": table}
+
+
+def _sqlite_copy(frame: pl.DataFrame, folder: Path) -> str:
+    import sqlite3
+
+    path = folder / "abc_utility.db"
+    path.unlink(missing_ok=True)
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"CREATE TABLE consumer_data ({', '.join(f'{c} TEXT' for c in frame.columns)})")
+        conn.executemany(f"INSERT INTO consumer_data VALUES ({', '.join('?' * frame.width)})", frame.iter_rows())
+    return f"sqlite:///{path}"
+
+
+def _mysql_copy(frame: pl.DataFrame) -> str:
+    """Into database abc_utility_demo of the MySQL / MariaDB server (dropped and made again)."""
+    import os
+
+    import sqlalchemy
+
+    server = os.environ.get("SMART360_DEMO_MYSQL_URL", MYSQL_SERVER).rstrip("/")
+    engine = sqlalchemy.create_engine(server.replace("mysql://", "mysql+pymysql://", 1), isolation_level="AUTOCOMMIT")
+    columns = ", ".join(f"{c} {'BIGINT' if c == 'consumer_id' else 'TEXT'}" for c in frame.columns)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("DROP DATABASE IF EXISTS abc_utility_demo")
+        conn.exec_driver_sql("CREATE DATABASE abc_utility_demo CHARACTER SET utf8mb4")
+        conn.exec_driver_sql(f"CREATE TABLE abc_utility_demo.consumer_data ({columns})")
+        insert = f"INSERT INTO abc_utility_demo.consumer_data VALUES ({', '.join(['%s'] * frame.width)})"
+        rows = frame.rows()
+        for start in range(0, len(rows), 5_000):
+            conn.exec_driver_sql(insert, rows[start:start + 5_000])
+    return f"{server}/abc_utility_demo"
