@@ -5,6 +5,9 @@
 Uses the server in SMART360_BENCH_DATABASE_URL when set, otherwise an embedded one. The last lines read
     validate: rows=<N> validate_s=<v> ratio=<v/a>
     bench: rows=<N> copy_s=<a> run_s=<b> ratio=<b/a> peak_rss_mb=<peak RSS of b>
+With `--source mysql` the same rows are also loaded into MariaDB / MySQL (SMART360_BENCH_MYSQL_URL, default
+mysql://root@127.0.0.1:3306) and run from there into an empty target of their own, ending with
+    mysql: rows=<N> postgres_run_s=<b> mysql_run_s=<c> ratio=<c/b> peak_rss_mb=<peak RSS of c>
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from smart360_etl.demo.job import ACCOUNTS, CROSSWALKS, SOURCE_DDL, TARIFF_PLANS
 from smart360_etl.load.copying import copy_frames
 
 CHUNK = 100_000
+SOURCE_COLUMNS = ("consumer_id", "name", "address", "contact_number", "email_address", "account_number",
+                  "meter_number", "tariff_plan", "consumption_history", "payment_status")
 
 
 @contextmanager
@@ -106,21 +111,62 @@ def time_run(job_path: Path) -> tuple[float, float]:
     return elapsed, usage.ru_maxrss / 1024
 
 
+def mysql_source(source_url: str, work: Path) -> str:
+    """The PostgreSQL source's rows, as CSV, loaded into a new MySQL database (LOAD DATA LOCAL INFILE)."""
+    import pymysql
+
+    server = os.environ.get("SMART360_BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306").rstrip("/")
+    from smart360_etl.urls import parse_database_url
+
+    parsed = parse_database_url(server + "/x", "SMART360_BENCH_MYSQL_URL", ("mysql",))
+    dump = work / "source.csv"
+    with psycopg.connect(source_url) as src, open(dump, "wb") as out:
+        with src.cursor().copy("COPY consumer_data TO STDOUT (FORMAT csv)") as copy:
+            for block in copy:
+                out.write(block)
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    conn = pymysql.connect(host=parsed.host, port=parsed.port or 3306, user=parsed.user or "root",
+                           password=parsed.password or "", local_infile=True, autocommit=True)
+    with conn.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
+        columns = ", ".join(f"{c} {'BIGINT' if c == 'consumer_id' else 'TEXT'}" for c in SOURCE_COLUMNS)
+        cursor.execute(f"CREATE TABLE {name}.consumer_data ({columns})")
+        cursor.execute(f"LOAD DATA LOCAL INFILE %s INTO TABLE {name}.consumer_data CHARACTER SET utf8mb4 "
+                       "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' LINES TERMINATED BY '\n'", [str(dump)])
+    conn.close()
+    return f"{server}/{name}"
+
+
+def drop_mysql(url: str) -> None:
+    import pymysql
+
+    from smart360_etl.urls import parse_database_url
+
+    parsed = parse_database_url(url, "SMART360_BENCH_MYSQL_URL", ("mysql",))
+    conn = pymysql.connect(host=parsed.host, port=parsed.port or 3306, user=parsed.user or "root",
+                           password=parsed.password or "", autocommit=True)
+    with conn.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {parsed.database}")
+    conn.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument(
         "--consumers-only", action="store_true", help="load the consumer table alone (no accounts, meters, readings)"
     )
+    parser.add_argument("--source", choices=["postgres", "mysql"], default="postgres",
+                        help="mysql: also run the same rows from MariaDB / MySQL, into a target of their own")
     args = parser.parse_args()
     rows, consumers_only = args.rows, args.consumers_only
     with server() as url, tempfile.TemporaryDirectory() as work:
-        names = [f"bench_{uuid.uuid4().hex[:8]}_{kind}" for kind in ("source", "target")]
+        names = [f"bench_{uuid.uuid4().hex[:8]}_{kind}" for kind in ("source", "target", "mysql_target")]
         with psycopg.connect(url, autocommit=True) as admin:
             for name in names:
                 admin.execute(f'CREATE DATABASE "{name}"')
         try:
-            source_url, target_url = (with_database(url, name) for name in names)
+            source_url, target_url, mysql_target_url = (with_database(url, name) for name in names)
             create_source(source_url, rows)
             copy_s = time_raw_copy(source_url, target_url)
             job = Path(work) / "bench.yaml"
@@ -136,6 +182,17 @@ def main() -> None:
             )
             run_s, peak_mb = time_run(job)
             validate_s = time_validate(job)
+            if args.source == "mysql":
+                mysql_url = mysql_source(source_url, Path(work))
+                try:
+                    other = Path(work) / "bench-mysql.yaml"
+                    settings = yaml.safe_load(job.read_text())
+                    settings["source"] = {"url": mysql_url, "table": "consumer_data"}
+                    settings["target"] = {"url": mysql_target_url}
+                    other.write_text(yaml.safe_dump(settings))
+                    mysql_s, mysql_mb = time_run(other)
+                finally:
+                    drop_mysql(mysql_url)
         finally:
             with psycopg.connect(url, autocommit=True) as admin:
                 for name in names:
@@ -144,6 +201,9 @@ def main() -> None:
     print(
         f"bench: rows={rows} copy_s={copy_s:.2f} run_s={run_s:.2f} ratio={run_s / copy_s:.2f} peak_rss_mb={peak_mb:.0f}"
     )
+    if args.source == "mysql":
+        print(f"mysql: rows={rows} postgres_run_s={run_s:.2f} mysql_run_s={mysql_s:.2f} ratio={mysql_s / run_s:.2f} "
+              f"peak_rss_mb={mysql_mb:.0f}")
 
 
 if __name__ == "__main__":
