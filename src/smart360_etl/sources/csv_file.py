@@ -30,8 +30,8 @@ def _refuse_binary(path: Path) -> None:
     for magic, kind in _NOT_CSV.items():
         if start.startswith(magic):
             raise SourceError(
-                f"{path} is {kind}, not a CSV file; export it as CSV (in Excel: File > Save As > "
-                "CSV UTF-8) and point `source.csv` at that file"
+                f"{path} is {kind}, not a CSV file; give it as `source.file` (CSV, Excel .xlsx and Parquet are "
+                "told apart by content), or export it as CSV (in Excel: File > Save As > CSV UTF-8)"
             )
 
 
