@@ -98,9 +98,8 @@ def _source_as(kind: str, source_url: str, folder: Path) -> dict | None:
     if kind == "postgres":
         return None
     with psycopg.connect(source_url) as conn:
-        frame = pl.DataFrame(conn.execute("SELECT * FROM consumer_data").fetchall(),
-                             schema=[c.name for c in conn.execute("SELECT * FROM consumer_data LIMIT 0").description or []],
-                             orient="row")
+        cursor = conn.execute("SELECT * FROM consumer_data")
+        frame = pl.DataFrame(cursor.fetchall(), schema=[c.name for c in cursor.description or []], orient="row")
     folder.mkdir(parents=True, exist_ok=True)
     if kind == "csv":
         frame.write_csv(folder / "abc_utility.csv")
