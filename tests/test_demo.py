@@ -91,3 +91,12 @@ def test_a_kept_demo_is_a_database_to_explore_and_a_second_mock_load_to_compare(
     assert "stopped the demo's database" in stopped.stdout
     pid_file = folder / "pgdata" / "postmaster.pid"
     assert not pid_file.exists() or not psutil.pid_exists(int(pid_file.read_text().split()[0]))
+
+
+def test_the_demo_gives_the_same_counts_from_every_kind_of_source(tmp_path):
+    from smart360_etl.demo.job import run_demo
+
+    results = {kind: run_demo(600, tmp_path / kind, kind=kind) for kind in ("postgres", "sqlite", "xlsx", "parquet")}
+    counts = {kind: (r.counts, r.rejects_by_reason, r.warnings_by_reason) for kind, r in results.items()}
+    assert all(value == counts["postgres"] for value in counts.values()), counts
+    assert results["xlsx"].source.startswith("Excel workbook") and results["sqlite"].source.startswith("SQLite")

@@ -280,3 +280,30 @@ def test_urls_of_engines_without_a_server_here_are_checked_and_masked(write_job,
         load_job(write_job(source={"csv": "c.csv"}, target={"url": "mysql://root@h/db"}))
     with pytest.raises(ConfigError, match="sqlite:///path/to/file.db"):
         load_job(write_job(source={"url": "sqlite://", "table": "t"}, target={"url": "postgresql://h/db"}))
+
+
+def _write_file(kind: str, path: Path, rows: list[tuple], header: list[str]) -> Path:
+    if kind == "xlsx":
+        return _workbook(path.with_suffix(".xlsx"), header, [list(r) for r in rows])
+    frame = pl.DataFrame(rows, schema=header, orient="row")
+    frame.write_parquet(path.with_suffix(".parquet"))
+    return path.with_suffix(".parquet")
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "parquet"])
+def test_a_file_reruns_unchanged_syncs_by_compare_and_drifts(kind, write_job, target_url, tmp_path):
+    header = list(COLUMNS[:5])
+    rows = [r[:5] for r in ROWS]
+    path = _write_file(kind, tmp_path / "consumers", rows, header)
+    job = _job(write_job, target_url, {"file": str(path), "incremental": {"mode": "compare"}},
+               mapping={"consumer_id": "consumer_id"})
+    assert run(job).counts["inserted"] == 4
+    again = run(job)
+    assert again.counts["unchanged"] == 4 and again.counts["updated"] == again.counts["inserted"] == 0
+    rows[4] = (*rows[4][:4], "eve@new.example.com")
+    _write_file(kind, tmp_path / "consumers", rows, header)
+    changed = run(job)
+    assert changed.counts["updated"] == 1 and _consumers(target_url)["C005"][3] == "eve@new.example.com"
+    _write_file(kind, tmp_path / "consumers", rows, [*header[:3], "phone", header[4]])
+    with pytest.raises(SchemaDrift, match="source column `contact_number` is gone; a column `phone` appeared"):
+        run(job)
