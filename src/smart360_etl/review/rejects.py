@@ -7,6 +7,7 @@ own say which run and row each record came from.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,15 +85,13 @@ def export_rejects(
         "AND (cardinality(%s::text[]) = 0 OR reasons && %s::text[]) AND (NOT %s OR resolved_by IS NULL) "
         "ORDER BY source_row_number"
     ).format(job.target.table("reject"))
-    written = 0
-    with table_writer(out, [*columns, *REJECT_COLUMNS], sheet="rejects") as write, \
-            conn.cursor(name="smart360_etl_rejects") as cursor:
-        cursor.itersize = BATCH
-        cursor.execute(query, [run_id, list(reasons), list(reasons), unresolved])
-        for number, codes, resolved_by, row in cursor:
-            fixes = "; ".join(f"{code}: {FIXES.get(code, '')}" for code in codes)
-            write([*(_value(row, c) for c in columns), run_id, number, ",".join(codes), fixes, resolved_by])
-            written += 1
+    def as_row(record: tuple) -> list:
+        number, codes, resolved_by, row = record
+        fixes = "; ".join(f"{code}: {FIXES.get(code, '')}" for code in codes)
+        return [*(_value(row, c) for c in columns), run_id, number, ",".join(codes), fixes, resolved_by]
+
+    params = [run_id, list(reasons), list(reasons), unresolved]
+    written = _stream(conn, query, params, out, [*columns, *REJECT_COLUMNS], "rejects", as_row)
     return Exported(run_id, out, written)
 
 
@@ -108,14 +107,8 @@ def export_warnings(
         "WHERE run_id = %s AND (cardinality(%s::text[]) = 0 OR reason = ANY(%s::text[])) "
         "ORDER BY source_row_number, reason"
     ).format(job.target.table("warning"))
-    written = 0
-    with table_writer(out, list(WARNING_COLUMNS), sheet="warnings") as write, \
-            conn.cursor(name="smart360_etl_warnings") as cursor:
-        cursor.itersize = BATCH
-        cursor.execute(query, [run_id, list(reasons), list(reasons)])
-        for row in cursor:
-            write([*row, FIXES.get(row[3], "")])
-            written += 1
+    written = _stream(conn, query, [run_id, list(reasons), list(reasons)], out, list(WARNING_COLUMNS), "warnings",
+                      lambda record: [*record, FIXES.get(record[3], "")])
     return Exported(run_id, out, written)
 
 
@@ -145,6 +138,19 @@ def reject_summary(conn: psycopg.Connection, job: JobConfig, run_id: str | None 
     ordered = dict(sorted(by_reason.items(), key=lambda item: (-item[1]["rejected"], -item[1]["warned"], item[0])))
     return {"run_id": run_id, "job": job.name, "rejected_rows": totals[0], "resolved_rows": totals[1],
             "reasons": ordered}
+
+
+def _stream(conn: psycopg.Connection, query: sql.Composed, params: list, out: Path, header: list[str],
+            sheet: str, as_row: Callable[[tuple], list]) -> int:
+    """The query's rows into `out` (CSV or a workbook) through a server-side cursor; how many were written."""
+    written = 0
+    with table_writer(out, header, sheet=sheet) as write, conn.cursor(name=f"smart360_etl_{sheet}") as cursor:
+        cursor.itersize = BATCH
+        cursor.execute(query, params)
+        for record in cursor:
+            write(as_row(record))
+            written += 1
+    return written
 
 
 def _known(reasons: tuple[str, ...]) -> None:
