@@ -8,6 +8,10 @@ Uses the server in SMART360_BENCH_DATABASE_URL when set, otherwise an embedded o
 With `--source mysql` the same rows are also loaded into MariaDB / MySQL (SMART360_BENCH_MYSQL_URL, default
 mysql://root@127.0.0.1:3306) and run from there into an empty target of their own, ending with
     mysql: rows=<N> postgres_run_s=<b> mysql_run_s=<c> ratio=<c/b> peak_rss_mb=<peak RSS of c>
+With `--incremental column|compare [--changed 0.01]` the run is an incremental job, run three times (into the
+empty target, after a share of the rows changed, with nothing changed), ending with
+    incremental: rows=<N> mode=<m> full_s=<a> changed_s=<b> ratio=<b/a> nochange_s=<c> nochange_ratio=<c/a>
+                 peak_rss_mb=<largest peak of the three>
 """
 
 from __future__ import annotations
@@ -95,13 +99,15 @@ def time_validate(job_path: Path) -> float:
     return time.perf_counter() - started
 
 
-def time_run(job_path: Path) -> tuple[float, float]:
-    """Wall time and peak RSS (MB) of one `smart360-etl run` process (after `init` and the tariff plans)."""
+def time_run(job_path: Path, first: bool = True) -> tuple[float, float]:
+    """Wall time and peak RSS (MB) of one `smart360-etl run` process (the `first` after `init` and the
+    tariff plans)."""
     cli = [sys.executable, "-m", "smart360_etl.cli"]
-    subprocess.run([*cli, "init", "-c", str(job_path)], check=True, capture_output=True)
-    plans = job_path.with_name("tariff_plans.csv")
-    TARIFF_PLANS.write_csv(plans)
-    subprocess.run([*cli, "load-reference", "-c", str(job_path), str(plans)], check=True, capture_output=True)
+    if first:
+        subprocess.run([*cli, "init", "-c", str(job_path)], check=True, capture_output=True)
+        plans = job_path.with_name("tariff_plans.csv")
+        TARIFF_PLANS.write_csv(plans)
+        subprocess.run([*cli, "load-reference", "-c", str(job_path), str(plans)], check=True, capture_output=True)
     started = time.perf_counter()
     process = subprocess.Popen([*cli, "run", "-c", str(job_path)], stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(process.pid, 0)
@@ -109,6 +115,28 @@ def time_run(job_path: Path) -> tuple[float, float]:
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"smart360-etl run failed with exit code {os.waitstatus_to_exitcode(status)}")
     return elapsed, usage.ru_maxrss / 1024
+
+
+def time_incremental(job_path: Path, source_url: str, mode: str, changed: float) -> dict[str, float]:
+    """Three runs of an incremental job: into the empty target, after `changed` of the source's rows were
+    changed (a new e-mail address, and in column mode a new change stamp), and with nothing changed."""
+    settings = yaml.safe_load(job_path.read_text())
+    settings["source"]["incremental"] = {"mode": "column", "column": "changed_at"} if mode == "column" else {
+        "mode": "compare"}
+    job_path.write_text(yaml.safe_dump(settings))
+    with psycopg.connect(source_url) as conn:
+        if mode == "column":
+            conn.execute("ALTER TABLE consumer_data ADD COLUMN changed_at timestamptz NOT NULL DEFAULT now()")
+    full_s, full_mb = time_run(job_path)
+    with psycopg.connect(source_url) as conn:
+        stamp = ", changed_at = clock_timestamp()" if mode == "column" else ""
+        every = round(1 / changed)
+        conn.execute(f"UPDATE consumer_data SET email_address = 'new.' || consumer_id || '@example.net'{stamp} "
+                     f"WHERE consumer_id % {every} = 7")
+    changed_s, changed_mb = time_run(job_path, first=False)
+    nochange_s, nochange_mb = time_run(job_path, first=False)
+    return {"full_s": full_s, "changed_s": changed_s, "nochange_s": nochange_s,
+            "peak_rss_mb": max(full_mb, changed_mb, nochange_mb)}
 
 
 def mysql_source(source_url: str, work: Path) -> str:
@@ -158,6 +186,9 @@ def main() -> None:
     )
     parser.add_argument("--source", choices=["postgres", "mysql"], default="postgres",
                         help="mysql: also run the same rows from MariaDB / MySQL, into a target of their own")
+    parser.add_argument("--incremental", choices=["column", "compare"],
+                        help="three runs of an incremental job (full, --changed rows changed, nothing changed)")
+    parser.add_argument("--changed", type=float, default=0.01, help="share of rows changed (with --incremental)")
     args = parser.parse_args()
     rows, consumers_only = args.rows, args.consumers_only
     with server() as url, tempfile.TemporaryDirectory() as work:
@@ -180,7 +211,11 @@ def main() -> None:
                     }
                 )
             )
-            run_s, peak_mb = time_run(job)
+            if args.incremental:
+                timed = time_incremental(job, source_url, args.incremental, args.changed)
+                run_s, peak_mb = timed["full_s"], timed["peak_rss_mb"]
+            else:
+                run_s, peak_mb = time_run(job)
             validate_s = time_validate(job)
             if args.source == "mysql":
                 mysql_url = mysql_source(source_url, Path(work))
@@ -201,6 +236,11 @@ def main() -> None:
     print(
         f"bench: rows={rows} copy_s={copy_s:.2f} run_s={run_s:.2f} ratio={run_s / copy_s:.2f} peak_rss_mb={peak_mb:.0f}"
     )
+    if args.incremental:
+        print(f"incremental: rows={rows} mode={args.incremental} full_s={timed['full_s']:.2f} "
+              f"changed_s={timed['changed_s']:.2f} ratio={timed['changed_s'] / timed['full_s']:.3f} "
+              f"nochange_s={timed['nochange_s']:.2f} nochange_ratio={timed['nochange_s'] / timed['full_s']:.3f} "
+              f"peak_rss_mb={timed['peak_rss_mb']:.0f}")
     if args.source == "mysql":
         print(f"mysql: rows={rows} postgres_run_s={run_s:.2f} mysql_run_s={mysql_s:.2f} ratio={mysql_s / run_s:.2f} "
               f"peak_rss_mb={mysql_mb:.0f}")

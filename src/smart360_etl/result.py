@@ -10,6 +10,15 @@ COUNTS = ("extracted", "inserted", "updated", "unchanged", "rejected")
 Counts = dict[str, int]  # COUNTS -> rows
 
 
+# What a check looked at (CheckRow.scope, RunResult.check_scope):
+SCOPES = {
+    "run": "the run's own source rows and counts",
+    "written": "the consumers this run inserted or updated",
+    "target": "every row of the target",
+    "constraint": "every row of the target, by its unique index (a catalog look-up)",
+}
+
+
 class CheckRow(TypedDict):
     """A check's outcome, as checks.Outcome.to_json gives it."""
 
@@ -21,6 +30,7 @@ class CheckRow(TypedDict):
     total: int
     threshold: float
     sample: list[str]
+    scope: str  # SCOPES: what the check looked at
 
 
 class DriftRow(TypedDict):
@@ -99,6 +109,7 @@ class RunResult:
     reason_samples: ReasonSamples = field(default_factory=lambda: ReasonSamples(rejects={}, warnings={}))
     checks: list[CheckRow] = field(default_factory=list)
     profile: dict[str, dict[str, Any]] = field(default_factory=dict)  # per field: present, missing, ... (rates)
+    check_scope: str | None = None  # what the row checks and the profile looked at (SCOPES)
     samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # failing rows per check
     duplicates: list[dict[str, Any]] = field(default_factory=list)  # likely duplicate pairs, the first few
     drift: list[DriftRow] = field(default_factory=list)

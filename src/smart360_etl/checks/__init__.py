@@ -19,6 +19,7 @@ class Measure:
     failing: int
     total: int
     sample: list[str] = field(default_factory=list)
+    scope: str | None = None  # what it looked at (context.SCOPES), when not what the check runner says
 
 
 @dataclass(frozen=True)
@@ -45,17 +46,20 @@ class Outcome:
     total: int
     threshold: float
     sample: list[str]
+    scope: str = "target"
 
     def to_json(self) -> CheckRow:
         return CheckRow(name=self.name, description=self.description, severity=self.severity, status=self.status,
-                        failing=self.failing, total=self.total, threshold=self.threshold, sample=self.sample)
+                        failing=self.failing, total=self.total, threshold=self.threshold, sample=self.sample,
+                        scope=self.scope)
 
 
 def _allowed(limit: float, total: int) -> float:
     return limit if limit >= 1 else limit * total
 
 
-def judge(check: Check, measure: Measure) -> Outcome:
+def judge(check: Check, measure: Measure, scope: str = "target") -> Outcome:
+    """The outcome of `measure`; `scope` is what the check looked at unless the measure says otherwise."""
     status = "pass" if measure.failing <= _allowed(check.threshold, measure.total) else check.severity
     if check.fail_above is not None and measure.failing > _allowed(check.fail_above, measure.total):
         status = "fail"
@@ -68,4 +72,5 @@ def judge(check: Check, measure: Measure) -> Outcome:
         measure.total,
         check.threshold,
         measure.sample,
+        measure.scope or scope,
     )

@@ -14,18 +14,33 @@ from ..mapping.places import SPELLED_OUT, places_for
 from ..reasons import REQUIRED_FIELDS
 from ..result import IncrementalSummary
 from . import Check, Measure
-from .context import CheckContext
+from .context import RUN_ROWS, CheckContext
 from .rows import failing_rows
 
 
 def consumer_id_unique(ctx: CheckContext, check: Check) -> Measure:
+    """By the catalog where a unique index on consumer_id guarantees it for the whole table; otherwise
+    counted (scoped, the written rows hold every row with a written id: a duplicate of one is among them)."""
+    if unique_index(ctx, ctx.consumer, "consumer_id") is not None:
+        return Measure(0, ctx.predicate_counts["total"], [], scope="constraint")
     rows = ctx.conn.execute(
         sql.SQL(
             "SELECT consumer_id, count(*) OVER () FROM {} WHERE consumer_id IS NOT NULL GROUP BY consumer_id "
             "HAVING count(*) > 1 ORDER BY consumer_id LIMIT 5"
-        ).format(ctx.consumer)
+        ).format(ctx.rows_table)
     ).fetchall()
     return Measure(rows[0][1] if rows else 0, ctx.predicate_counts["total"], [r[0] for r in rows])
+
+
+def unique_index(ctx: CheckContext, table: sql.Identifier, column: str) -> str | None:
+    """The name of a valid, whole-table unique index on `column` alone (a primary key is one), if any."""
+    found = ctx.conn.execute(
+        "SELECT i.indexrelid::regclass::text FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+        "AND a.attnum = i.indkey[0] WHERE i.indrelid = %s::regclass AND i.indisunique AND i.indisvalid "
+        "AND i.indpred IS NULL AND i.indnkeyatts = 1 AND a.attname = %s ORDER BY 1 LIMIT 1",
+        [table.as_string(ctx.conn), column],
+    ).fetchone()
+    return found[0] if found else None
 
 
 def shared_contact(column: str):
@@ -55,12 +70,17 @@ def source_keys(ctx: CheckContext, check: Check) -> Measure:
         ).format(keys=keys, consumer=consumer, reject=reject),
         [ctx.facts.run_id],
     ).fetchall()
+    # The rows the run wrote: recorded as it wrote them (scoped), or stamped with its transaction's time.
+    written = (
+        sql.SQL("SELECT consumer_id FROM {}").format(RUN_ROWS)
+        if ctx.scoped
+        else sql.SQL("SELECT consumer_id FROM {} c WHERE c.created_at = now() OR c.updated_at = now()").format(consumer)
+    )
     unexpected = ctx.conn.execute(
         sql.SQL(
-            "SELECT 'unexpected ' || c.consumer_id FROM {consumer} c WHERE (c.created_at = now() OR "
-            "c.updated_at = now()) AND NOT EXISTS (SELECT FROM {keys} k WHERE k.consumer_id = c.consumer_id) "
-            "ORDER BY 1"
-        ).format(keys=keys, consumer=consumer)
+            "SELECT 'unexpected ' || w.consumer_id FROM ({written}) w "
+            "WHERE NOT EXISTS (SELECT FROM {keys} k WHERE k.consumer_id = w.consumer_id) ORDER BY 1"
+        ).format(keys=keys, written=written)
     ).fetchall()
     found = [r[0] for r in missing + unexpected]
     return Measure(len(found), ctx.facts.source_key_count, found[:20])
@@ -143,7 +163,7 @@ def _without(ctx: CheckContext, table: sql.Identifier, key: str, other: sql.Iden
         ).format(k=k, t=table, o=other)
     ))
     total = one_row(ctx.conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table)))[0]
-    return Measure(failing, total, sample or [])
+    return Measure(failing, total, sample or [], scope="target")
 
 
 def consumer_without_account(ctx: CheckContext, check: Check) -> Measure:
@@ -166,7 +186,7 @@ def meter_on_several_active_accounts(ctx: CheckContext, check: Check) -> Measure
             "GROUP BY m.meter_number) AS v"
         ).format(meter=ctx.target.table("meter"), account=ctx.target.table("account"))
     ))
-    return Measure(failing, total, sample or [])
+    return Measure(failing, total, sample or [], scope="target")
 
 
 def _has_gazetteer(ctx: CheckContext) -> bool:
@@ -202,7 +222,7 @@ def city_matches_postal_code(ctx: CheckContext, check: Check) -> Measure:
             "(SELECT FROM smart360_etl_place p WHERE p.postal = left(c.zip_code, 5))) "
             "SELECT count(*) FILTER (WHERE wrong), count(*), "
             "(array_agg(consumer_id ORDER BY consumer_id) FILTER (WHERE wrong))[1:5] FROM judged"
-        ).format(key=key, consumer=ctx.consumer)
+        ).format(key=key, consumer=ctx.rows_table)
     ))
     return Measure(failing, total, sample or [])
 

@@ -10,11 +10,14 @@ from psycopg import sql
 
 from ..config import TargetConfig
 from ..db import one_row
+from ..load.consumers import WRITTEN
 from ..load.source_keys import SOURCE_KEYS
 from ..regions import Region
 from ..result import IncrementalSummary
 
 SHARED_CONTACTS = ("phone_number", "email_address")  # a value many consumers share is worth a look
+# The consumer rows a scoped run wrote, copied out of the consumer table once for every check to scan.
+RUN_ROWS = sql.Identifier("smart360_etl_run_rows")
 
 
 @dataclass
@@ -35,6 +38,9 @@ class CheckContext:
     region: Region
     check_run_id: str  # the run's id, or a validation's own id: where duplicate candidates are filed
     run: RunFacts | None = None
+    # True: the row checks, profile and duplicate finder look at the consumers the run wrote (a later run
+    # into a target that held rows); False: at the whole target (`validate`, a first load, --full-refresh).
+    scoped: bool = False
     predicates: dict[str, sql.Composable] = field(default_factory=dict)
     duplicate_pairs: list[dict] = field(default_factory=list)  # the first few, for the report
 
@@ -50,6 +56,28 @@ class CheckContext:
         return self.target.table("consumer")
 
     @property
+    def rows_table(self) -> sql.Identifier:
+        """What the row checks scan: the run's written consumers (`scoped`) or the consumer table."""
+        return RUN_ROWS if self.scoped else self.consumer
+
+    @property
+    def scope(self) -> str:
+        """The scope of the checks that look at consumer rows (a key of result.SCOPES)."""
+        return "written" if self.scoped else "target"
+
+    def prepare_scope(self) -> None:
+        """Fresh statistics for what the checks scan (a just-loaded table looks empty to the planner, which
+        then picks slow plans); in a scoped run, the written rows copied out first."""
+        if self.scoped:
+            self.conn.execute(
+                sql.SQL(
+                    "CREATE TEMP TABLE {rows} ON COMMIT DROP AS SELECT c.* FROM {consumer} c "
+                    "WHERE c.consumer_id IN (SELECT consumer_id FROM {written})"
+                ).format(rows=RUN_ROWS, consumer=self.consumer, written=WRITTEN)
+            )
+        self.conn.execute(sql.SQL("ANALYZE {}").format(self.rows_table))
+
+    @property
     def etl(self) -> sql.Identifier:
         return sql.Identifier(self.target.etl_schema)
 
@@ -60,7 +88,7 @@ class CheckContext:
         texts = {name: predicate.as_string(self.conn) for name, predicate in self.predicates.items()}
         distinct = list(dict.fromkeys(texts.values()))
         counts = sql.SQL(", ").join(sql.SQL("count(*) FILTER (WHERE {})").format(sql.SQL(t)) for t in distinct)
-        row = one_row(self.conn.execute(sql.SQL("SELECT count(*), {} FROM {}").format(counts, self.consumer)))
+        row = one_row(self.conn.execute(sql.SQL("SELECT count(*), {} FROM {}").format(counts, self.rows_table)))
         by_text = dict(zip(distinct, row[1:]))
         return {"total": row[0], **{name: by_text[text] for name, text in texts.items()}}
 
@@ -68,13 +96,23 @@ class CheckContext:
     def shared_contacts(self) -> dict[str, tuple[int, list[tuple[int, str]]]]:
         """Per contact column: how many distinct values, and (consumers, first id) of each value two or more
         share. Both columns in one statement: PostgreSQL groups them side by side (a parallel append),
-        in the time of one. (An ORDER BY inside array_agg would sort every group: three times slower.)"""
+        in the time of one. (An ORDER BY inside array_agg would sort every group: three times slower.)
+        Scoped, only the values the written rows have are grouped, but counted over the whole table."""
         per_column = sql.SQL(
             "SELECT {name}, count(*), array_agg(n) FILTER (WHERE n > 1), array_agg(first_id) FILTER (WHERE n > 1) "
-            "FROM (SELECT count(*) AS n, min(consumer_id) AS first_id FROM {t} WHERE {c} IS NOT NULL GROUP BY {c}) g"
+            "FROM (SELECT count(*) AS n, min(consumer_id) AS first_id FROM {t} WHERE {c} IS NOT NULL {scoped} "
+            "GROUP BY {c}) g"
         )
         query = sql.SQL(" UNION ALL ").join(
-            per_column.format(name=sql.Literal(c), t=self.consumer, c=sql.Identifier(c)) for c in SHARED_CONTACTS
+            per_column.format(
+                name=sql.Literal(c),
+                t=self.consumer,
+                c=sql.Identifier(c),
+                scoped=sql.SQL("AND {c} IN (SELECT {c} FROM {rows})").format(c=sql.Identifier(c), rows=RUN_ROWS)
+                if self.scoped
+                else sql.SQL(""),
+            )
+            for c in SHARED_CONTACTS
         )
         return {
             column: (distinct, list(zip(sizes or [], firsts or [])))
@@ -83,7 +121,7 @@ class CheckContext:
 
     def sample(self, condition: sql.Composable, size: int = 5) -> list[str]:
         query = sql.SQL("SELECT consumer_id FROM {} WHERE {} ORDER BY consumer_id LIMIT {}").format(
-            self.consumer, condition, sql.Literal(size)
+            self.rows_table, condition, sql.Literal(size)
         )
         return ["(no id)" if row[0] is None else str(row[0]) for row in self.conn.execute(query)]
 

@@ -20,7 +20,7 @@ from rapidfuzz.process import cpdist
 
 from ..load.copying import copy_frames
 from . import Check, Measure
-from .context import CheckContext
+from .context import RUN_ROWS, CheckContext
 
 log = logging.getLogger("smart360_etl")
 MAX_BLOCK = 200  # a "block" bigger than this is a placeholder value (a shared office number), not people
@@ -48,6 +48,9 @@ PAIR_SCHEMA = {"consumer_id_a": pl.String, "consumer_id_b": pl.String, "score": 
 
 def likely_duplicates(ctx: CheckContext, check: Check) -> Measure:
     found = [pl.DataFrame(schema=PAIR_SCHEMA)]
+    if ctx.scoped and not ctx.predicate_counts["total"]:  # the run wrote nothing: no new pairs
+        _store(ctx, found[0])
+        return Measure(0, 0, [])
     with ctx.conn.cursor(name="smart360_etl_duplicate_pairs") as cursor:  # server-side: streamed in chunks
         cursor.execute(_pairs_query(ctx))
         while rows := cursor.fetchmany(CHUNK):
@@ -72,18 +75,28 @@ def _pairs_query(ctx: CheckContext) -> sql.Composed:
     Blocks are counted by a 64-bit hash of their key: grouping integers is 3x cheaper than grouping text.
     Two keys with one hash (odds about 1 in 10^7 over a million rows) only merge two blocks: their rows
     are still scored against each other and kept only when the names are alike.
+    Scoped (a run into a target that held rows), only the blocks of the rows the run wrote are formed,
+    with every member the whole table has, and only pairs with a written row in them come back: the pairs
+    a whole-table pass finds for those rows, without pairing the rest again.
     """
     keys = ", ".join(
         f"hashtextextended(nullif({block}, ''), 0) AS k{i}" for i, (block, _, _) in enumerate(RULES.values())
     )
+    # Scoped, a block is grouped (and sized) only when a written row is in it.
+    among = "WHERE k{i} IN (SELECT k{i} FROM touched) " if ctx.scoped else ""
     members = " UNION ALL ".join(
         f"SELECT {i} AS rule, k{i} AS block, consumer_id FROM keyed WHERE k{i} IN "
-        f"(SELECT k{i} FROM keyed GROUP BY 1 HAVING count(*) BETWEEN 2 AND {{max_block}})"
+        f"(SELECT k{i} FROM keyed {among.format(i=i)}GROUP BY 1 HAVING count(*) BETWEEN 2 AND {{max_block}})"
         for i in range(len(RULES))
+    )
+    touched = "touched AS MATERIALIZED (SELECT * FROM keyed WHERE consumer_id IN (SELECT consumer_id FROM {rows})), "
+    written = (
+        " AND (x.consumer_id IN (SELECT consumer_id FROM {rows}) OR y.consumer_id IN (SELECT consumer_id FROM {rows}))"
     )
     return sql.SQL(
         "WITH keyed AS MATERIALIZED (SELECT consumer_id, " + keys + " FROM {consumer}), "
-        "members AS MATERIALIZED (" + members + "), "
+        + (touched if ctx.scoped else "")
+        + "members AS MATERIALIZED (" + members + "), "
         "people AS MATERIALIZED (SELECT m.rule, m.block, m.consumer_id, "
         + NAME
         + " AS name, "
@@ -91,7 +104,8 @@ def _pairs_query(ctx: CheckContext) -> sql.Composed:
         + " AS address FROM members m JOIN {consumer} c USING (consumer_id)) "
         "SELECT x.rule, x.consumer_id, y.consumer_id, x.name, y.name, x.address, y.address "
         "FROM people x JOIN people y ON x.rule = y.rule AND x.block = y.block AND x.consumer_id < y.consumer_id"
-    ).format(consumer=ctx.consumer, max_block=sql.Literal(MAX_BLOCK))
+        + (written if ctx.scoped else "")
+    ).format(consumer=ctx.consumer, max_block=sql.Literal(MAX_BLOCK), rows=RUN_ROWS)
 
 
 def _score(rows: list[tuple]) -> pl.DataFrame:

@@ -51,7 +51,7 @@ def profile_conditions(ctx: CheckContext) -> dict[str, sql.Composable]:
 
 def quality_profile(ctx: CheckContext) -> dict[str, dict]:
     """{field: {missing, missing_rate, invalid, invalid_rate, distinct_estimate, length_outliers,
-    odd_characters, placeholders}} over the whole consumer table."""
+    odd_characters, placeholders}} over the rows the checks look at (CheckContext.rows_table)."""
     counts, total = ctx.predicate_counts, ctx.predicate_counts["total"]
     distinct = {field: n for field, (n, _) in _statistics(ctx).items()}
     profile = {}
@@ -72,12 +72,13 @@ def quality_profile(ctx: CheckContext) -> dict[str, dict]:
 
 def _statistics(ctx: CheckContext) -> dict[str, tuple[int, int]]:
     """(distinct values, average width) per column, from the statistics the check runner gathered."""
-    total = one_row(ctx.conn.execute(
-        "SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = %s::regclass", [ctx.consumer.as_string(ctx.conn)]
-    ))[0]
+    table = ctx.rows_table.as_string(ctx.conn)
+    reltuples = "SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = %s::regclass"
+    total = one_row(ctx.conn.execute(reltuples, [table]))[0]
     rows = ctx.conn.execute(
-        "SELECT attname, n_distinct, avg_width FROM pg_stats WHERE schemaname = %s AND tablename = 'consumer'",
-        [ctx.target.schema_],
+        "SELECT s.attname, s.n_distinct, s.avg_width FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "JOIN pg_stats s ON s.schemaname = n.nspname AND s.tablename = c.relname WHERE c.oid = %s::regclass",
+        [table],
     ).fetchall()
     # n_distinct < 0 is a fraction of the rows (-1: all distinct)
     return {name: (round(-n * total) if n < 0 else round(n), width) for name, n, width in rows}

@@ -7,8 +7,6 @@ import logging
 import time
 from dataclasses import replace
 
-from psycopg import sql
-
 from ..config import CheckSetting
 from ..db import for_whole_tables
 from ..errors import ConfigError
@@ -76,8 +74,7 @@ def failing_samples(ctx: CheckContext, checks: list[Check], outcomes: list[Outco
 def run_checks(ctx: CheckContext, checks: list[Check], on_progress=None) -> list[Outcome]:
     """Every applicable check, in order; `on_progress(label, done, total)` hears of each one."""
     for_whole_tables(ctx.conn)  # checks aggregate and join whole tables
-    # Fresh statistics: a just-loaded table looks empty to the planner, which then picks slow plans.
-    ctx.conn.execute(sql.SQL("ANALYZE {}").format(ctx.consumer))
+    ctx.prepare_scope()
     ctx.predicates = row_predicates(ctx) | profile_conditions(ctx)
     outcomes = []
     for done, check in enumerate(checks):
@@ -90,14 +87,15 @@ def run_checks(ctx: CheckContext, checks: list[Check], on_progress=None) -> list
         if check.predicate is not None and check.predicate not in ctx.predicates:
             continue  # the region has nothing to check against (e.g. no state list)
         started = time.perf_counter()
-        outcome = judge(check, check.measure(ctx, check))
+        outcome = judge(check, check.measure(ctx, check), "run" if check.needs_run else ctx.scope)
         log.info(
-            "check %s: %s (%d of %d over the line; allowed %s) in %.2fs",
+            "check %s: %s (%d of %d over the line; allowed %s; scope %s) in %.2fs",
             check.name,
             outcome.status,
             outcome.failing,
             outcome.total,
             f"{check.threshold:.0%}" if 0 < check.threshold < 1 else f"{check.threshold:g}",
+            outcome.scope,
             time.perf_counter() - started,
             extra={"stage": "check"},
         )
@@ -111,6 +109,7 @@ def gather_findings(ctx: CheckContext, checks: list[Check], on_progress=None) ->
     return outcomes, {
         "checks": [outcome.to_json() for outcome in outcomes],
         "profile": quality_profile(ctx),
+        "check_scope": ctx.scope,
         "samples": failing_samples(ctx, checks, outcomes),
         "duplicates": ctx.duplicate_pairs,
     }

@@ -25,6 +25,8 @@ from .copying import copy_frames
 from .merging import Table, merge
 
 STAGING = sql.Identifier("smart360_etl_staging")
+# The ids of the consumers the run inserted or updated: what its checks look at (checks/context.py).
+WRITTEN = sql.Identifier("smart360_etl_written")
 CONSUMER = Table("consumer", ("consumer_id",), tuple(f for f in CONSUMER_FIELDS if f != "consumer_id"))
 
 
@@ -68,6 +70,7 @@ class ConsumerLoader:
         conn.execute("SET LOCAL enable_mergejoin = off")
         columns = ", ".join(f"{c} text" for c in CONSUMER_FIELDS)
         conn.execute(sql.SQL("CREATE TEMP TABLE {} (" + columns + ") ON COMMIT DROP").format(STAGING))
+        conn.execute(sql.SQL("CREATE TEMP TABLE {} (consumer_id text) ON COMMIT DROP").format(WRITTEN))
         self.into_empty = self._claim_if_empty()
 
     def _claim_if_empty(self) -> bool:
@@ -101,7 +104,7 @@ class ConsumerLoader:
             return
         self._execute(sql.SQL("TRUNCATE {}").format(STAGING))
         self.counts.staged += self._copy(STAGING, clean)
-        inserted, updated = merge(self.conn, self.consumer, CONSUMER, STAGING)
+        inserted, updated = merge(self.conn, self.consumer, CONSUMER, STAGING, written=WRITTEN)
         self.counts.inserted += inserted
         self.counts.updated += updated
 

@@ -28,8 +28,17 @@ class Table:
         return self.keys + self.values
 
 
-def merge(conn: psycopg.Connection, target: sql.Identifier, table: Table, source: sql.Composable) -> tuple[int, int]:
-    """UPDATE the rows of `target` whose values differ from `source`'s, INSERT the new ones; (inserted, updated)."""
+def merge(
+    conn: psycopg.Connection,
+    target: sql.Identifier,
+    table: Table,
+    source: sql.Composable,
+    written: sql.Identifier | None = None,
+) -> tuple[int, int]:
+    """UPDATE the rows of `target` whose values differ from `source`'s, INSERT the new ones; (inserted, updated).
+
+    `written`: a table with the key columns, where the keys of every row inserted or updated are added
+    (the rows the run's checks are scoped to)."""
     keys = [sql.Identifier(c) for c in table.keys]
     values = [sql.Identifier(c) for c in table.values]
     compared = [sql.Identifier(c) for c in table.values if c not in table.bookkeeping]
@@ -39,27 +48,45 @@ def merge(conn: psycopg.Connection, target: sql.Identifier, table: Table, source
     )
     with conn.cursor() as cursor:
         cursor.execute(
-            sql.SQL(
-                "UPDATE {target} AS t SET {sets} FROM ({source}) AS s "
-                "WHERE {matches} AND ({old}) IS DISTINCT FROM ({new})"
-            ).format(
-                target=target,
-                sets=sql.SQL(", ").join(sets),
-                source=_relation(source),
-                matches=matches,
-                old=sql.SQL(", ").join(sql.SQL("t.{}").format(c) for c in compared),
-                new=sql.SQL(", ").join(sql.SQL("s.{}").format(c) for c in compared),
+            _recorded(
+                written,
+                keys,
+                sql.SQL(
+                    "UPDATE {target} AS t SET {sets} FROM ({source}) AS s "
+                    "WHERE {matches} AND ({old}) IS DISTINCT FROM ({new})"
+                ).format(
+                    target=target,
+                    sets=sql.SQL(", ").join(sets),
+                    source=_relation(source),
+                    matches=matches,
+                    old=sql.SQL(", ").join(sql.SQL("t.{}").format(c) for c in compared),
+                    new=sql.SQL(", ").join(sql.SQL("s.{}").format(c) for c in compared),
+                ),
             )
         )
         updated = cursor.rowcount
         columns = sql.SQL(", ").join(keys + values)
         cursor.execute(
-            sql.SQL(
-                "INSERT INTO {target} ({columns}) SELECT {columns} FROM ({source}) AS s "
-                "WHERE NOT EXISTS (SELECT FROM {target} AS t WHERE {matches})"
-            ).format(target=target, columns=columns, source=_relation(source), matches=matches)
+            _recorded(
+                written,
+                keys,
+                sql.SQL(
+                    "INSERT INTO {target} AS t ({columns}) SELECT {columns} FROM ({source}) AS s "
+                    "WHERE NOT EXISTS (SELECT FROM {target} AS t WHERE {matches})"
+                ).format(target=target, columns=columns, source=_relation(source), matches=matches),
+            )
         )
         return cursor.rowcount, updated
+
+
+def _recorded(written: sql.Identifier | None, keys: list[sql.Identifier], change: sql.Composed) -> sql.Composed:
+    """`change`, and with `written` the keys it touched added there (the row count stays the change's)."""
+    if written is None:
+        return change
+    returned = sql.SQL(", ").join(sql.SQL("t.{}").format(k) for k in keys)
+    return sql.SQL(
+        "WITH changed AS ({change} RETURNING {returned}) INSERT INTO {written} SELECT * FROM changed"
+    ).format(change=change, returned=returned, written=written)
 
 
 def _relation(source: sql.Composable) -> sql.Composable:

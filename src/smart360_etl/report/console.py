@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..mapping.fields import CONSUMER_FIELDS
-from ..result import COUNTS, CheckRow, RunResult
+from ..result import COUNTS, SCOPES, CheckRow, RunResult
 
 STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "red"}
 
@@ -81,6 +81,8 @@ def print_summary(result: RunResult, console: Console) -> None:
             console.print(table)
     _print_entities(result, console)
     print_checks(result.checks, console)
+    if result.check_scope == "written":
+        console.print(f"row checks, profile and duplicates: {SCOPES['written']} (`validate` checks the whole target)")
     for drift in result.drift:
         console.print(Text.assemble(("schema drift", "yellow"), f": {drift['message']}"), soft_wrap=True)
     if result.unloaded_columns:

@@ -8,6 +8,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ..reasons import CATALOG, FIXES
+from ..result import SCOPES
 
 OUTCOMES = ("inserted", "updated", "unchanged", "rejected")
 COLOURS = {
@@ -29,7 +30,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals.update(colours=COLOURS, outcomes=OUTCOMES, palette=PALETTE, reason_fixes=FIXES,
+    env.globals.update(colours=COLOURS, outcomes=OUTCOMES, palette=PALETTE, reason_fixes=FIXES, scopes=SCOPES,
                        reason_fields={r.code: r.field for r in CATALOG})
     return env
 

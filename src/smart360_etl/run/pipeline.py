@@ -130,7 +130,7 @@ def _run_in_transaction(run: RunContext) -> None:
         reach("id_pass")
         keys, accounts, skip = _id_pass(run, window)
         reach("load")
-        extracted, counts = _load(run, keys, skip, accounts)
+        extracted, counts, into_empty = _load(run, keys, skip, accounts)
         if window is not None:
             reach("sync")
             result.incremental = incremental.finish_incremental(run, window)
@@ -140,7 +140,8 @@ def _run_in_transaction(run: RunContext) -> None:
             reach("resubmit")
             result.resubmission = mark_resolved(conn, job, result.run_id, run.resubmit)
         reach("check")
-        _check(run, keys.ids)
+        # A first load or a full refresh checks the whole target; a later run the consumers it wrote.
+        _check(run, keys.ids, scoped=not (into_empty or run.full_refresh))
         if not result.dry_run:
             ledger.record_success(conn, job.target, result.run_id, result)
         elif run.before_rollback is not None:
@@ -184,8 +185,9 @@ def _id_pass(
 
 def _load(
     run: RunContext, keys: SourceKeys, skip: pl.Series | None, accounts: AccountRules | None
-) -> tuple[int, LoadCounts]:
-    """The main pass into the consumer loader (and, with accounts, the entity loader); (rows read, counts)."""
+) -> tuple[int, LoadCounts, bool]:
+    """The main pass into the consumer loader (and, with accounts, the entity loader); (rows read, counts,
+    whether the consumer table was empty)."""
     conn, job, result = run.conn, run.job, run.result
     loader = ConsumerLoader(conn, job.target, result.run_id, before_copy=run.hooks.before_copy)
     entities = EntityLoader(conn, job, result.run_id) if job.accounts else None
@@ -194,13 +196,13 @@ def _load(
         entities.finish()
         result.entities, result.unmapped_codes = entities.report()
         result.business_totals = business_totals(conn, job, entities.source_totals, entities.into_empty)
-    return extracted, loader.counts
+    return extracted, loader.counts, loader.into_empty
 
 
-def _check(run: RunContext, key_count: int) -> None:
+def _check(run: RunContext, key_count: int, scoped: bool) -> None:
     result = run.result
     facts = RunFacts(result.run_id, result.counts, result.rejects_by_reason, key_count, result.incremental)
-    context = CheckContext(run.conn, run.job.target, run.region, result.run_id, facts)
+    context = CheckContext(run.conn, run.job.target, run.region, result.run_id, facts, scoped=scoped)
     outcomes, found = gather_findings(context, run.checks, run.on_progress)
     for key, value in found.items():
         setattr(result, key, value)
