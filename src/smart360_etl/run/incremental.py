@@ -3,8 +3,8 @@
 Two modes (`source.incremental`):
 - column: rows whose change column is past the last successful run's watermark, minus an overlap;
   the watermark is stored in the target in the run's own transaction, so a failed run never moves it.
-- compare: every source row is hashed; rows whose hash equals the one loaded before are counted as
-  unchanged without being mapped or written.
+- compare: every source row is hashed in one read of the source (run/changes.py); rows whose hash
+  equals the one loaded before are counted as unchanged without being mapped or written.
 Both keep `smart360_etl.source_row` (job, consumer_id, row_hash): what each loaded consumer looked
 like in the source. It finds deleted source rows, and it lets every run verify its own window.
 """
@@ -91,17 +91,9 @@ def save_watermark(conn: psycopg.Connection, job: JobConfig, window: Window, run
     )
 
 
-def unchanged_ids(conn: psycopg.Connection, job: JobConfig, duplicates: pl.Series) -> pl.Series:
-    """Compare mode: ids whose source row hashes as it did when loaded (a duplicated id is never skipped)."""
-    rows = conn.execute(
-        sql.SQL(
-            "SELECT k.consumer_id FROM {keys} k JOIN {loaded} s ON s.job = %s AND s.consumer_id = k.consumer_id "
-            "AND s.row_hash = k.row_hash"
-        ).format(keys=SOURCE_KEYS, loaded=job.target.table("source_row")),
-        [job.name],
-    ).fetchall()
-    ids = pl.Series("consumer_id", [row[0] for row in rows], dtype=pl.String)
-    return ids.filter(~ids.is_in(duplicates.implode())) if len(duplicates) else ids
+def no_hashes() -> pl.DataFrame:
+    """Compare mode with --full-refresh: as if nothing had been loaded, so that every row is mapped."""
+    return pl.DataFrame(schema={"consumer_id": pl.String, "row_hash": pl.String})
 
 
 def record_loaded(conn: psycopg.Connection, job: JobConfig, run_id: str) -> None:

@@ -15,8 +15,9 @@ from ..load.source_keys import SourceKeys
 from ..mapping.accounts import AccountRules, claimed_numbers
 from ..mapping.fields import FieldRule
 from ..mapping.mapper import map_batch, map_field
-from ..mapping.text import hash_rows
+from ..mapping.text import row_hashes
 from .background import BackgroundWriter
+from .changes import ChangedRows, Numbered
 from .context import RunContext
 
 log = logging.getLogger("smart360_etl")
@@ -48,40 +49,45 @@ def key_frames(
     ):
         parts = [map_field(batch, id_rule, region).alias("consumer_id")]
         if hashed:
-            parts.append(hash_rows(batch))
+            parts.append(row_hashes(batch))
         frame = pl.DataFrame(parts)
         yield frame.hstack(claimed_numbers(batch, claims)) if claims is not None else frame
+
+
+def numbered_batches(job: JobConfig, source) -> Iterator[Numbered]:
+    """The source's batches with their rows' numbers in the source (from 1)."""
+    done = 0
+    for batch in source.batches(job.source.batch_size):
+        yield batch, pl.int_range(done + 1, done + 1 + batch.height, dtype=pl.Int64, eager=True)
+        done += batch.height
 
 
 def main_pass(
     run: RunContext,
     keys: SourceKeys,
     loader: ConsumerLoader,
-    skip: pl.Series | None = None,
+    changed: ChangedRows | None = None,
     accounts: AccountRules | None = None,
     entities: EntityLoader | None = None,
 ) -> int:
-    """The main pass: map each batch and hand it to the loader (which works on it while the next is mapped).
+    """The main pass: map each batch and hand it to the loader (which works on it while the next is mapped);
+    returns the source rows it accounts for.
 
-    `skip` (compare mode) holds ids whose source row is unchanged: they are counted, not mapped or written.
+    `changed` (compare mode) holds the rows that changed since the last run: only they are mapped; the
+    unchanged ones are counted as skipped.
     """
-    job, source, rules, region, on_progress = run.job, run.source, run.rules, run.region, run.on_progress
-    total, done = keys.rows, 0
-    id_rule = consumer_id_rule(rules)
+    job, rules, region, on_progress = run.job, run.rules, run.region, run.on_progress
+    done = 0
+    total = keys.rows if changed is None else keys.rows - changed.skipped  # the rows to map
 
     def load(mapped: pl.DataFrame) -> None:  # in dependency order: consumers, then their accounts
         loader.load(mapped)
         if entities is not None:
             entities.load(mapped)
 
+    batches = numbered_batches(job, run.source) if changed is None else changed.numbered_batches()
     with BackgroundWriter(load) as loading:
-        for batch in source.batches(job.source.batch_size):
-            height = batch.height
-            numbers = pl.int_range(done + 1, done + 1 + height, dtype=pl.Int64, eager=True)
-            if skip is not None and len(skip):
-                keep = ~map_field(batch, id_rule, region).is_in(skip.implode()).fill_null(False)
-                loader.counts.skipped += height - int(keep.sum())
-                batch, numbers = batch.filter(keep), numbers.filter(keep)
+        for batch, numbers in batches:
             loading.submit(
                 map_batch(
                     batch,
@@ -94,8 +100,11 @@ def main_pass(
                     conflicts=keys.conflicts,
                 )
             )
-            done += height
+            done += batch.height
             log.info("mapped %d rows", done, extra={"stage": "load", "rows": done})
             if on_progress:
                 on_progress("loading rows", done, total)
+    if changed is not None:
+        loader.counts.skipped += changed.skipped
+        done += changed.skipped
     return done

@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-import polars as pl
 import psycopg
 
 from ..checks.context import CheckContext, RunFacts
@@ -27,6 +26,7 @@ from ..review.resubmit import FileSource, Resubmission, mark_resolved
 from ..sources import open_source
 from ..urls import redact
 from . import incremental
+from .changes import ChangedRows, stored_hashes
 from .context import NO_HOOKS, OnProgress, RunContext, RunHooks, new_run_id
 from .drift import SchemaDrift
 from .passes import key_frames, main_pass
@@ -128,9 +128,9 @@ def _run_in_transaction(run: RunContext) -> None:
         reach("extract")
         window = incremental.open_window(conn, job, run.source, run.full_refresh) if job.source.incremental else None
         reach("id_pass")
-        keys, accounts, skip = _id_pass(run, window)
+        keys, accounts, changed = _id_pass(run, window)
         reach("load")
-        extracted, counts, into_empty = _load(run, keys, skip, accounts)
+        extracted, counts, into_empty = _load(run, keys, changed, accounts)
         if window is not None:
             reach("sync")
             result.incremental = incremental.finish_incremental(run, window)
@@ -164,34 +164,42 @@ def _record_start(run: RunContext) -> None:
 
 def _id_pass(
     run: RunContext, window: incremental.Window | None
-) -> tuple[SourceKeys, AccountRules | None, pl.Series | None]:
-    """The source's keys staged in the target; the account rules (with accounts); in compare mode, the ids
-    whose rows are unchanged since the last run (the main pass skips them)."""
+) -> tuple[SourceKeys, AccountRules | None, ChangedRows | None]:
+    """The source's keys staged in the target; the account rules (with accounts). In compare mode this is
+    the one read of the source, which keeps the rows that changed since the last run for the main pass."""
     conn, job = run.conn, run.job
     hashed = window is not None
     accounts = run_account_rules(conn, job, list(run.result.source_schema)) if job.accounts else None
-    keys = stage_source_keys(
-        conn,
-        key_frames(job, run.source, run.rules, hashed, claims=accounts),
-        with_hash=hashed,
-        with_claims=accounts is not None,
-    )
-    compare = window is not None and window.mode == "compare"
-    skip = incremental.unchanged_ids(conn, job, keys.duplicates) if compare else None
-    log.info("%d source rows, %d consumer ids, %d of them more than once", keys.rows, keys.ids,
-             len(keys.duplicates), extra={"stage": "extract"})
-    return keys, accounts, skip
+    changed = None
+    if window is not None and window.mode == "compare":
+        stored = incremental.no_hashes() if run.full_refresh else stored_hashes(conn, job)
+        changed = ChangedRows(job, run.source, run.rules, stored)
+        frames = changed.key_frames(claims=accounts)
+    else:
+        frames = key_frames(job, run.source, run.rules, hashed, claims=accounts)
+    try:
+        keys = stage_source_keys(conn, frames, with_hash=hashed, with_claims=accounts is not None)
+        if changed is not None:
+            changed.find_late(conn, keys.duplicates)
+    except BaseException:
+        if changed is not None:
+            changed.close()
+        raise
+    log.info("%d source rows, %d consumer ids, %d of them more than once%s", keys.rows, keys.ids,
+             len(keys.duplicates), "" if changed is None else f"; {changed.skipped} unchanged since the last run",
+             extra={"stage": "extract"})
+    return keys, accounts, changed
 
 
 def _load(
-    run: RunContext, keys: SourceKeys, skip: pl.Series | None, accounts: AccountRules | None
+    run: RunContext, keys: SourceKeys, changed: ChangedRows | None, accounts: AccountRules | None
 ) -> tuple[int, LoadCounts, bool]:
     """The main pass into the consumer loader (and, with accounts, the entity loader); (rows read, counts,
     whether the consumer table was empty)."""
     conn, job, result = run.conn, run.job, run.result
     loader = ConsumerLoader(conn, job.target, result.run_id, before_copy=run.hooks.before_copy)
     entities = EntityLoader(conn, job, result.run_id) if job.accounts else None
-    extracted = main_pass(run, keys, loader, skip, accounts, entities)
+    extracted = main_pass(run, keys, loader, changed, accounts, entities)
     if entities is not None:
         entities.finish()
         result.entities, result.unmapped_codes = entities.report()

@@ -1,0 +1,120 @@
+"""Compare mode (`source.incremental.mode: compare`, for sources without a change stamp): the source is
+read once. Each batch is hashed where it is (polars' 64-bit row hash: vectorised), its keys go to the
+source keys, and only the rows whose (id, hash) the job did not load before are kept, in spill files on
+local disk, for the main pass to map and write. Unchanged rows are counted, never mapped or written.
+
+A row skipped as unchanged whose id turns out, later in the pass, to occur twice must be rejected with
+its twin: those few ids are read from the source again, the one case of a second read.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import psycopg
+from psycopg import sql
+
+from ..config import JobConfig
+from ..load.source_keys import SOURCE_KEYS
+from ..mapping.accounts import AccountRules, claimed_numbers
+from ..mapping.fields import FieldRule
+from ..mapping.mapper import map_field
+from ..mapping.text import row_hashes
+from ..sources.chunks import frames_from_csv_bytes
+
+log = logging.getLogger("smart360_etl")
+NUMBER = "\x00source_row_number"  # the spilled rows' position in the source; no real column name holds a NUL
+Numbered = tuple[pl.DataFrame, pl.Series]  # a batch and its rows' numbers in the source (from 1)
+
+
+def stored_hashes(conn: psycopg.Connection, job: JobConfig) -> pl.DataFrame:
+    """(consumer_id, row_hash) of every row the job loaded, as the last run that changed it hashed it."""
+    query = sql.SQL("COPY (SELECT consumer_id, row_hash FROM {} WHERE job = {}) TO STDOUT (FORMAT csv, HEADER true)")
+    with conn.cursor().copy(query.format(job.target.table("source_row"), sql.Literal(job.name))) as copy:
+        frames = list(frames_from_csv_bytes((bytes(b) for b in copy), 1 << 62, ",", "the stored row hashes", True))
+    stored = frames[0] if frames else pl.DataFrame(schema={"consumer_id": pl.String, "row_hash": pl.String})
+    return stored.unique("consumer_id")
+
+
+class ChangedRows:
+    """One read of the source: key frames for the source keys, and the changed rows spilled for the main pass."""
+
+    def __init__(self, job: JobConfig, source, rules: list[FieldRule], stored: pl.DataFrame) -> None:
+        self.job, self.source, self.rules, self.stored = job, source, rules, stored
+        self.id_rule = next(rule for rule in rules if rule.target == "consumer_id")
+        self._spill = tempfile.TemporaryDirectory(prefix="smart360-etl-changed-")
+        self.files: list[Path] = []
+        self.rows = 0  # rows read
+        self.skipped = 0  # rows whose hash is the one loaded before
+        self.late: list[str] = []  # duplicated ids with a skipped row (read again in the main pass)
+
+    def key_frames(self, claims: AccountRules | None = None) -> Iterator[pl.DataFrame]:
+        """The pass over the source: per batch, its ids and hashes (and account claims); spills the changed."""
+        region = self.job.region_config()
+        for batch in self.source.batches(self.job.source.batch_size):
+            keys = pl.DataFrame([map_field(batch, self.id_rule, region).alias("consumer_id"), row_hashes(batch)])
+            numbers = pl.int_range(self.rows + 1, self.rows + 1 + batch.height, dtype=pl.Int64, eager=True)
+            same = self._unchanged(keys)
+            self._keep(batch.filter(~same), numbers.filter(~same))
+            self.rows += batch.height
+            self.skipped += int(same.sum())
+            yield keys.hstack(claimed_numbers(batch, claims)) if claims is not None else keys
+
+    def _unchanged(self, keys: pl.DataFrame) -> pl.Series:
+        """True where the batch's (id, hash) is one the job loaded (a null id never is)."""
+        marked = self.stored.with_columns(pl.lit(True).alias("unchanged"))
+        joined = keys.join(marked, on=["consumer_id", "row_hash"], how="left", maintain_order="left")
+        return joined["unchanged"].fill_null(False)
+
+    def _keep(self, batch: pl.DataFrame, numbers: pl.Series) -> None:
+        if batch.height:
+            path = Path(self._spill.name) / f"{len(self.files):06d}.arrow"
+            batch.with_columns(numbers.alias(NUMBER)).write_ipc(path)
+            self.files.append(path)
+
+    def find_late(self, conn: psycopg.Connection, duplicates: pl.Series) -> None:
+        """The duplicated ids that had a row skipped: they are read again so that every row of theirs is
+        rejected, as a full run would."""
+        if not len(duplicates):
+            return
+        rows = conn.execute(
+            sql.SQL(
+                "SELECT DISTINCT k.consumer_id FROM {keys} k JOIN {loaded} s ON s.job = %s "
+                "AND s.consumer_id = k.consumer_id AND s.row_hash = k.row_hash WHERE k.consumer_id = ANY(%s)"
+            ).format(keys=SOURCE_KEYS, loaded=self.job.target.table("source_row")),
+            [self.job.name, duplicates.to_list()],
+        ).fetchall()
+        self.late = [row[0] for row in rows]
+        if self.late:
+            log.info("%d duplicated id(s) had rows unchanged since the last run: reading them again", len(self.late),
+                     extra={"stage": "extract"})
+
+    def numbered_batches(self) -> Iterator[Numbered]:
+        """The changed rows, batch by batch with their source row numbers; then the late ids' skipped rows."""
+        try:
+            for path in self.files:
+                spilled = pl.read_ipc(path)
+                yield spilled.drop(NUMBER), spilled[NUMBER]
+            if self.late:
+                yield from self._late_rows()
+        finally:
+            self._spill.cleanup()
+
+    def _late_rows(self) -> Iterator[Numbered]:
+        """The rows skipped as unchanged whose id occurs twice, from a second read of the source."""
+        region, late, done = self.job.region_config(), pl.Series(self.late, dtype=pl.String), 0
+        for batch in self.source.batches(self.job.source.batch_size):
+            numbers = pl.int_range(done + 1, done + 1 + batch.height, dtype=pl.Int64, eager=True)
+            done += batch.height
+            keys = pl.DataFrame([map_field(batch, self.id_rule, region).alias("consumer_id"), row_hashes(batch)])
+            wanted = keys["consumer_id"].is_in(late.implode()).fill_null(False) & self._unchanged(keys)
+            if wanted.any():
+                self.skipped -= int(wanted.sum())
+                yield batch.filter(wanted), numbers.filter(wanted)
+
+    def close(self) -> None:
+        self._spill.cleanup()
