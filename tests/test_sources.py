@@ -162,3 +162,22 @@ def test_a_table_is_read_in_the_same_order_whatever_else_scans_it(source_url):
 
     with PostgresSource(source_url, None, "select 1 as id") as source:
         assert source._snapshot.execute("SHOW synchronize_seqscans").fetchone()[0] == "off"
+
+
+def test_one_column_in_one_piece_is_what_the_batches_read(source_url):
+    """The fast narrow read (one aggregate) gives the values COPY gives, awkward ones included."""
+    import psycopg
+
+    from smart360_etl.sources.postgres import PostgresSource
+
+    values = ["C-1", "with,comma", 'a "quote"', "new\nline", "São Paulo", "  spaced  ", "", "\\back", None]
+    with psycopg.connect(source_url) as conn:
+        conn.execute("CREATE TABLE odd (id text, n numeric, at timestamptz)")
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO odd VALUES (%s, %s, '2026-03-08 02:30:00+00')",
+                            [(v, i / 3) for i, v in enumerate(values)])
+    with PostgresSource(source_url, "odd", None) as source:
+        for column in ("id", "n", "at"):
+            batched = pl.concat(list(source.batches(4, columns=[column])))[column].drop_nulls()
+            assert source.column_text(column).to_list() == batched.to_list(), column
+        assert source.column_text("id").to_list() == [v for v in values if v is not None]

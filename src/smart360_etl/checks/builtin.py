@@ -10,7 +10,7 @@ from psycopg import sql
 
 from ..config import NULLING_REASONS
 from ..db import one_row
-from ..mapping.places import SPELLED_OUT, places_for
+from ..mapping.places import SPELLED_OUT, has_gazetteer, places_for
 from ..reasons import REQUIRED_FIELDS
 from ..result import IncrementalSummary
 from . import Check, Measure
@@ -190,18 +190,25 @@ def meter_on_several_active_accounts(ctx: CheckContext, check: Check) -> Measure
 
 
 def _has_gazetteer(ctx: CheckContext) -> bool:
-    return bool(places_for(ctx.region.code).by_postal)
+    return has_gazetteer(ctx.region.code)
 
 
 def city_matches_postal_code(ctx: CheckContext, check: Check) -> Measure:
     """Consumers whose postal code the gazetteer knows but whose city is none of that code's places. The
     gazetteer's (postal code, place) pairs are COPYed into a temporary table; the city is keyed as the
     gazetteer keys its places (upper case, no dots or accents, hyphens as spaces, St/Ft/Mt spelled out)."""
+    postals = None  # scoped: only the codes of the run's rows need their places
+    if ctx.scoped:
+        postals = {row[0] for row in ctx.conn.execute(
+            sql.SQL("SELECT DISTINCT left(zip_code, 5) FROM {} WHERE zip_code IS NOT NULL").format(ctx.rows_table)
+        )}
+        if not postals:
+            return Measure(0, 0, [])
     places = places_for(ctx.region.code)
     ctx.conn.execute("CREATE TEMPORARY TABLE IF NOT EXISTS smart360_etl_place (postal text, place text)")
     ctx.conn.execute("TRUNCATE smart360_etl_place")
     with ctx.conn.cursor().copy("COPY smart360_etl_place (postal, place) FROM STDIN") as copy:
-        for row in places.pairs():
+        for row in places.pairs(postals):
             copy.write_row(row)
     ctx.conn.execute("CREATE INDEX IF NOT EXISTS smart360_etl_place_key ON smart360_etl_place (postal, place)")
     key: sql.Composable = sql.SQL("upper(translate(city, '.-', '  '))")

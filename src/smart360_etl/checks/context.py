@@ -69,6 +69,9 @@ class CheckContext:
         """Fresh statistics for what the checks scan (a just-loaded table looks empty to the planner, which
         then picks slow plans); in a scoped run, the written rows copied out first."""
         if self.scoped:
+            # Estimates from the whole table would have the server compile (JIT) queries of a few rows,
+            # which costs seconds; the whole-table pass keeps the server's setting.
+            self.conn.execute("SET LOCAL jit = off")
             self.conn.execute(
                 sql.SQL(
                     "CREATE TEMP TABLE {rows} ON COMMIT DROP AS SELECT c.* FROM {consumer} c "

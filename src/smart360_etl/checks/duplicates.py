@@ -43,6 +43,15 @@ RULES = {
         75,
     ),
 }
+# Scoped, only rows that can share a block with a written row get keys: they share its address, phone,
+# e-mail, or postal code and house number (every rule's key is made of one of these and more).
+CANDIDATES = (
+    " WHERE lower(address_line_1) IN (SELECT lower(address_line_1) FROM {rows}) "
+    "OR phone_number IN (SELECT phone_number FROM {rows}) "
+    "OR lower(email_address) IN (SELECT lower(email_address) FROM {rows}) "
+    "OR (left(zip_code, 5), split_part(address_line_1, ' ', 1)) IN "
+    "(SELECT left(zip_code, 5), split_part(address_line_1, ' ', 1) FROM {rows})"
+)
 PAIR_SCHEMA = {"consumer_id_a": pl.String, "consumer_id_b": pl.String, "score": pl.Float64, "rule": pl.String}
 
 
@@ -94,7 +103,8 @@ def _pairs_query(ctx: CheckContext) -> sql.Composed:
         " AND (x.consumer_id IN (SELECT consumer_id FROM {rows}) OR y.consumer_id IN (SELECT consumer_id FROM {rows}))"
     )
     return sql.SQL(
-        "WITH keyed AS MATERIALIZED (SELECT consumer_id, " + keys + " FROM {consumer}), "
+        "WITH keyed AS MATERIALIZED (SELECT consumer_id, " + keys + " FROM {consumer}"
+        + (CANDIDATES if ctx.scoped else "") + "), "
         + (touched if ctx.scoped else "")
         + "members AS MATERIALIZED (" + members + "), "
         "people AS MATERIALIZED (SELECT m.rule, m.block, m.consumer_id, "

@@ -42,14 +42,24 @@ class Places:
     def for_state(self, state: str | None) -> frozenset[str] | None:
         return self.by_state.get(state.upper()) if state and self.by_state else None
 
-    def pairs(self) -> list[tuple[str, str]]:
-        """(postal code, place key) for every place of every code: the check's reference table."""
-        return [(postal, place) for postal, places in self.by_postal.items() for place in places]
+    def pairs(self, postals: set[str] | None = None) -> list[tuple[str, str]]:
+        """(postal code, place key) for every place of every code (of `postals`): the check's reference table."""
+        return [
+            (postal, place)
+            for postal, places in self.by_postal.items()
+            if postals is None or postal in postals
+            for place in places
+        ]
+
+
+def has_gazetteer(region_code: str) -> bool:
+    """Whether `places_for` knows places for the region (without reading them)."""
+    return region_code.upper() == "US"
 
 
 @cache
 def places_for(region_code: str) -> Places:
-    if region_code.upper() != "US":
+    if not has_gazetteer(region_code):
         return Places.empty()
     import zipcodes
 

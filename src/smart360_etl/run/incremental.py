@@ -12,7 +12,7 @@ like in the source. It finds deleted source rows, and it lets every run verify i
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import polars as pl
@@ -20,7 +20,7 @@ import psycopg
 from psycopg import sql
 
 from ..config import JobConfig, parse_duration
-from ..db import for_whole_tables, one_row
+from ..db import for_whole_tables, nul_joined, nul_split, one_row
 from ..load.copying import copy_frames
 from ..load.merging import Table, merge
 from ..load.source_keys import SOURCE_KEYS
@@ -31,7 +31,6 @@ from .context import RunContext
 from .passes import id_batches, key_frames
 
 log = logging.getLogger("smart360_etl")
-ALL_KEYS = sql.Identifier("smart360_etl_all_source_keys")
 # run_id: the run that last changed the row; an unchanged row keeps its own.
 SOURCE_ROW = Table("source_row", ("job", "consumer_id"), ("row_hash", "run_id"), stamped=False, bookkeeping=("run_id",))
 
@@ -91,11 +90,6 @@ def save_watermark(conn: psycopg.Connection, job: JobConfig, window: Window, run
     )
 
 
-def no_hashes() -> pl.DataFrame:
-    """Compare mode with --full-refresh: as if nothing had been loaded, so that every row is mapped."""
-    return pl.DataFrame(schema={"consumer_id": pl.String, "row_hash": pl.String})
-
-
 def record_loaded(conn: psycopg.Connection, job: JobConfig, run_id: str) -> None:
     """What each consumer loaded by this run looked like in the source; a rejected row is forgotten,
     so that it is tried again on the next run even if the source does not change it."""
@@ -107,34 +101,38 @@ def record_loaded(conn: psycopg.Connection, job: JobConfig, run_id: str) -> None
         ).format(loaded=loaded, reject=reject),
         [job.name, run_id],
     )
+    # Only the rows this run mapped and loaded can differ from what is stored (compare mode skips the rest).
     loaded_now = sql.SQL(
         "SELECT {job} AS job, k.consumer_id, k.row_hash, {run} AS run_id FROM {keys} k "
-        "WHERE NOT EXISTS (SELECT FROM {reject} r WHERE r.run_id = {run} AND r.consumer_id = k.consumer_id)"
-    ).format(job=sql.Literal(job.name), run=sql.Literal(run_id), keys=SOURCE_KEYS, reject=reject)
+        "WHERE k.consumer_id IN (SELECT consumer_id FROM {mapped} WHERE run_id = {run}) "
+        "AND NOT EXISTS (SELECT FROM {reject} r WHERE r.run_id = {run} AND r.consumer_id = k.consumer_id)"
+    ).format(job=sql.Literal(job.name), run=sql.Literal(run_id), keys=SOURCE_KEYS, reject=reject,
+             mapped=job.target.table("run_consumer"))
     merge(conn, loaded, SOURCE_ROW, loaded_now)
 
 
-def stage_all_keys(conn: psycopg.Connection, batches: Iterable[pl.Series]) -> None:
-    """Column mode with a watermark: the whole source's ids (one narrow pass), to find deleted rows."""
-    conn.execute(sql.SQL("CREATE TEMP TABLE {} (consumer_id text) ON COMMIT DROP").format(ALL_KEYS))
-    frames = (ids.drop_nulls().to_frame("consumer_id") for ids in batches)
-    copy_frames(conn, ALL_KEYS, frames, ["consumer_id"])
-    conn.execute(sql.SQL("ANALYZE {}").format(ALL_KEYS))
+def deleted_ids(conn: psycopg.Connection, job: JobConfig, window: Window, source_ids: pl.Series | None) -> list[str]:
+    """Consumers this job loaded whose id the source no longer has; `mark_inactive` sets them INACTIVE.
 
-
-def deleted_ids(conn: psycopg.Connection, job: JobConfig, window: Window) -> list[str]:
-    """Consumers this job loaded whose id the source no longer has; `mark_inactive` sets them INACTIVE."""
-    keys = SOURCE_KEYS if window.whole_source else ALL_KEYS
-    gone = [
-        row[0]
-        for row in conn.execute(
+    `source_ids`: the whole source's ids (column mode after a watermark: its window is not the source);
+    otherwise the source keys are the whole source."""
+    loaded = job.target.table("source_row")
+    if source_ids is None:
+        rows = conn.execute(
             sql.SQL(
                 "SELECT s.consumer_id FROM {loaded} s WHERE s.job = %s AND NOT EXISTS "
-                "(SELECT FROM {keys} k WHERE k.consumer_id = s.consumer_id) ORDER BY 1"
-            ).format(loaded=job.target.table("source_row"), keys=keys),
+                "(SELECT FROM {keys} k WHERE k.consumer_id = s.consumer_id)"
+            ).format(loaded=loaded, keys=SOURCE_KEYS),
             [job.name],
         )
-    ]
+        gone = sorted(row[0] for row in rows)
+    else:  # two sets of a million ids compared here cost less than sending one to the target
+        ids = one_row(conn.execute(
+            sql.SQL("SELECT {} FROM {} WHERE job = %s").format(nul_joined(sql.Identifier("consumer_id")), loaded),
+            [job.name],
+        ))[0]
+        known = nul_split(ids, "consumer_id")
+        gone = known.filter(~known.is_in(source_ids.implode())).sort().to_list()
     if gone and job.source.incremental_section.deletes == "mark_inactive":
         # Their accounts too (a job with `accounts:`): a returning record makes its account ACTIVE again.
         for table in ("consumer", "account") if job.accounts else ("consumer",):
@@ -205,11 +203,13 @@ def finish_incremental(run: RunContext, window: Window) -> IncrementalSummary:
     record_loaded(conn, job, run_id)
     deleted: list[str] = []
     if settings.deletes != "ignore":
-        if not window.whole_source:
-            stage_all_keys(conn, id_batches(job, source, rules, whole=True))
+        source_ids = None
+        if not window.whole_source:  # one narrow pass over the whole source's ids
+            source_ids = pl.concat([pl.Series("consumer_id", [], pl.String),
+                                    *id_batches(job, source, rules, whole=True)]).drop_nulls()
         if settings.deletes == "mark_inactive":
             reactivate(conn, job)
-        deleted = deleted_ids(conn, job, window)
+        deleted = deleted_ids(conn, job, window, source_ids)
     fresh = None
     if window.mode == "column" and window.since is not None:
         fresh = _fresh_window(job, rules, window, window.since)

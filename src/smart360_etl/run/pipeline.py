@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 
+import numpy as np
 import psycopg
 
 from ..checks.context import CheckContext, RunFacts
@@ -26,7 +27,7 @@ from ..review.resubmit import FileSource, Resubmission, mark_resolved
 from ..sources import open_source
 from ..urls import redact
 from . import incremental
-from .changes import ChangedRows, stored_hashes
+from .changes import ChangedRows, stored_keys
 from .context import NO_HOOKS, OnProgress, RunContext, RunHooks, new_run_id
 from .drift import SchemaDrift
 from .passes import key_frames, main_pass
@@ -172,7 +173,7 @@ def _id_pass(
     accounts = run_account_rules(conn, job, list(run.result.source_schema)) if job.accounts else None
     changed = None
     if window is not None and window.mode == "compare":
-        stored = incremental.no_hashes() if run.full_refresh else stored_hashes(conn, job)
+        stored = np.empty(0, dtype=np.uint64) if run.full_refresh else stored_keys(conn, job)
         changed = ChangedRows(job, run.source, run.rules, stored)
         frames = changed.key_frames(claims=accounts)
     else:

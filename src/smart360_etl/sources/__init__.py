@@ -16,7 +16,10 @@ from ..config import SourceConfig
 
 
 class Source(Protocol):
-    """Used as a context manager: every read inside one `with` sees the same data (one snapshot)."""
+    """Used as a context manager: every read inside one `with` sees the same data (one snapshot).
+
+    A source may also have `column_text(column, whole) -> pl.Series`: one column's non-null values as
+    text, faster than `batches` (the narrow id passes use it where it exists: PostgresSource)."""
 
     def __enter__(self) -> Source: ...
     def __exit__(self, *exc_info: object) -> None: ...

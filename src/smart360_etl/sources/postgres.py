@@ -10,7 +10,7 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
-from ..db import connect, one_row
+from ..db import connect, nul_joined, nul_split, one_row
 from ..errors import SourceError
 from ..urls import redact_url
 from .chunks import frames_from_csv_bytes
@@ -144,6 +144,18 @@ class PostgresSource:
         query = sql.SQL("SELECT max({})::text FROM ({}) AS q").format(sql.Identifier(column), self._base())
         with self._session() as conn:
             return one_row(conn.execute(query))[0]
+
+    def column_text(self, column: str, whole: bool = False) -> pl.Series:
+        """Every non-null value of `column` as text (what COPY writes), in one piece (db.nul_joined)."""
+        relation = self._base() if whole else self._relation()
+        c = sql.Identifier(column)
+        query = sql.SQL("SELECT {} FROM ({}) AS q").format(nul_joined(sql.SQL("{}::text").format(c)), relation)
+        with self._session() as conn:
+            try:
+                blob = one_row(conn.execute(query))[0]
+            except psycopg.Error as exc:
+                raise SourceError(f"reading {self.describe()} failed: {exc}".strip()) from None
+        return nul_split(blob, column)
 
     def batches(self, batch_size: int, columns: list[str] | None = None, whole: bool = False) -> Iterator[pl.DataFrame]:
         """The rows (of `columns`), batch by batch; `whole` ignores an incremental restriction."""
