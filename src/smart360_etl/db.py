@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import polars as pl
 import psycopg
 from psycopg import sql
@@ -93,13 +94,20 @@ def one_row(cursor: psycopg.Cursor) -> tuple[Any, ...]:
 
 def nul_joined(text: sql.Composable) -> sql.Composed:
     """An aggregate of a text expression's non-null values into one bytea, a NUL between values (a text never
-    holds a NUL). Read with `nul_split`: many values in one piece cost far less than a row each by COPY,
+    holds a NUL). Read with `nul_chunks`: many values in one piece cost far less than a row each by COPY,
     which takes a Python step per row. Two of them over one scan see the rows in one order."""
     return sql.SQL("string_agg(convert_to({}, 'UTF8'), '\\x00'::bytea)").format(text)
 
 
-def nul_split(blob: bytes | memoryview | None, name: str) -> pl.Series:
-    """The values `nul_joined` aggregated, as a text series (empty for no values)."""
-    if blob is None:
-        return pl.Series(name, [], dtype=pl.String)
-    return pl.Series(name, [bytes(blob).decode()]).str.split("\x00").explode()
+def nul_chunks(blob: bytes | None, name: str, size: int = 50_000) -> Iterator[pl.Series]:
+    """The values `nul_joined` aggregated (fetch it with `binary=True`: raw bytes, not hex), as text series of
+    `size` values each: a million ids at once would take ten times their size while being split."""
+    if blob is None:  # no values (b"" is one empty value)
+        return
+    ends = np.flatnonzero(np.frombuffer(blob, dtype=np.uint8) == 0)
+    starts = np.concatenate([[0], ends + 1])
+    stops = np.concatenate([ends, [len(blob)]])
+    for first in range(0, len(starts), size):
+        last = min(first + size, len(starts)) - 1
+        piece = blob[int(starts[first]) : int(stops[last])].decode()
+        yield pl.Series(name, [piece]).str.split("\x00").explode()

@@ -20,7 +20,7 @@ import psycopg
 from psycopg import sql
 
 from ..config import JobConfig
-from ..db import nul_joined, nul_split, one_row
+from ..db import nul_chunks, nul_joined, one_row
 from ..load.source_keys import SOURCE_KEYS
 from ..mapping.accounts import AccountRules, claimed_numbers
 from ..mapping.fields import FieldRule
@@ -40,8 +40,13 @@ def stored_keys(conn: psycopg.Connection, job: JobConfig) -> np.ndarray:
             job.target.table("source_row"),
         ),
         [job.name],
+        binary=True,
     ))
-    return np.sort(_keys(pl.DataFrame([nul_split(ids, "consumer_id"), nul_split(hashes, "row_hash")])))
+    pieces = [
+        _keys(pl.DataFrame([some_ids, some_hashes]))
+        for some_ids, some_hashes in zip(nul_chunks(ids, "consumer_id"), nul_chunks(hashes, "row_hash"))
+    ]
+    return np.sort(np.concatenate([np.empty(0, dtype=np.uint64), *pieces]))
 
 
 def _keys(frame: pl.DataFrame) -> np.ndarray:
@@ -49,6 +54,14 @@ def _keys(frame: pl.DataFrame) -> np.ndarray:
     at a million stored) would skip a changed row; the window verification compares the hashes themselves
     and fails the run if so."""
     return frame.select(pl.struct("consumer_id", "row_hash").hash(seed=360)).to_series().to_numpy()
+
+
+def contained(ordered: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Which of `wanted` are in the sorted `ordered`: a binary search each (np.isin sorts both every call)."""
+    if not len(ordered):
+        return np.zeros(len(wanted), dtype=bool)
+    at = np.minimum(np.searchsorted(ordered, wanted), len(ordered) - 1)
+    return ordered[at] == wanted
 
 
 class ChangedRows:
@@ -84,9 +97,7 @@ class ChangedRows:
         of the sorted stored keys, a few milliseconds a batch."""
         if not len(self.stored):
             return pl.Series([False] * keys.height, dtype=pl.Boolean)
-        wanted = _keys(keys)
-        at = np.minimum(np.searchsorted(self.stored, wanted), len(self.stored) - 1)
-        found = self.stored[at] == wanted
+        found = contained(self.stored, _keys(keys))
         return pl.Series(found, dtype=pl.Boolean) & keys["consumer_id"].is_not_null()
 
     def _keep(self, rows: pl.DataFrame | None) -> None:
@@ -106,12 +117,20 @@ class ChangedRows:
         rejected, as a full run would."""
         if not len(duplicates):
             return
+        stored = conn.execute(  # by the key's index: a duplicated id was mostly rejected, never stored
+            sql.SQL("SELECT consumer_id FROM {} WHERE job = %s AND consumer_id = ANY(%s)").format(
+                self.job.target.table("source_row")
+            ),
+            [self.job.name, duplicates.to_list()],
+        ).fetchall()
+        if not stored:
+            return
         rows = conn.execute(
             sql.SQL(
                 "SELECT DISTINCT k.consumer_id FROM {keys} k JOIN {loaded} s ON s.job = %s "
                 "AND s.consumer_id = k.consumer_id AND s.row_hash = k.row_hash WHERE k.consumer_id = ANY(%s)"
             ).format(keys=SOURCE_KEYS, loaded=self.job.target.table("source_row")),
-            [self.job.name, duplicates.to_list()],
+            [self.job.name, [row[0] for row in stored]],
         ).fetchall()
         self.late = [row[0] for row in rows]
         if self.late:

@@ -32,9 +32,8 @@ def id_batches(job: JobConfig, source, rules, whole: bool = False) -> Iterator[p
     past an incremental window."""
     id_rule, region = consumer_id_rule(rules), job.region_config()
     if hasattr(source, "column_text"):  # a database source that can send one column in one piece
-        values = source.column_text(id_rule.column, whole=whole).to_frame()
-        for batch in values.iter_slices(job.source.batch_size or 25_000):
-            yield map_field(batch, id_rule, region)
+        for values in source.column_text(id_rule.column, job.source.batch_size or 25_000, whole=whole):
+            yield map_field(values.to_frame(), id_rule, region)
         return
     for batch in source.batches(job.source.batch_size, columns=[id_rule.column], whole=whole):
         yield map_field(batch, id_rule, region)

@@ -10,7 +10,7 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
-from ..db import connect, nul_joined, nul_split, one_row
+from ..db import connect, nul_chunks, nul_joined, one_row
 from ..errors import SourceError
 from ..urls import redact_url
 from .chunks import frames_from_csv_bytes
@@ -145,17 +145,18 @@ class PostgresSource:
         with self._session() as conn:
             return one_row(conn.execute(query))[0]
 
-    def column_text(self, column: str, whole: bool = False) -> pl.Series:
-        """Every non-null value of `column` as text (what COPY writes), in one piece (db.nul_joined)."""
+    def column_text(self, column: str, batch_size: int, whole: bool = False) -> Iterator[pl.Series]:
+        """Every non-null value of `column` as text (what COPY writes), sent in one piece (db.nul_joined),
+        `batch_size` values at a time."""
         relation = self._base() if whole else self._relation()
         c = sql.Identifier(column)
         query = sql.SQL("SELECT {} FROM ({}) AS q").format(nul_joined(sql.SQL("{}::text").format(c)), relation)
         with self._session() as conn:
             try:
-                blob = one_row(conn.execute(query))[0]
+                blob = one_row(conn.execute(query, binary=True))[0]
             except psycopg.Error as exc:
                 raise SourceError(f"reading {self.describe()} failed: {exc}".strip()) from None
-        return nul_split(blob, column)
+        yield from nul_chunks(blob, column, batch_size)
 
     def batches(self, batch_size: int, columns: list[str] | None = None, whole: bool = False) -> Iterator[pl.DataFrame]:
         """The rows (of `columns`), batch by batch; `whole` ignores an incremental restriction."""
