@@ -108,7 +108,8 @@ class ChangedRows:
         held, enough = sum(frame.height for frame in self._pending), self.job.source.batch_size or 25_000
         if held and (rows is None or held >= enough):
             path = Path(self._spill.name) / f"{len(self.files):06d}.arrow"
-            pl.concat(self._pending, how="vertical_relaxed").write_ipc(path)
+            # compressed: read back into memory that is freed with the batch, not mapped from the file
+            pl.concat(self._pending, how="vertical_relaxed").write_ipc(path, compression="lz4")
             self.files.append(path)
             self._pending = []
 
