@@ -85,3 +85,20 @@ def test_address_words_of_a_job_extend_the_lexicon_and_a_misspelt_list_is_an_err
     assert AddressGrammar(region).parse(raw)["city"] == "Perth"
     with pytest.raises(pydantic.ValidationError, match="unknown word list `street_type`"):
         region_for("GB", {"address_words": {"street_type": ["Wynd"]}})
+
+
+def test_the_gazetteer_is_kept_and_a_broken_copy_is_built_again(tmp_path, monkeypatch):
+    from smart360_etl.mapping import places
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    places.places_for.cache_clear()
+    built = places.places_for("US")
+    [kept] = (tmp_path / "smart360-etl").glob("places-US-*.json")
+    places.places_for.cache_clear()
+    assert places.places_for("US") == built  # read back from the copy
+    assert "SPRINGFIELD" in built.for_postal("62704") and built.for_postal("10001")
+    kept.write_text('{"by_postal": {"62704": ["NOWHERE"]')  # cut short by a full disk
+    places.places_for.cache_clear()
+    assert places.places_for("US") == built
+    assert '"NOWHERE"' not in kept.read_text() and places._cache_dir() == tmp_path / "smart360-etl"  # written again
+    places.places_for.cache_clear()
