@@ -77,6 +77,11 @@ class FieldRule:
         return self.transform.split(".")[0]
 
 
+def consumer_id_rule(rules: list[FieldRule]) -> FieldRule:
+    """The rule that maps the consumer id (every job has one: build_rules refuses a mapping without)."""
+    return next(rule for rule in rules if rule.target == "consumer_id")
+
+
 def build_rules(
     overrides: dict[str, FieldSpec | None],
     source_columns: list[str],

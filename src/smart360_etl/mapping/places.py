@@ -97,13 +97,16 @@ def _keep(path: Path, places: Places) -> None:
         "by_postal": {k: sorted(v) for k, v in places.by_postal.items()},
         "by_state": {k: sorted(v) for k, v in places.by_state.items()},
     }
+    written: Path | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False, encoding="utf-8") as out:
+            written = Path(out.name)
             json.dump(data, out)
-        os.replace(out.name, path)
+        os.replace(written, path)
     except OSError:
-        pass
+        if written is not None:
+            written.unlink(missing_ok=True)  # half a copy (a full disk) is not left behind
 
 
 def _built_places() -> Places:

@@ -23,13 +23,21 @@ from ..config import JobConfig
 from ..db import nul_chunks, nul_joined, one_row
 from ..load.source_keys import SOURCE_KEYS
 from ..mapping.accounts import AccountRules, claimed_numbers
-from ..mapping.fields import FieldRule
+from ..mapping.fields import FieldRule, consumer_id_rule
 from ..mapping.mapper import map_field
 from ..mapping.text import row_hashes
 
 log = logging.getLogger("smart360_etl")
 NUMBER = "\x00source_row_number"  # the spilled rows' position in the source; no real column name holds a NUL
 Numbered = tuple[pl.DataFrame, pl.Series]  # a batch and its rows' numbers in the source (from 1)
+
+
+def numbered_batches(job: JobConfig, source) -> Iterator[Numbered]:
+    """The source's batches with their rows' numbers in the source (from 1)."""
+    done = 0
+    for batch in source.batches(job.source.batch_size):
+        yield batch, pl.int_range(done + 1, done + 1 + batch.height, dtype=pl.Int64, eager=True)
+        done += batch.height
 
 
 def stored_keys(conn: psycopg.Connection, job: JobConfig) -> np.ndarray:
@@ -71,26 +79,26 @@ class ChangedRows:
 
     def __init__(self, job: JobConfig, source, rules: list[FieldRule], stored: np.ndarray) -> None:
         self.job, self.source, self.rules, self.stored = job, source, rules, stored
-        self.id_rule = next(rule for rule in rules if rule.target == "consumer_id")
+        self.id_rule, self.region = consumer_id_rule(rules), job.region_config()
         self._spill = tempfile.TemporaryDirectory(prefix="smart360-etl-changed-")
         self._pending: list[pl.DataFrame] = []
         self.files: list[Path] = []
-        self.rows = 0  # rows read
         self.skipped = 0  # rows whose hash is the one loaded before
         self.late: list[str] = []  # duplicated ids with a skipped row (read again in the main pass)
 
     def key_frames(self, claims: AccountRules | None = None) -> Iterator[pl.DataFrame]:
         """The pass over the source: per batch, its ids and hashes (and account claims); spills the changed."""
-        region = self.job.region_config()
-        for batch in self.source.batches(self.job.source.batch_size):
-            keys = pl.DataFrame([map_field(batch, self.id_rule, region).alias("consumer_id"), row_hashes(batch)])
-            numbers = pl.int_range(self.rows + 1, self.rows + 1 + batch.height, dtype=pl.Int64, eager=True)
+        for batch, numbers in numbered_batches(self.job, self.source):
+            keys = self._batch_keys(batch)
             same = self._unchanged(keys)
             self._keep(batch.filter(~same).with_columns(numbers.filter(~same).alias(NUMBER)))
-            self.rows += batch.height
             self.skipped += int(same.sum())
             yield keys.hstack(claimed_numbers(batch, claims)) if claims is not None else keys
         self._keep(None)
+
+    def _batch_keys(self, batch: pl.DataFrame) -> pl.DataFrame:
+        """Each row's mapped consumer id and the hash of its source values."""
+        return pl.DataFrame([map_field(batch, self.id_rule, self.region).alias("consumer_id"), row_hashes(batch)])
 
     def _unchanged(self, keys: pl.DataFrame) -> pl.Series:
         """True where the batch's (id, hash) is one the job loaded (a null id never is): a binary search
@@ -151,11 +159,9 @@ class ChangedRows:
 
     def _late_rows(self) -> Iterator[Numbered]:
         """The rows skipped as unchanged whose id occurs twice, from a second read of the source."""
-        region, late, done = self.job.region_config(), pl.Series(self.late, dtype=pl.String), 0
-        for batch in self.source.batches(self.job.source.batch_size):
-            numbers = pl.int_range(done + 1, done + 1 + batch.height, dtype=pl.Int64, eager=True)
-            done += batch.height
-            keys = pl.DataFrame([map_field(batch, self.id_rule, region).alias("consumer_id"), row_hashes(batch)])
+        late = pl.Series(self.late, dtype=pl.String)
+        for batch, numbers in numbered_batches(self.job, self.source):
+            keys = self._batch_keys(batch)
             wanted = keys["consumer_id"].is_in(late.implode()).fill_null(False) & self._unchanged(keys)
             if wanted.any():
                 self.skipped -= int(wanted.sum())

@@ -13,18 +13,14 @@ from ..load.consumers import ConsumerLoader
 from ..load.entities import EntityLoader
 from ..load.source_keys import SourceKeys
 from ..mapping.accounts import AccountRules, claimed_numbers
-from ..mapping.fields import FieldRule
+from ..mapping.fields import consumer_id_rule
 from ..mapping.mapper import map_batch, map_field
 from ..mapping.text import row_hashes
 from .background import BackgroundWriter
-from .changes import ChangedRows, Numbered
+from .changes import ChangedRows, numbered_batches
 from .context import RunContext
 
 log = logging.getLogger("smart360_etl")
-
-
-def consumer_id_rule(rules: list[FieldRule]) -> FieldRule:
-    return next(rule for rule in rules if rule.target == "consumer_id")
 
 
 def id_batches(job: JobConfig, source, rules, whole: bool = False) -> Iterator[pl.Series]:
@@ -56,14 +52,6 @@ def key_frames(
             parts.append(row_hashes(batch))
         frame = pl.DataFrame(parts)
         yield frame.hstack(claimed_numbers(batch, claims)) if claims is not None else frame
-
-
-def numbered_batches(job: JobConfig, source) -> Iterator[Numbered]:
-    """The source's batches with their rows' numbers in the source (from 1)."""
-    done = 0
-    for batch in source.batches(job.source.batch_size):
-        yield batch, pl.int_range(done + 1, done + 1 + batch.height, dtype=pl.Int64, eager=True)
-        done += batch.height
 
 
 def main_pass(
