@@ -15,6 +15,7 @@ from pydantic_core import ErrorDetails
 
 from ..errors import ConfigError
 from ..urls import redact
+from .intervals import IntervalsConfig
 from .model import FieldSpec, JobConfig, unknown_key
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -167,8 +168,19 @@ def _resolve_paths(job: JobConfig, base: Path) -> JobConfig:
         updates["logging"] = job.logging.model_copy(update={"file": base / job.logging.file})
     if job.metrics_file is not None and not job.metrics_file.is_absolute():
         updates["metrics_file"] = base / job.metrics_file
+    if job.intervals is not None:
+        updates["intervals"] = _resolve_interval_paths(job.intervals, base)
     email = job.alerts.email if job.alerts else None
     if job.alerts is not None and email is not None and email.cafile is not None and not email.cafile.is_absolute():
         email = email.model_copy(update={"cafile": base / email.cafile})
         updates["alerts"] = job.alerts.model_copy(update={"email": email})
     return job.model_copy(update=updates)
+
+
+def _resolve_interval_paths(intervals: IntervalsConfig, base: Path) -> IntervalsConfig:
+    source = intervals.source
+    kind = source.kind
+    if kind != "table" and not Path(getattr(source, kind)).is_absolute():
+        source = source.model_copy(update={kind: str(base / getattr(source, kind))})
+    stage = intervals.stage_dir if intervals.stage_dir.is_absolute() else base / intervals.stage_dir
+    return intervals.model_copy(update={"source": source, "stage_dir": stage})

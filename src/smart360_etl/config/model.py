@@ -15,6 +15,7 @@ from .. import reasons
 from ..regions import Region, region_for
 from ..urls import ENGINES, normalise_database_url, url_engine
 from .base import StrictModel
+from .intervals import IntervalsConfig
 from .operations import AlertsConfig, LoggingConfig, ScheduleConfig
 
 SOURCE_ENGINES = tuple(sorted(set(ENGINES.values())))
@@ -115,7 +116,7 @@ class SourceConfig(StrictModel):
 
 
 # The target's tables: SMART360's own (in `schema`), and this tool's bookkeeping (in `etl_schema`).
-TARGET_TABLES = ("consumer", "tariff_plan", "account", "meter", "consumption_reading")
+TARGET_TABLES = ("consumer", "tariff_plan", "account", "meter", "consumption_reading", "interval_reading")
 ETL_TABLES = (
     "run",
     "reject",
@@ -126,6 +127,9 @@ ETL_TABLES = (
     "legacy_crosswalk",
     "schema_migration",
     "run_consumer",
+    "interval_partition",
+    "interval_unit",
+    "interval_reject",
 )
 
 
@@ -283,6 +287,7 @@ class JobConfig(StrictModel):
     accounts: AccountsConfig | None = Field(None, description="also load accounts, meters, tariffs, readings")
     crosswalks: Crosswalks = Field(default_factory=Crosswalks, description="legacy code -> SMART360 code")
     export: ExportConfig = Field(default_factory=ExportConfig, description="CSV headers for `export`")
+    intervals: IntervalsConfig | None = Field(None, description="meter interval reads (`smart360-etl intervals`)")
 
     @model_validator(mode="after")
     def _default_batch(self) -> JobConfig:
@@ -328,6 +333,13 @@ class JobConfig(StrictModel):
         if self.accounts is None:
             raise ValueError("the job file has no `accounts:` section")
         return self.accounts
+
+    @property
+    def intervals_section(self) -> IntervalsConfig:
+        """`intervals:`, for the `intervals` commands."""
+        if self.intervals is None:
+            raise ValueError("the job file has no `intervals:` section (see README, 'Meter interval data')")
+        return self.intervals
 
     def region_config(self) -> Region:
         return region_for(self.region, self.region_settings)

@@ -187,6 +187,54 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX IF NOT EXISTS run_consumer_run ON {etl}.run_consumer (run_id);
     """,
     ),
+    (
+        7,
+        "meter interval reads partitioned by month and meter bucket; meters' service dates; units of work",
+        """
+        CREATE TABLE IF NOT EXISTS {schema}.interval_reading (
+            meter_number   text NOT NULL,
+            channel        text NOT NULL,
+            interval_start timestamptz NOT NULL,
+            seconds        integer NOT NULL CHECK (seconds > 0),
+            value          numeric(20, 6) NOT NULL,
+            unit           text NOT NULL,
+            quality        text,
+            vee_flags      text[],
+            meter_bucket   smallint NOT NULL,
+            PRIMARY KEY (meter_bucket, meter_number, channel, interval_start)
+        ) PARTITION BY RANGE (interval_start);
+        ALTER TABLE {schema}.meter ADD COLUMN IF NOT EXISTS installed_on date;
+        ALTER TABLE {schema}.meter ADD COLUMN IF NOT EXISTS removed_on date;
+        CREATE TABLE IF NOT EXISTS {etl}.interval_partition (
+            target_schema text NOT NULL,
+            month         date NOT NULL,
+            timezone      text NOT NULL,
+            buckets       integer NOT NULL,
+            PRIMARY KEY (target_schema, month)
+        );
+        CREATE TABLE IF NOT EXISTS {etl}.interval_unit (
+            run_id      text NOT NULL REFERENCES {etl}.run (run_id),
+            unit_key    text NOT NULL,
+            status      text NOT NULL,
+            attempts    integer NOT NULL DEFAULT 0,
+            counts      jsonb,
+            findings    jsonb,
+            error       text,
+            started_at  timestamptz,
+            finished_at timestamptz,
+            PRIMARY KEY (run_id, unit_key)
+        );
+        CREATE TABLE IF NOT EXISTS {etl}.interval_reject (
+            run_id       text NOT NULL,
+            unit_key     text NOT NULL,
+            source       text NOT NULL,
+            meter_number text,
+            reason       text NOT NULL,
+            source_row   jsonb NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS interval_reject_unit ON {etl}.interval_reject (run_id, unit_key);
+    """,
+    ),
 ]
 
 # One ETL schema can serve several target schemas side by side (mock loads in one database): a migration
