@@ -24,7 +24,7 @@ from ..errors import EtlError
 from ..ops import logs
 from ..report.console import print_kept_demo
 from ..urls import redact
-from . import review
+from . import intervals, review
 from .support import (
     CONFIG_OPTION,
     EXIT_CODES,
@@ -376,6 +376,7 @@ def doctor(config_path: Path, as_json: bool) -> None:
 
 
 main.add_command(review.rejects)
+main.add_command(intervals.intervals)
 main.add_command(review.compare)
 
 if __name__ == "__main__":

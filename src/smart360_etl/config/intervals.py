@@ -127,7 +127,8 @@ class IntervalsConfig(StrictModel):
     partitions: PartitionsConfig = Field(default_factory=PartitionsConfig, description="units of work")
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig, description="what runs the units")
     stage_dir: Path = Field(Path("intervals-stage"), description="reads split by unit; shared storage on a cluster")
-    batch_size: int = Field(500_000, gt=0, description="source rows read at a time; bounds memory")
+    lock_timeout_s: float = Field(60, gt=0, description="a unit waits this long for its partition, then fails")
+    batch_size: int = Field(250_000, gt=0, description="source rows read at a time; bounds memory")
     vee: VeeConfig = Field(default_factory=VeeConfig, description="VEE rules and thresholds")
 
     @field_validator("timezone")
@@ -136,7 +137,7 @@ class IntervalsConfig(StrictModel):
         try:
             ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"`{zone}` is not an IANA time zone; write e.g. America/Chicago or Europe/Berlin")
+            raise ValueError(f"`{zone}` is not an IANA time zone, e.g. America/Chicago or Europe/Berlin") from None
         return zone
 
     @field_validator("unit")

@@ -1,0 +1,73 @@
+"""Planning a run: the source is read once, normalised, and split into units of work (a month and a bucket
+of meters), each unit's reads written as Parquet files under `stage_dir/<run_id>/`; reads that cannot be
+typed are rejected there. `plan.json` lists the units, so that any process (a pool, a Dask worker, an
+orchestrator's task) can run one."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from ..config.intervals import IntervalsConfig
+from . import rejects
+from .normalise import normalise, unit_key
+from .read import read_frames
+
+
+@dataclass(frozen=True)
+class Plan:
+    run_id: str
+    extracted: int  # read from the source
+    rejected: pl.DataFrame  # rejected while reading (cannot be typed: no unit)
+    units: dict[str, int]  # unit key -> staged reads
+    buckets: dict[str, int]  # month (YYYY-MM) -> meter buckets
+
+    def as_json(self) -> dict:
+        return {"run_id": self.run_id, "extracted": self.extracted, "rejected_at_read": self.rejected.height,
+                "units": [{"key": k, "reads": n} for k, n in sorted(self.units.items())], "buckets": self.buckets}
+
+
+def plan_file(stage_dir: Path, run_id: str) -> Path:
+    return stage_dir / run_id / "plan.json"
+
+
+def stage(intervals: IntervalsConfig, run_id: str, existing: dict[date, int],
+          on_progress: Callable[[int], None] | None = None) -> Plan:
+    """Read and split the source; `existing`: months with partitions -> their bucket count."""
+    root = intervals.stage_dir / run_id
+    root.mkdir(parents=True, exist_ok=True)
+    units: dict[str, int] = {}
+    months: set[date] = set()
+    rejected, extracted = [], 0
+    for number, frame in enumerate(read_frames(intervals)):
+        normalised = normalise(frame, intervals, existing)
+        extracted += frame.height
+        rejected.append(normalised.rejected)
+        for (month, bucket), part in normalised.reads.partition_by(["month", "bucket"], as_dict=True).items():
+            key = unit_key(month, bucket)  # type: ignore[arg-type]
+            folder = root / key.replace("/", "_")
+            folder.mkdir(exist_ok=True)
+            part.drop("month", "bucket").write_parquet(folder / f"part-{number:06d}.parquet", compression="lz4")
+            units[key] = units.get(key, 0) + part.height
+            months.add(month)  # type: ignore[arg-type]
+        if on_progress:
+            on_progress(frame.height)
+    buckets = {f"{m:%Y-%m}": existing.get(m, intervals.partitions.meter_buckets) for m in sorted(months)}
+    at_read = pl.concat(rejected) if rejected else pl.DataFrame(schema=rejects.SCHEMA)
+    plan = Plan(run_id, extracted, at_read, units, buckets)
+    plan_file(intervals.stage_dir, run_id).write_text(json.dumps(plan.as_json(), indent=1))
+    return plan
+
+
+def read_plan(stage_dir: Path, run_id: str) -> dict:
+    path = plan_file(stage_dir, run_id)
+    if not path.is_file():
+        from ..errors import EtlError
+
+        raise EtlError(f"run {run_id} has no plan in {path.parent}: plan it again (`intervals plan`)")
+    return json.loads(path.read_text())
