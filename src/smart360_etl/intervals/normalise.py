@@ -48,10 +48,11 @@ def normalise(frame: pl.DataFrame, intervals: IntervalsConfig, buckets: dict[dat
     """`buckets`: months whose partitions exist already -> their bucket count (others: the job's)."""
     zone = intervals.timezone
     frame = frame.with_row_index("index")
+    start, never = instants(frame, "start", zone)
     typed = frame.with_columns(
         meter=pl.col("meter").cast(pl.String).str.strip_chars(),
-        start=_instant(frame, "start", zone),
-        local_start=_local_text_parses(frame),
+        start=start,
+        never_was=never,
         number=_value(frame),
         unit_factor=_unit_factor(frame, intervals.unit),
         channel=_channel(frame),
@@ -72,40 +73,79 @@ def normalise(frame: pl.DataFrame, intervals: IntervalsConfig, buckets: dict[dat
     )
 
 
-def _instant(frame: pl.DataFrame, column: str, zone: str) -> pl.Expr:
-    """The column as an instant in UTC (null where it cannot be read, or names a local time that never was)."""
+def instants(frame: pl.DataFrame, column: str, zone: str) -> tuple[pl.Series, pl.Series]:
+    """The column as instants in UTC (null where unreadable), and where it was a local time that never was.
+
+    Each way of writing a time is tried only on the rows the ways before it could not read: an export
+    written one way (the usual case) is parsed once."""
     dtype = frame.schema[column]
     if isinstance(dtype, pl.Datetime):
-        col = pl.col(column).dt.cast_time_unit("us")
-        return col.dt.convert_time_zone("UTC") if dtype.time_zone is not None else _localised(frame, col, zone)
-    text = pl.col(column).cast(pl.String).str.strip_chars()
-    epoch = pl.when(text.str.contains(_EPOCH)).then(text.cast(pl.Float64, strict=False))
-    epoch_us = pl.when(epoch > 1e11).then(epoch * 1_000).otherwise(epoch * MICRO).cast(pl.Int64)
-    aware_text = text.str.replace(r"Z$", "+00:00")
-    aware = pl.coalesce([aware_text.str.to_datetime(f, time_zone="UTC", strict=False, time_unit="us") for f in _AWARE])
-    return pl.coalesce(pl.from_epoch(epoch_us, time_unit="us").dt.replace_time_zone("UTC"), aware,
-                       _localised(frame, _naive(text), zone))
+        values = frame[column].dt.cast_time_unit("us")
+        if dtype.time_zone is not None:
+            return values.dt.convert_time_zone("UTC"), pl.Series([False] * frame.height)
+        local = _localised(frame, values, zone)
+        return local, local.is_null() & values.is_not_null()
+    text = frame[column].cast(pl.String).str.strip_chars()
+    result = pl.Series(column, [None] * frame.height, pl.Datetime("us", "UTC"))
+    todo = text.is_not_null() & (text != "")
+    for parse in _PARSERS:
+        if not todo.any():
+            break
+        rows = todo.arg_true()
+        parsed = parse(text.gather(rows))
+        found = parsed.is_not_null()
+        if found.any():
+            result = result.scatter(rows.filter(found), parsed.filter(found))
+            todo = todo.scatter(rows.filter(found), False)
+    naive_rows = todo.arg_true()
+    never = pl.Series([False] * frame.height)
+    if naive_rows.is_empty():
+        return result, never
+    naive = _naive(text.gather(naive_rows))
+    readable = naive.is_not_null()
+    local = _localised(frame[naive_rows.filter(readable)], naive.filter(readable), zone)
+    if not local.is_empty():
+        result = result.scatter(naive_rows.filter(readable), local)
+        never = never.scatter(naive_rows.filter(readable), local.is_null())
+    return result, never
 
 
-def _naive(text: pl.Expr) -> pl.Expr:
-    return pl.coalesce([text.str.to_datetime(f, strict=False, time_unit="us") for f in _NAIVE])
+def _epoch(text: pl.Series) -> pl.Series:
+    number = pl.when(text.str.contains(_EPOCH)).then(text.cast(pl.Float64, strict=False))
+    micros = pl.when(number > 1e11).then(number * 1_000).otherwise(number * MICRO).cast(pl.Int64)
+    return pl.select(pl.from_epoch(micros, time_unit="us").dt.replace_time_zone("UTC")).to_series()
 
 
-def _localised(frame: pl.DataFrame, naive: pl.Expr, zone: str) -> pl.Expr:
-    # The n-th read of a meter and channel at the same local time: first the earlier instant, then the later.
-    keys = [pl.col("meter").cast(pl.String).str.strip_chars()]
-    keys += [pl.col("channel").cast(pl.String)] if "channel" in frame.columns else []
-    occurrence = pl.int_range(pl.len()).over([*keys, naive])
-    ambiguous = pl.when(occurrence == 0).then(pl.lit("earliest")).otherwise(pl.lit("latest"))
-    return naive.dt.replace_time_zone(zone, ambiguous=ambiguous, non_existent="null").dt.convert_time_zone("UTC")
+def _aware(form: str):
+    def parse(text: pl.Series) -> pl.Series:
+        return text.str.replace(r"Z$", "+00:00").str.to_datetime(form, time_zone="UTC", strict=False, time_unit="us")
+    return parse
 
 
-def _local_text_parses(frame: pl.DataFrame) -> pl.Expr:
-    """The start is a local time without a zone (so, when it is null after localising, it never was)."""
-    dtype = frame.schema["start"]
-    if isinstance(dtype, pl.Datetime):
-        return pl.lit(dtype.time_zone is None)
-    return _naive(pl.col("start").cast(pl.String).str.strip_chars()).is_not_null()
+_PARSERS = (*(_aware(form) for form in _AWARE), _epoch)
+
+
+def _naive(text: pl.Series) -> pl.Series:
+    result = text.str.to_datetime(_NAIVE[0], strict=False, time_unit="us")
+    for form in _NAIVE[1:]:
+        missing = result.is_null() & text.is_not_null()
+        if not missing.any():
+            break
+        rows = missing.arg_true()
+        result = result.scatter(rows, text.gather(rows).str.to_datetime(form, strict=False, time_unit="us"))
+    return result
+
+
+def _localised(frame: pl.DataFrame, naive: pl.Series, zone: str) -> pl.Series:
+    """Local times of `frame`'s rows in `zone`: a meter and channel's n-th read at the same local time is
+    first the earlier instant, then the later (the hour a fall-back change repeats)."""
+    keys = frame.select(pl.col("meter").cast(pl.String).str.strip_chars().alias("meter"),
+                        *([pl.col("channel").cast(pl.String).alias("channel")] if "channel" in frame.columns else []))
+    occurrence = keys.with_columns(naive=naive).select(
+        pl.int_range(pl.len()).over([*keys.columns, "naive"]).alias("occurrence")).to_series()
+    ambiguous = pl.select(pl.when(pl.lit(occurrence) == 0).then(pl.lit("earliest")).otherwise(pl.lit("latest")))
+    return pl.select(pl.lit(naive).dt.replace_time_zone(zone, ambiguous=ambiguous.to_series(),
+                                                        non_existent="null").dt.convert_time_zone("UTC")).to_series()
 
 
 def _value(frame: pl.DataFrame) -> pl.Expr:
@@ -149,8 +189,8 @@ def _seconds(typed: pl.DataFrame, intervals: IntervalsConfig) -> pl.Expr:
     if "seconds" in typed.columns:
         return _number(typed, "seconds").round(0).cast(pl.Int32, strict=False)
     if "end" in typed.columns:
-        end = _instant(typed, "end", intervals.timezone)
-        return (end - pl.col("start")).dt.total_seconds().cast(pl.Int32, strict=False)
+        end, _ = instants(typed, "end", intervals.timezone)
+        return (pl.lit(end) - pl.col("start")).dt.total_seconds().cast(pl.Int32, strict=False)
     return pl.lit(intervals.interval_seconds, pl.Int32)
 
 
@@ -158,7 +198,7 @@ def _reason() -> pl.Expr:
     """The first reason a read cannot be typed, or null."""
     checks = [
         (pl.col("meter").is_null() | (pl.col("meter") == ""), rejects.METER_MISSING),
-        (pl.col("start").is_null() & pl.col("local_start"), rejects.TIME_NONEXISTENT),
+        (pl.col("start").is_null() & pl.col("never_was"), rejects.TIME_NONEXISTENT),
         (pl.col("start").is_null(), rejects.TIME_INVALID),
         (pl.col("number").is_null(), rejects.VALUE_INVALID),
         (pl.col("unit_factor").is_null(), rejects.UNIT_UNKNOWN),

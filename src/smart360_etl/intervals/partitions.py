@@ -75,8 +75,9 @@ def create_incoming(conn: psycopg.Connection, target: TargetConfig, month: date,
     start, end = month_bounds(month, zone)
     conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(incoming))
     conn.execute(sql.SQL(
-        "CREATE TABLE {incoming} (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS, CONSTRAINT in_partition CHECK "
-        "(interval_start >= {start} AND interval_start < {end} AND meter_bucket = {bucket}))"
+        "CREATE TABLE {incoming} (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS, "
+        "CONSTRAINT in_partition CHECK (interval_start >= {start} AND interval_start < {end} "
+        "AND meter_bucket = {bucket}))"
     ).format(incoming=incoming, parent=target.table("interval_reading"), start=sql.Literal(start.isoformat()),
              end=sql.Literal(end.isoformat()), bucket=sql.Literal(bucket)))
     return incoming

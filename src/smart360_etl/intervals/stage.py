@@ -6,7 +6,9 @@ orchestrator's task) can run one."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -16,7 +18,7 @@ import polars as pl
 from ..config.intervals import IntervalsConfig
 from . import rejects
 from .normalise import normalise, unit_key
-from .read import read_frames
+from .read import read_frames, source_files
 
 
 @dataclass(frozen=True)
@@ -38,13 +40,49 @@ def plan_file(stage_dir: Path, run_id: str) -> Path:
 
 def stage(intervals: IntervalsConfig, run_id: str, existing: dict[date, int],
           on_progress: Callable[[int], None] | None = None) -> Plan:
-    """Read and split the source; `existing`: months with partitions -> their bucket count."""
+    """Read and split the source; `existing`: months with partitions -> their bucket count. Files are
+    staged side by side in `executor.workers` processes."""
     root = intervals.stage_dir / run_id
     root.mkdir(parents=True, exist_ok=True)
+    files: list[Path | None] = [None] if intervals.source.kind == "table" else list(source_files(intervals))
+    workers = min(intervals.executor.workers, len(files))
+    parts: list[_Staged] = []
+    if workers <= 1:
+        parts = [_stage_one(intervals, root, existing, number, path) for number, path in enumerate(files)]
+    else:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(_stage_one, intervals, root, existing, n, p) for n, p in enumerate(files)]
+            for future in futures:
+                parts.append(future.result())
+                if on_progress:
+                    on_progress(parts[-1].extracted)
+    units: dict[str, int] = {}
+    for part in parts:
+        for key, reads in part.units.items():
+            units[key] = units.get(key, 0) + reads
+    months = sorted({month for part in parts for month in part.months})
+    buckets = {f"{m:%Y-%m}": existing.get(m, intervals.partitions.meter_buckets) for m in months}
+    at_read = pl.concat([p.rejected for p in parts]) if parts else pl.DataFrame(schema=rejects.SCHEMA)
+    plan = Plan(run_id, sum(p.extracted for p in parts), at_read, units, buckets)
+    plan_file(intervals.stage_dir, run_id).write_text(json.dumps(plan.as_json(), indent=1))
+    return plan
+
+
+@dataclass(frozen=True)
+class _Staged:
+    extracted: int
+    units: dict[str, int]
+    months: set[date]
+    rejected: pl.DataFrame
+
+
+def _stage_one(intervals: IntervalsConfig, root: Path, existing: dict[date, int], number: int,
+               path: Path | None) -> _Staged:
+    """One file (or the table) read, normalised and written by unit as part-<file>-<batch>.parquet."""
     units: dict[str, int] = {}
     months: set[date] = set()
     rejected, extracted = [], 0
-    for number, frame in enumerate(read_frames(intervals)):
+    for batch, frame in enumerate(read_frames(intervals, path)):
         normalised = normalise(frame, intervals, existing)
         extracted += frame.height
         rejected.append(normalised.rejected)
@@ -52,16 +90,11 @@ def stage(intervals: IntervalsConfig, run_id: str, existing: dict[date, int],
             key = unit_key(month, bucket)  # type: ignore[arg-type]
             folder = root / key.replace("/", "_")
             folder.mkdir(exist_ok=True)
-            part.drop("month", "bucket").write_parquet(folder / f"part-{number:06d}.parquet", compression="lz4")
+            part.drop("month", "bucket").write_parquet(folder / f"part-{number:05d}-{batch:05d}.parquet",
+                                                       compression="lz4")
             units[key] = units.get(key, 0) + part.height
             months.add(month)  # type: ignore[arg-type]
-        if on_progress:
-            on_progress(frame.height)
-    buckets = {f"{m:%Y-%m}": existing.get(m, intervals.partitions.meter_buckets) for m in sorted(months)}
-    at_read = pl.concat(rejected) if rejected else pl.DataFrame(schema=rejects.SCHEMA)
-    plan = Plan(run_id, extracted, at_read, units, buckets)
-    plan_file(intervals.stage_dir, run_id).write_text(json.dumps(plan.as_json(), indent=1))
-    return plan
+    return _Staged(extracted, units, months, pl.concat(rejected) if rejected else pl.DataFrame(schema=rejects.SCHEMA))
 
 
 def read_plan(stage_dir: Path, run_id: str) -> dict:

@@ -165,10 +165,12 @@ def _findings(conn: psycopg.Connection, job: JobConfig, unit: UnitKey, flagged: 
     """Rule -> how many reads it flagged (or meter-days, meter-months) and a few masked samples."""
     intervals, mask = job.intervals_section, job.report.mask_personal_data
     found: dict[str, dict] = {}
-    exploded = flagged.select("meter", "channel", "start", "micro", "vee_flags").explode("vee_flags").drop_nulls(
-        "vee_flags")
-    for (rule,), rows in exploded.group_by("vee_flags", maintain_order=True):
-        found[str(rule)] = {"reads": rows.height, "samples": [
+    marked = flagged.filter(pl.col("vee_mask") != 0)
+    for rule, bit in vee.RULE_BITS.items():
+        rows = marked.filter((pl.col("vee_mask") & bit) != 0)
+        if rows.is_empty():
+            continue
+        found[rule] = {"reads": rows.height, "samples": [
             {"meter": _masked(r["meter"], mask), "channel": r["channel"], "start": r["start"].isoformat(),
              "value": str(Decimal(r["micro"]) / MICRO)} for r in rows.head(vee.SAMPLES).iter_rows(named=True)]}
     if intervals.vee.interval_gap.enabled:
@@ -210,8 +212,9 @@ def _copy_text(rows: pl.DataFrame) -> pl.DataFrame:
     size = pl.col("micro").abs()
     value = pl.concat_str([pl.when(pl.col("micro") < 0).then(pl.lit("-")).otherwise(pl.lit("")),
                            (size // MICRO).cast(pl.String), pl.lit("."), (size % MICRO).cast(pl.String).str.zfill(6)])
-    flags = pl.when(pl.col("vee_flags").is_not_null()).then(
-        pl.concat_str([pl.lit("{"), pl.col("vee_flags").list.join(","), pl.lit("}")]))
+    masks = rows["vee_mask"].unique().to_list()
+    arrays = {m: "{" + ",".join(vee.flag_names(m)) + "}" for m in masks if m}
+    flags = pl.col("vee_mask").replace_strict(arrays, default=None, return_dtype=pl.String)
     return rows.select(pl.col("meter").alias("meter_number"), "channel", pl.col("start").alias("interval_start"),
                        "seconds", value.alias("value"), "unit", "quality", flags.alias("vee_flags"),
                        pl.col("bucket").alias("meter_bucket"))

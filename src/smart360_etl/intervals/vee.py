@@ -16,6 +16,9 @@ from ..config.intervals import IntervalsConfig
 from .normalise import MICRO
 
 KEYS = ["meter", "channel"]
+ROW_RULES = ("interval_duplicate", "interval_length_mismatch", "negative_value", "zero_run", "spike", "high_low",
+             "outside_meter_dates", "never_zero")
+RULE_BITS = {name: 1 << number for number, name in enumerate(ROW_RULES)}  # a read's flags, as one integer
 SAMPLES = 5
 
 
@@ -35,7 +38,7 @@ def with_days(reads: pl.DataFrame, zone: str) -> pl.DataFrame:
 
 
 def flags(reads: pl.DataFrame, meters: pl.DataFrame, intervals: IntervalsConfig, expected: int) -> pl.DataFrame:
-    """`reads` with `vee_flags` (a list of rule names, null when none); `reads` must have `day`, `duplicate`."""
+    """`reads` with `vee_mask`: the RULE_BITS of the rules that flag it; `reads` must have `day`, `duplicate`."""
     vee = intervals.vee
     lengths = day_seconds(reads["day"].unique().to_list(), intervals.timezone)
     reads = reads.with_columns(complete=pl.len().over([*KEYS, "day"])
@@ -60,14 +63,14 @@ def flags(reads: pl.DataFrame, meters: pl.DataFrame, intervals: IntervalsConfig,
         marked = marked.with_columns(never_zero=_never_zero(marked, vee.never_zero.days, vee.never_zero.services,
                                                              expected, intervals.timezone))
         on["never_zero"] = pl.col("never_zero")
-    names = list(on)
-    listed = pl.concat_list([pl.when(pl.col(n)).then(pl.lit(n)) for n in names]).list.drop_nulls() if names else None
-    if listed is None:
-        return marked.with_columns(vee_flags=pl.lit(None, pl.List(pl.String))).drop(
-            ["installed_on", "removed_on", "service", "complete"])
-    return marked.with_columns(vee_flags=pl.when(listed.list.len() > 0).then(listed)).drop(
-        [*names, "installed_on", "removed_on", "service", "complete"]
+    mask = pl.sum_horizontal([pl.col(n).cast(pl.Int32) * RULE_BITS[n] for n in on]) if on else pl.lit(0)
+    return marked.with_columns(vee_mask=mask.cast(pl.Int32)).drop(
+        [*on, "installed_on", "removed_on", "service", "complete"]
     )
+
+
+def flag_names(mask: int) -> list[str]:
+    return [name for name, bit in RULE_BITS.items() if mask & bit]
 
 
 def _zero_run(length: int) -> pl.Expr:
