@@ -144,7 +144,7 @@ def _localised(frame: pl.DataFrame, naive: pl.Series, zone: str) -> pl.Series:
     occurrence = keys.with_columns(naive=naive).select(
         pl.int_range(pl.len()).over([*keys.columns, "naive"]).alias("occurrence")).to_series()
     ambiguous = pl.select(pl.when(pl.lit(occurrence) == 0).then(pl.lit("earliest")).otherwise(pl.lit("latest")))
-    return pl.select(pl.lit(naive).dt.replace_time_zone(zone, ambiguous=ambiguous.to_series(),
+    return pl.select(pl.lit(naive).dt.replace_time_zone(zone, ambiguous=pl.lit(ambiguous.to_series()),
                                                         non_existent="null").dt.convert_time_zone("UTC")).to_series()
 
 
@@ -181,7 +181,7 @@ def _channel(frame: pl.DataFrame) -> pl.Expr:
         return pl.lit("delivered")
     text = pl.col("channel").cast(pl.String).str.strip_chars().str.to_lowercase()
     return pl.when(text.is_null() | (text == "")).then(pl.lit("delivered")).otherwise(
-        text.replace(CHANNELS, default=text)
+        text.replace(CHANNELS)
     )
 
 

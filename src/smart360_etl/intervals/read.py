@@ -68,7 +68,7 @@ def _file_frames(intervals: IntervalsConfig, path: Path, kind: str) -> Iterator[
         yield from read_green_button(path, intervals.batch_size)
         return
     if kind == "parquet":
-        columns = _columns(intervals, pl.read_parquet_schema(path).names(), str(path))
+        columns = _columns(intervals, list(pl.read_parquet_schema(path)), str(path))
         lazy = pl.scan_parquet(path).select([pl.col(c).alias(p) for p, c in columns.items()])
         start = 0
         while (batch := lazy.slice(start, intervals.batch_size).collect()).height:

@@ -87,13 +87,13 @@ def _stage_one(intervals: IntervalsConfig, root: Path, existing: dict[date, int]
         extracted += frame.height
         rejected.append(normalised.rejected)
         for (month, bucket), part in normalised.reads.partition_by(["month", "bucket"], as_dict=True).items():
-            key = unit_key(month, bucket)  # type: ignore[arg-type]
+            key = unit_key(month, bucket)
             folder = root / key.replace("/", "_")
             folder.mkdir(exist_ok=True)
             part.drop("month", "bucket").write_parquet(folder / f"part-{number:05d}-{batch:05d}.parquet",
                                                        compression="lz4")
             units[key] = units.get(key, 0) + part.height
-            months.add(month)  # type: ignore[arg-type]
+            months.add(month)
     return _Staged(extracted, units, months, pl.concat(rejected) if rejected else pl.DataFrame(schema=rejects.SCHEMA))
 
 

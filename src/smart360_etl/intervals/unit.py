@@ -18,7 +18,7 @@ import psycopg
 from psycopg import sql
 
 from ..config import JobConfig, TargetConfig
-from ..db import connect
+from ..db import connect, one_row
 from ..errors import EtlError, TargetError
 from . import partitions, rejects, vee
 from .normalise import MICRO, unit_key
@@ -251,7 +251,7 @@ def _write(conn: psycopg.Connection, job: JobConfig, run_id: str, unit: UnitKey,
 
 
 def _reconcile(conn: psycopg.Connection, incoming: sql.Identifier, prepared: Prepared) -> None:
-    count, total = conn.execute(sql.SQL("SELECT count(*), coalesce(sum(value), 0) FROM {}").format(incoming)).fetchone()
+    count, total = one_row(conn.execute(sql.SQL("SELECT count(*), coalesce(sum(value), 0) FROM {}").format(incoming)))
     expected = Decimal(prepared.summary["sum"])
     if count != prepared.rows.height or total != expected:
         raise ReconciliationFailed(
