@@ -95,7 +95,8 @@ def _hold_leaf(url: str, job, key: str, release: threading.Event, held: threadin
     with psycopg.connect(url) as conn:
         partitions.ensure_month(conn, job.target, unit.month, job.intervals_section.timezone, 4)
         with conn.transaction():
-            conn.execute(f'LOCK TABLE smart360."{partitions.leaf_name(unit.month, unit.bucket)}" IN ACCESS EXCLUSIVE MODE')
+            leaf = partitions.leaf_name(unit.month, unit.bucket)
+            conn.execute(f'LOCK TABLE smart360."{leaf}" IN ACCESS EXCLUSIVE MODE')
             held.set()
             release.wait(60)
 
@@ -129,14 +130,16 @@ def test_a_csv_file_that_is_parquet_is_refused_in_one_line_and_nothing_is_writte
         tmp_path / "reads" / "march.csv")
     job = interval_job(target_url, tmp_path)
     prepare_target(job)
-    with pytest.raises(SourceError, match=r"march.csv is a parquet file, not csv: list it under `intervals.source.parquet`"):
+    refused = r"march.csv is a parquet file, not csv: list it under `intervals.source.parquet`"
+    with pytest.raises(SourceError, match=refused):
         run_intervals(job)
     assert target_totals(target_url) == (0, "0")
 
 
 def test_a_missing_column_names_the_key_and_the_columns_there(target_url, tmp_path):
     write_reads(tmp_path, METERS[:2], days=1)
-    job = interval_job(target_url, tmp_path, columns={"meter": "meter_number", "start": "read_start", "value": "kWh_used"})
+    columns = {"meter": "meter_number", "start": "read_start", "value": "kWh_used"}
+    job = interval_job(target_url, tmp_path, columns=columns)
     prepare_target(job)
     with pytest.raises(SourceError) as raised:
         run_intervals(job)
