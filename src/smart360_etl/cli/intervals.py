@@ -53,11 +53,11 @@ def intervals(ctx: click.Context, config_path: Path | None, executor: str | None
             err_console.print(f"unit {key}: " + ("done" if error is None else f"failed: {error}"))
 
         report = run_intervals(job, executor, scheduler, resume, on_unit=on_unit)
-    _print(report, as_json)
+    print_report(report, as_json)
     sys.exit(0 if report["status"] == "succeeded" else 1)
 
 
-def _print(report: dict, as_json: bool) -> None:
+def print_report(report: dict, as_json: bool) -> None:
     if as_json:
         print_json(report)
         return
@@ -120,5 +120,5 @@ def finish(config_path: Path, run_id: str, as_json: bool) -> None:
 
     with errors_to_exit_codes():
         report = finish_run(_section(config_path), run_id)
-    _print(report, as_json)
+    print_report(report, as_json)
     sys.exit(0 if report["status"] == "succeeded" else 1)

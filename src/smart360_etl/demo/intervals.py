@@ -10,6 +10,11 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
+import psycopg
+from psycopg import sql
+
+from ..config import JobConfig
+from ..config.intervals import IntervalsConfig
 
 FAULTS = {1: "gap", 2: "copies", 3: "conflict", 4: "spike", 5: "zero_run", 6: "negative"}
 CYCLE = 50  # meter i has fault FAULTS[i % CYCLE]
@@ -68,3 +73,27 @@ def write_csv_files(reads: pl.DataFrame, folder: Path, files: int = 4) -> list[P
         reads.filter(pl.col("meter_number").is_in(chosen)).write_csv(path)
         paths.append(path)
     return paths
+
+
+DEMO_START = date(2026, 3, 1)  # the days after it span the spring-forward change in America/Chicago (8 March)
+
+
+def run_interval_demo(job: JobConfig, days: int, folder: Path) -> dict:
+    """Reads for every meter the consumer run migrated (one meter more that SMART360 does not know), then
+    the intervals job on them with the local pool; returns its report."""
+    from ..intervals.runner import run_intervals
+
+    with psycopg.connect(job.target.url) as conn:
+        meters = [row[0] for row in conn.execute(
+            sql.SQL("SELECT meter_number FROM {} ORDER BY meter_number").format(job.target.table("meter")))]
+    reads = generate_reads([*meters, "NOT-MIGRATED-1"], DEMO_START, days)
+    write_csv_files(reads, folder / "interval-reads")
+    section = {
+        "source": {"csv": str(folder / "interval-reads" / "*.csv")},
+        "columns": {"meter": "meter_number", "start": "read_start", "value": "kwh"},
+        "timezone": "America/Chicago",
+        "stage_dir": str(folder / "interval-stage"),
+        "partitions": {"meter_buckets": 4},
+    }
+    with_intervals = job.model_copy(update={"intervals": IntervalsConfig.model_validate(section)})
+    return run_intervals(with_intervals)

@@ -77,8 +77,11 @@ DEMO_SOURCES = ("postgres", "mysql", "sqlite", "csv", "xlsx", "parquet")
 MYSQL_SERVER = "mysql://root@127.0.0.1:3306"  # SMART360_DEMO_MYSQL_URL names another
 
 
-def run_demo(rows: int, report_dir: Path, on_progress: OnProgress | None = None, kind: str = "postgres") -> RunResult:
-    """The demo; `kind` is the source's kind (the same generated records, written as that)."""
+def run_demo(rows: int, report_dir: Path, on_progress: OnProgress | None = None, kind: str = "postgres",
+             interval_days: int | None = None, intervals_out: list[dict] | None = None) -> RunResult:
+    """The demo; `kind` is the source's kind (the same generated records, written as that). With
+    `interval_days`, the intervals job runs after it on reads generated for the meters it migrated; its
+    report is appended to `intervals_out`."""
     with embedded_postgres() as server_url:
         with psycopg.connect(server_url, autocommit=True) as admin:
             admin.execute("CREATE DATABASE abc_utility")
@@ -90,7 +93,14 @@ def run_demo(rows: int, report_dir: Path, on_progress: OnProgress | None = None,
         with psycopg.connect(target_url) as conn:
             migrate(conn, job.target)
             load_tariff_plans(conn, job.target, TARIFF_PLANS)
-        return run(job, on_progress=on_progress)
+        result = run(job, on_progress=on_progress)
+        if interval_days is not None:
+            from .intervals import run_interval_demo
+
+            report = run_interval_demo(job, interval_days, report_dir)
+            if intervals_out is not None:
+                intervals_out.append(report)
+        return result
 
 
 def _source_as(kind: str, source_url: str, folder: Path) -> dict | None:
