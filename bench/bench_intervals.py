@@ -94,13 +94,16 @@ def timed_run(job_path: Path) -> tuple[float, float]:
     started = time.perf_counter()
     process = psutil.Popen([sys.executable, "-m", "smart360_etl.cli", "-q", "intervals", "-c", str(job_path)],
                            stdout=subprocess.DEVNULL)
-    peak = [0.0]
+    peak, peak_process = [0.0], ["main"]
 
     def sample() -> None:
         while process.poll() is None:
             try:
                 tree = [process, *process.children(recursive=True)]
-                peak[0] = max(peak[0], *(p.memory_info().rss / 2**20 for p in tree if p.is_running()))
+                for member in tree:
+                    rss = member.memory_info().rss / 2**20
+                    if rss > peak[0]:
+                        peak[0], peak_process[0] = rss, "main" if member is process else "worker"
             except psutil.Error:
                 pass
             time.sleep(0.1)
@@ -111,6 +114,7 @@ def timed_run(job_path: Path) -> tuple[float, float]:
     watcher.join()
     if code != 0:
         raise SystemExit(f"smart360-etl intervals failed with exit code {code}")
+    print(f"peak RSS {peak[0]:.0f} MB in the {peak_process[0]} process", file=sys.stderr)
     return time.perf_counter() - started, peak[0]
 
 

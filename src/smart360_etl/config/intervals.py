@@ -128,7 +128,7 @@ class IntervalsConfig(StrictModel):
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig, description="what runs the units")
     stage_dir: Path = Field(Path("intervals-stage"), description="reads split by unit; shared storage on a cluster")
     lock_timeout_s: float = Field(60, gt=0, description="a unit waits this long for its partition, then fails")
-    batch_size: int = Field(250_000, gt=0, description="source rows read at a time; bounds memory")
+    batch_size: int = Field(100_000, gt=0, description="source rows read at a time; bounds memory")
     vee: VeeConfig = Field(default_factory=VeeConfig, description="VEE rules and thresholds")
 
     @field_validator("timezone")

@@ -24,7 +24,7 @@ from . import partitions, rejects, vee
 from .normalise import MICRO, unit_key
 from .units import canonical_unit, factor
 
-COPY_ROWS = 200_000
+COPY_ROWS = 50_000
 
 
 class ReconciliationFailed(EtlError):
@@ -110,6 +110,7 @@ def _prepare(conn: psycopg.Connection, job: JobConfig, unit: UnitKey, reads: pl.
     unknown = ~reads["meter"].is_in(meters["meter"])
     rejected = [_as_rejects(reads.filter(unknown), rejects.METER_UNKNOWN)]
     reads, duplicates = _deduplicated(reads.filter(~unknown))
+    reads = reads.drop("source", "line")  # only rejects are traced back to the source
     rejected += duplicates
     expected = intervals.interval_seconds or _usual_length(reads)
     reads = vee.with_days(reads.with_columns(pl.col("seconds").fill_null(expected)), intervals.timezone)
@@ -221,14 +222,15 @@ def _copy_text(rows: pl.DataFrame) -> pl.DataFrame:
 
 
 def _copy(conn: psycopg.Connection, table: sql.Composable, frame: pl.DataFrame, columns: tuple[str, ...],
-          freeze: bool = False) -> None:
+          freeze: bool = False, as_text: Callable[[pl.DataFrame], pl.DataFrame] = lambda part: part) -> None:
+    """COPY `frame` in slices (each turned into the columns' text by `as_text` only when it is sent)."""
     query = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv{})").format(
         table, sql.SQL(", ").join(map(sql.Identifier, columns)), sql.SQL(", FREEZE" if freeze else ""))
     with conn.cursor().copy(query) as copy:
         for start in range(0, frame.height, COPY_ROWS):
             buffer = io.BytesIO()
-            frame.slice(start, COPY_ROWS).write_csv(buffer, include_header=False,
-                                                    datetime_format="%Y-%m-%d %H:%M:%S%.f%z")
+            as_text(frame.slice(start, COPY_ROWS)).write_csv(buffer, include_header=False,
+                                                             datetime_format="%Y-%m-%d %H:%M:%S%.f%z")
             copy.write(buffer.getvalue())
 
 
@@ -242,8 +244,8 @@ def _write(conn: psycopg.Connection, job: JobConfig, run_id: str, unit: UnitKey,
         conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
                      [f"smart360-etl:{target.schema_}:{unit.key}"])
         incoming = partitions.create_incoming(conn, target, unit.month, unit.bucket, intervals.timezone)
-        _copy(conn, incoming, _copy_text(prepared.rows.with_columns(bucket=pl.lit(unit.bucket, pl.Int16))),
-              partitions.COLUMNS, freeze=True)
+        _copy(conn, incoming, prepared.rows, partitions.COLUMNS, freeze=True,
+              as_text=lambda part: _copy_text(part.with_columns(bucket=pl.lit(unit.bucket, pl.Int16))))
         _reconcile(conn, incoming, prepared)
         counts = partitions.compare_and_keep(conn, incoming, leaf)
         partitions.swap_in(conn, target, unit.month, unit.bucket, incoming)
