@@ -60,8 +60,9 @@ def test_a_unit_failing_its_first_attempt_is_retried_on_the_cluster(target_url, 
         execute(job, plan["run_id"], [u["key"] for u in plan["units"]], "dask", cluster.scheduler_address)))
     worker.start()
     with psycopg.connect(target_url) as conn:
-        _wait_for(lambda: conn.execute("SELECT error IS NOT NULL FROM smart360_etl.interval_unit WHERE run_id = %s "
-                                       "AND unit_key = '2026-03/b003'", [plan["run_id"]]).fetchone()[0])
+        _wait_for(lambda: conn.execute("SELECT error IS NOT NULL OR attempts > 1 FROM smart360_etl.interval_unit "
+                                       "WHERE run_id = %s AND unit_key = '2026-03/b003'",
+                                       [plan["run_id"]]).fetchone()[0])
     release.set()
     holder.join()
     worker.join(120)

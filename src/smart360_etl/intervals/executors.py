@@ -15,7 +15,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 
 from ..config import JobConfig
-from .unit import run_unit
+from .unit import one_line, run_unit
 
 log = logging.getLogger("smart360_etl")
 OnUnit = Callable[[str, str | None], None]  # (unit key, error or None when done)
@@ -60,7 +60,7 @@ def _on_pool(job: JobConfig, run_id: str, keys: list[str], on_unit: OnUnit | Non
 
 def _error(future: Future) -> str | None:
     exc = future.exception()
-    return None if exc is None else f"{type(exc).__name__}: {exc}"
+    return None if exc is None else one_line(exc)
 
 
 def _dask_unit(job: JobConfig, run_id: str, key: str, semaphore: object) -> dict:
@@ -84,7 +84,7 @@ def _on_dask(job: JobConfig, run_id: str, keys: list[str], scheduler: str | None
             for future in as_completed(futures):
                 key = futures[future]
                 exc = future.exception() if future.status == "error" else None
-                outcome[key] = None if exc is None else f"{type(exc).__name__}: {exc}"
+                outcome[key] = None if exc is None else one_line(exc)
                 if on_unit:
                     on_unit(key, outcome[key])
             return outcome

@@ -22,7 +22,7 @@ from .executors import OnUnit, execute
 from .partitions import existing_buckets
 from .report import write_report
 from .stage import read_plan, stage
-from .unit import _copy, target_conn
+from .unit import copy_frame, target_conn
 
 OUTCOMES = ("extracted", "inserted", "updated", "unchanged", "rejected")
 PLAN_UNIT = "-"  # the ledger's name for reads rejected while planning (before they had a unit)
@@ -51,7 +51,7 @@ def plan_run(job: JobConfig, on_progress: Callable[[int], None] | None = None) -
         for key, reads in plan.units.items():
             conn.execute(sql.SQL("INSERT INTO {} (run_id, unit_key, status, counts) VALUES (%s, %s, 'pending', %s)")
                          .format(target.table("interval_unit")), [run_id, key, json.dumps({"extracted": reads})])
-        _copy(conn, target.table("interval_reject"),
+        copy_frame(conn, target.table("interval_reject"),
               plan.rejected.with_columns(run_id=pl.lit(run_id), unit_key=pl.lit(PLAN_UNIT))
               .select("run_id", "unit_key", "source", "meter", "reason", "row"),
               ("run_id", "unit_key", "source", "meter_number", "reason", "source_row"))
