@@ -12,6 +12,7 @@ import psycopg
 from psycopg import sql
 
 from ..config import TargetConfig
+from ..db import one_row
 from ..errors import TargetError
 
 COLUMNS = ("meter_number", "channel", "interval_start", "seconds", "value", "unit", "quality", "vee_flags",
@@ -83,8 +84,12 @@ def create_incoming(conn: psycopg.Connection, target: TargetConfig, month: date,
     return incoming
 
 
-def compare_and_keep(conn: psycopg.Connection, incoming: sql.Identifier, leaf: sql.Identifier) -> dict[str, int]:
-    """Inserted, updated, unchanged against the old leaf; its reads this run did not bring are kept."""
+def compare_and_keep(conn: psycopg.Connection, incoming: sql.Identifier, leaf: sql.Identifier,
+                     rows: int) -> dict[str, int]:
+    """Inserted, updated, unchanged against the old leaf; its reads this run did not bring are kept.
+    `rows`: the reads in `incoming` (all inserted when the old leaf is empty, as on a first load)."""
+    if one_row(conn.execute(sql.SQL("SELECT NOT EXISTS (SELECT FROM {})").format(leaf)))[0]:
+        return {"inserted": rows, "updated": 0, "unchanged": 0, "kept": 0}
     same = sql.SQL(" AND ").join(sql.SQL("o.{c} = n.{c}").format(c=sql.Identifier(c)) for c in KEY)
     row = conn.execute(sql.SQL(
         "SELECT count(*) FILTER (WHERE o.meter_number IS NULL), "

@@ -176,7 +176,7 @@ def _write(conn: psycopg.Connection, run_id: str, unit: UnitKey, files: list[Pat
             merge_findings(findings, prepared.findings)
         total = Decimal(totals["micro"]) / MICRO
         _reconcile(conn, incoming, unit.key, totals["rows"], total)
-        counts = partitions.compare_and_keep(conn, incoming, leaf)
+        counts = partitions.compare_and_keep(conn, incoming, leaf, totals["rows"])
         partitions.swap_in(conn, target, unit.month, unit.bucket, incoming)
         summary = {"key": unit.key, "counts": {"extracted": totals["extracted"], "rejected": totals["rejected"],
                                                **counts},
