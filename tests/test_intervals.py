@@ -57,6 +57,12 @@ def test_a_run_reconciles_and_flags_the_generated_faults(loaded):
                                [METERS[-1]]).fetchall()
     assert flagged == {"MTR-00004": 1, "MTR-00054": 1}
     assert reasons == [("interval_meter_unknown",)]
+    with psycopg.connect(job.target.url) as conn:
+        traced = conn.execute("SELECT source, line, meter_number, source_row->>'value' FROM "
+                              "smart360_etl.interval_reject WHERE reason = 'interval_duplicate_conflict'").fetchall()
+    for source, line, meter, value in traced:  # each reject leads back to its row in the source file
+        row = pl.read_csv(job.intervals_section.stage_dir.parent / "reads" / source).row(line - 1, named=True)
+        assert (row["meter_number"], Decimal(str(row["kwh"]))) == (meter, Decimal(value))
 
 
 def test_running_again_leaves_the_same_rows_and_counts_them_unchanged(loaded):

@@ -26,7 +26,9 @@ FIXES = {
     DUPLICATE_COPY: "an exact copy of a read that was loaded: nothing to do unless the source should not repeat it",
 }
 
-SCHEMA = pl.Schema({"source": pl.String, "line": pl.Int64, "meter": pl.String, "reason": pl.String, "row": pl.String})
+SCHEMA = pl.Schema(
+    {"source": pl.String, "line": pl.Int64, "meter": pl.String, "reason": pl.String, "row": pl.String}
+)
 
 
 def frame(source: pl.DataFrame, index: pl.Series, reasons: pl.Series) -> pl.DataFrame:

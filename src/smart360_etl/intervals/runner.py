@@ -53,8 +53,8 @@ def plan_run(job: JobConfig, on_progress: Callable[[int], None] | None = None) -
                          .format(target.table("interval_unit")), [run_id, key, json.dumps({"extracted": reads})])
         copy_frame(conn, target.table("interval_reject"),
               plan.rejected.with_columns(run_id=pl.lit(run_id), unit_key=pl.lit(PLAN_UNIT))
-              .select("run_id", "unit_key", "source", "meter", "reason", "row"),
-              ("run_id", "unit_key", "source", "meter_number", "reason", "source_row"))
+              .select("run_id", "unit_key", "source", "line", "meter", "reason", "row"),
+              ("run_id", "unit_key", "source", "line", "meter_number", "reason", "source_row"))
     return plan.as_json()
 
 

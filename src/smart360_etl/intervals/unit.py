@@ -204,5 +204,5 @@ def _copy_rejects(conn: psycopg.Connection, target: TargetConfig, run_id: str, k
         return
     copy_frame(conn, target.table("interval_reject"),
           rejected.with_columns(run_id=pl.lit(run_id), unit_key=pl.lit(key))
-          .select("run_id", "unit_key", "source", "meter", "reason", "row"),
-          ("run_id", "unit_key", "source", "meter_number", "reason", "source_row"))
+          .select("run_id", "unit_key", "source", "line", "meter", "reason", "row"),
+          ("run_id", "unit_key", "source", "line", "meter_number", "reason", "source_row"))

@@ -228,6 +228,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             run_id       text NOT NULL,
             unit_key     text NOT NULL,
             source       text NOT NULL,
+            line         bigint,
             meter_number text,
             reason       text NOT NULL,
             source_row   jsonb NOT NULL
