@@ -301,7 +301,7 @@ def test_a_bulk_load_into_empty_tables_leaves_every_foreign_key_and_index_as_it_
         "obj_description((SELECT oid FROM pg_constraint WHERE conname = 'account_consumer_id_fkey'), 'pg_constraint')"
     )
     before = query(target_url, CONSTRAINTS_AND_INDEXES)
-    assert len([row for row in before if row[2].startswith("FOREIGN KEY")]) == 6  # 4 between accounts, 2 to the run
+    assert len([row for row in before if row[2].startswith("FOREIGN KEY")]) == 7  # 4 between accounts, 3 to the run
     assert ("smart360_etl.legacy_crosswalk", "legacy_crosswalk_pkey", "PRIMARY KEY (job, entity, legacy_key)") in before
     result = run(job)
     assert result.entities["account"]["inserted"] == 9

@@ -100,3 +100,16 @@ def test_the_demo_gives_the_same_counts_from_every_kind_of_source(tmp_path):
     counts = {kind: (r.counts, r.rejects_by_reason, r.warnings_by_reason) for kind, r in results.items()}
     assert all(value == counts["postgres"] for value in counts.values()), counts
     assert results["xlsx"].source.startswith("Excel workbook") and results["sqlite"].source.startswith("SQLite")
+
+
+def test_the_demo_with_intervals_runs_both_jobs_on_the_migrated_meters(tmp_path):
+    from smart360_etl.demo.job import run_demo
+
+    interval_reports: list[dict] = []
+    result = run_demo(300, tmp_path, interval_days=2, intervals_out=interval_reports)
+    (report,) = interval_reports
+    assert result.counts["inserted"] > 0 and report["status"] == "succeeded"
+    assert report["rejects_by_reason"]["interval_meter_unknown"] == 2 * 96  # the meter SMART360 does not know
+    for rule in ("interval_gap", "interval_duplicate", "spike", "zero_run", "negative_value"):
+        assert report["flags_by_rule"][rule] > 0, rule
+    assert (tmp_path / "intervals" / f"{report['run_id']}.html").is_file()

@@ -18,6 +18,7 @@ from smart360_etl.errors import SourceError
 from smart360_etl.intervals import partitions
 from smart360_etl.intervals.runner import plan_run, run_intervals
 
+from .browser import render
 from .intervals_support import METERS, interval_job, prepare_target, target_totals, write_reads
 
 
@@ -190,3 +191,21 @@ def test_the_run_waits_for_a_locked_partition_rather_than_fail_when_given_time(l
     report = run_intervals(job)
     holder.join()
     assert report["status"] == "succeeded" and time.perf_counter() - started >= 1.5
+
+
+def test_the_html_report_renders_in_chromium_and_keeps_hostile_meter_numbers_as_text(chromium, target_url,
+                                                                                     tmp_path):
+    hostile = '<img src=x onerror="document.title=1">'
+    write_reads(tmp_path, [METERS[0], hostile], days=2)
+    job = interval_job(target_url, tmp_path)
+    job = job.model_copy(update={"report": job.report.model_copy(update={"mask_personal_data": False})})
+    prepare_target(job, [METERS[0], hostile])  # the second meter has the generated gap: it is in the samples
+    report = run_intervals(job)
+    dom, errors = render(chromium, tmp_path, job.report_dir / "intervals" / f"{report['run_id']}.html")
+    assert errors == []
+    for name, value in report["counts"].items():
+        assert f'id="count-{name}">{value}<' in dom, name
+    for unit in report["units"]:
+        assert f'data-unit="{unit["key"]}" data-status="done" data-attempts="1"' in dom
+    assert "<img" not in dom and '&lt;img src=x onerror="document.title=1"&gt;' in dom
+    assert report["flags_by_rule"]["interval_gap"] == 1
