@@ -182,3 +182,9 @@ def test_reads_written_as_local_times_come_back_as_the_instants_they_were(zone, 
     local = [i.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M") for i in instants]
     reads = normalise(source(local), config(zone), {}).reads.sort("line")
     assert reads["start"].to_list() == instants
+
+
+def test_nul_characters_are_removed_from_text_a_parquet_or_xml_source_may_hold():
+    frame = source(["2026-05-01T00:00:00Z"], zone_meter="MTR\x00-7", quality=["valid\x00"], channel=["net\x00"])
+    reads = normalise(frame, config(), {}).reads
+    assert reads.select("meter", "quality", "channel").row(0) == ("MTR-7", "valid", "net")

@@ -50,14 +50,14 @@ def normalise(frame: pl.DataFrame, intervals: IntervalsConfig, buckets: dict[dat
     frame = frame.with_row_index("index")
     start, never = instants(frame, "start", zone)
     typed = frame.with_columns(
-        meter=pl.col("meter").cast(pl.String).str.strip_chars(),
+        meter=_text("meter").str.strip_chars(),
         start=start,
         never_was=never,
         number=_value(frame),
         unit_factor=_unit_factor(frame, intervals.unit),
         channel=_channel(frame),
         unit=pl.lit(intervals.unit),
-        quality=pl.col("quality").cast(pl.String) if "quality" in frame.columns else pl.lit(None, pl.String),
+        quality=_text("quality") if "quality" in frame.columns else pl.lit(None, pl.String),
     )
     typed = typed.with_columns(
         seconds=_seconds(typed, intervals),
@@ -148,6 +148,11 @@ def _localised(frame: pl.DataFrame, naive: pl.Series, zone: str) -> pl.Series:
                                                         non_existent="null").dt.convert_time_zone("UTC")).to_series()
 
 
+def _text(column: str) -> pl.Expr:
+    """A text column PostgreSQL can hold: without NUL characters (a Parquet or XML string may have them)."""
+    return pl.col(column).cast(pl.String).str.replace_all("\x00", "", literal=True)
+
+
 def _value(frame: pl.DataFrame) -> pl.Expr:
     value = _number(frame, "value")
     if "multiplier" in frame.columns:
@@ -179,7 +184,7 @@ def _number(frame: pl.DataFrame, column: str) -> pl.Expr:
 def _channel(frame: pl.DataFrame) -> pl.Expr:
     if "channel" not in frame.columns:
         return pl.lit("delivered")
-    text = pl.col("channel").cast(pl.String).str.strip_chars().str.to_lowercase()
+    text = _text("channel").str.strip_chars().str.to_lowercase()
     return pl.when(text.is_null() | (text == "")).then(pl.lit("delivered")).otherwise(
         text.replace(CHANNELS)
     )
