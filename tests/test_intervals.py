@@ -178,6 +178,10 @@ def test_the_command_line_plans_runs_and_finishes_and_reports(loaded, tmp_path):
     assert "succeeded" in page and "MTR-00004" not in page and "MT*****04" in page
     wrong = runner.invoke(main, ["intervals", "unit", "-c", str(job_file), "--run", plan["run_id"], "March"])
     assert wrong.exit_code == 1 and "not a unit key" in wrong.output
+    unknown = runner.invoke(main, ["intervals", "unit", "-c", str(job_file), "--run", "nope", "2026-03/b000"])
+    assert unknown.exit_code == 1 and "no run nope on this target" in unknown.output
+    gone = runner.invoke(main, ["intervals", "finish", "-c", str(job_file), "--run", "nope"])
+    assert gone.exit_code == 1 and "has no plan" in gone.output
 
 
 def test_the_run_waits_for_a_locked_partition_rather_than_fail_when_given_time(loaded):

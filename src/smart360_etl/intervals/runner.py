@@ -102,6 +102,7 @@ def finish(job: JobConfig, run_id: str) -> dict:
     """Sum the units into the run's counts, check they reconcile, write the reports, mark the run."""
     target = job.target
     with target_conn(target, autocommit=True) as conn:
+        require_migrated(conn, target)
         units = [dict(zip(("key", "status", "attempts", "counts", "findings", "error"), row)) for row in conn.execute(
             sql.SQL("SELECT unit_key, status, attempts, counts, findings, error FROM {} WHERE run_id = %s "
                     "ORDER BY unit_key").format(target.table("interval_unit")), [run_id])]

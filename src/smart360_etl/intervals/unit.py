@@ -20,6 +20,7 @@ from psycopg import sql
 from ..config import JobConfig, TargetConfig
 from ..db import connect, one_row
 from ..errors import EtlError, TargetError
+from ..load.schema import require_migrated
 from . import partitions, vee
 from .normalise import MICRO, unit_key
 from .prepare import UnitContext, merge_findings, prepare, unit_context
@@ -65,6 +66,10 @@ def run_unit(job: JobConfig, run_id: str, key: str,
     unit = UnitKey.parse(key)
     intervals = job.intervals_section
     with target_conn(job.target, autocommit=True) as ledger:
+        require_migrated(ledger, job.target)
+        if ledger.execute(sql.SQL("SELECT FROM {} WHERE run_id = %s").format(job.target.table("run")),
+                          [run_id]).fetchone() is None:
+            raise EtlError(f"no run {run_id} on this target: `smart360-etl intervals plan` prints the run to give")
         _attempt_started(ledger, job.target, run_id, key)
     try:
         files = _staged_files(intervals.stage_dir, run_id, key)
