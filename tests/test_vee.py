@@ -172,7 +172,7 @@ def test_values_that_are_not_numbers_are_rejected_with_the_source_row():
 @settings(max_examples=40, deadline=None)
 @given(zone=st.sampled_from(["America/Chicago", "America/New_York", "Europe/London", "Europe/Berlin",
                              "Australia/Sydney", "America/Sao_Paulo", "Asia/Kolkata"]),
-       first=st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 12, 31)),
+       first=st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2027, 6, 30)),
        count=st.integers(min_value=1, max_value=400))
 def test_reads_written_as_local_times_come_back_as_the_instants_they_were(zone, first, count):
     """A meter's reads every 15 minutes, written in local time without an offset (as many exports do),
@@ -188,3 +188,10 @@ def test_nul_characters_are_removed_from_text_a_parquet_or_xml_source_may_hold()
     frame = source(["2026-05-01T00:00:00Z"], zone_meter="MTR\x00-7", quality=["valid\x00"], channel=["net\x00"])
     reads = normalise(frame, config(), {}).reads
     assert reads.select("meter", "quality", "channel").row(0) == ("MTR-7", "valid", "net")
+
+
+def test_a_start_centuries_away_costs_its_row_not_the_unit():
+    result = normalise(source(["9999-12-31T23:45:00Z", "0001-01-01T00:00:00Z", "2026-05-01T00:00:00Z"]),
+                       config(), {})
+    assert result.rejected["reason"].to_list() == [rejects.TIME_OUT_OF_RANGE] * 2
+    assert result.reads["month"].to_list() == [date(2026, 4, 1)]  # 19:00 on 30 April in Chicago

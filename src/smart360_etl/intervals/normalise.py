@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 
 import polars as pl
 
@@ -27,6 +27,7 @@ CHANNELS = {
     "4": "net", "net": "net",
 }
 MICRO = 1_000_000
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)  # reads before it, or over a year ahead, are typos
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,8 @@ def _reason() -> pl.Expr:
         (pl.col("meter").is_null() | (pl.col("meter") == ""), rejects.METER_MISSING),
         (pl.col("start").is_null() & pl.col("never_was"), rejects.TIME_NONEXISTENT),
         (pl.col("start").is_null(), rejects.TIME_INVALID),
+        (~pl.col("start").is_between(EARLIEST, datetime.now(timezone.utc) + timedelta(days=366), closed="left"),
+         rejects.TIME_OUT_OF_RANGE),
         (pl.col("number").is_null(), rejects.VALUE_INVALID),
         (pl.col("unit_factor").is_null(), rejects.UNIT_UNKNOWN),
         (pl.col("micro").is_null(), rejects.VALUE_INVALID),

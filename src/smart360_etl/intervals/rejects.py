@@ -8,6 +8,7 @@ METER_MISSING = "interval_meter_missing"
 METER_UNKNOWN = "interval_meter_unknown"
 TIME_INVALID = "interval_time_invalid"
 TIME_NONEXISTENT = "interval_time_nonexistent"
+TIME_OUT_OF_RANGE = "interval_time_out_of_range"
 VALUE_INVALID = "interval_value_invalid"
 UNIT_UNKNOWN = "interval_unit_unknown"
 LENGTH_INVALID = "interval_length_invalid"
@@ -19,6 +20,7 @@ FIXES = {
     METER_UNKNOWN: "the meter is not in SMART360: migrate it with the consumer job first, or correct the number",
     TIME_INVALID: "write the interval start as ISO 8601 (2026-03-08T01:45:00-06:00) or epoch seconds",
     TIME_NONEXISTENT: "the local time was skipped by a daylight-saving change: give the start with its UTC offset",
+    TIME_OUT_OF_RANGE: "the start is before 1970 or more than a year ahead: correct the date",
     VALUE_INVALID: "give the value as a number, with a dot for decimals (1234.5)",
     UNIT_UNKNOWN: "use a unit this tool converts (kWh, Wh, MWh, m3, L, gal, ft3, CCF) of the job's dimension",
     LENGTH_INVALID: "the interval's length (or end) must be after its start",

@@ -170,7 +170,7 @@ def _write(conn: psycopg.Connection, run_id: str, unit: UnitKey, files: list[Pat
         reasons: dict[str, int] = {}
         for meters in chunks:
             prepared = prepare(_chunk(files, meters), context)
-            copy_frame(conn, incoming, prepared.rows, partitions.COLUMNS, freeze=totals["rows"] == 0,
+            copy_frame(conn, incoming, prepared.rows, partitions.COLUMNS, freeze=True,
                   as_text=lambda part: _copy_text(part.with_columns(bucket=pl.lit(unit.bucket, pl.Int16))))
             _copy_rejects(conn, target, run_id, unit.key, prepared.rejected)
             for name, value in (("extracted", prepared.extracted), ("rejected", prepared.rejected.height),
