@@ -131,6 +131,27 @@ def test_a_failed_unit_fails_the_run_and_resume_runs_only_it(loaded):
     assert resumed["counts"]["extracted"] == extracted and resumed["reconciliation"]["sums_equal"]
 
 
+def test_reads_rejected_while_reading_are_counted_by_reason_in_the_report(target_url, tmp_path):
+    (tmp_path / "reads").mkdir()
+    (tmp_path / "reads" / "a.csv").write_text(
+        "meter_number,read_start,kwh\n"
+        "MTR-00001,2026-05-01T00:00:00Z,1.5\n"
+        "MTR-00001,yesterday,1.5\n"
+        "MTR-00001,2026-03-08 02:30,1.5\n"  # skipped by spring-forward in Chicago
+        ",2026-05-01T00:15:00Z,1\n"
+        "MTR-00001,2026-05-01T00:30:00Z,lots\n")
+    job = interval_job(target_url, tmp_path)
+    prepare_target(job)
+    report = run_intervals(job)
+    assert report["status"] == "succeeded"
+    assert report["counts"] == {"extracted": 5, "inserted": 1, "updated": 0, "unchanged": 0, "rejected": 4}
+    assert report["rejects_by_reason"] == {"interval_meter_missing": 1, "interval_time_invalid": 1,
+                                           "interval_time_nonexistent": 1, "interval_value_invalid": 1}
+    with psycopg.connect(target_url) as conn:
+        lines = conn.execute("SELECT line, reason FROM smart360_etl.interval_reject ORDER BY line").fetchall()
+    assert [line for line, _ in lines] == [2, 3, 4, 5]
+
+
 def test_a_csv_file_that_is_parquet_is_refused_in_one_line_and_nothing_is_written(target_url, tmp_path):
     (tmp_path / "reads").mkdir()
     pl.DataFrame({"meter_number": ["MTR-00001"], "read_start": ["2026-03-01T00:00:00Z"], "kwh": [1.0]}).write_parquet(

@@ -125,7 +125,7 @@ def _report(job: JobConfig, run_id: str, plan: dict, units: list[dict]) -> dict:
     counts = dict.fromkeys(OUTCOMES, 0)
     counts["extracted"] = plan["extracted"]
     counts["rejected"] = plan["rejected_at_read"]
-    rejects: dict[str, int] = {}
+    rejects: dict[str, int] = dict(plan["rejects_at_read"])
     flags: dict[str, int] = {}
     for unit in units:
         done = unit["status"] == "done"

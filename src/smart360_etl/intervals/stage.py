@@ -30,7 +30,9 @@ class Plan:
     buckets: dict[str, int]  # month (YYYY-MM) -> meter buckets
 
     def as_json(self) -> dict:
+        reasons = dict(sorted(self.rejected["reason"].value_counts().iter_rows()))
         return {"run_id": self.run_id, "extracted": self.extracted, "rejected_at_read": self.rejected.height,
+                "rejects_at_read": reasons,
                 "units": [{"key": k, "reads": n} for k, n in sorted(self.units.items())], "buckets": self.buckets}
 
 

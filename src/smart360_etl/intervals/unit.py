@@ -180,12 +180,12 @@ def _write(conn: psycopg.Connection, run_id: str, unit: UnitKey, files: list[Pat
                 reasons[reason] = reasons.get(reason, 0) + n
             merge_findings(findings, prepared.findings)
         total = Decimal(totals["micro"]) / MICRO
-        _reconcile(conn, incoming, unit.key, totals["rows"], total)
+        held = _reconcile(conn, incoming, unit.key, totals["rows"], total)
         counts = partitions.compare_and_keep(conn, incoming, leaf, totals["rows"])
         partitions.swap_in(conn, target, unit.month, unit.bucket, incoming)
         summary = {"key": unit.key, "counts": {"extracted": totals["extracted"], "rejected": totals["rejected"],
                                                **counts},
-                   "sum": str(total), "target_sum": str(total), "rows": totals["rows"], "rejects_by_reason": reasons}
+                   "sum": str(total), "target_sum": str(held), "rows": totals["rows"], "rejects_by_reason": reasons}
         conn.execute(sql.SQL(
             "UPDATE {} SET status = 'done', counts = %s, findings = %s, error = NULL, finished_at = clock_timestamp() "
             "WHERE run_id = %s AND unit_key = %s"
@@ -193,14 +193,15 @@ def _write(conn: psycopg.Connection, run_id: str, unit: UnitKey, files: list[Pat
     return {**summary, "findings": findings}
 
 
-def _reconcile(conn: psycopg.Connection, incoming: sql.Identifier, key: str, rows: int, total: Decimal) -> None:
-    """What the database holds is what the unit sent, read by count and exact sum."""
+def _reconcile(conn: psycopg.Connection, incoming: sql.Identifier, key: str, rows: int, total: Decimal) -> Decimal:
+    """What the database holds is what the unit sent, read by count and exact sum; returns the sum held."""
     count, held = one_row(conn.execute(sql.SQL("SELECT count(*), coalesce(sum(value), 0) FROM {}").format(incoming)))
     if count != rows or held != total:
         raise ReconciliationFailed(
             f"unit {key}: the database holds {count} reads summing to {held}, the unit sent {rows} summing to "
             f"{total}; rolled back"
         )
+    return held
 
 
 def _copy_rejects(conn: psycopg.Connection, target: TargetConfig, run_id: str, key: str,
