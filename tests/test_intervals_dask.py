@@ -48,17 +48,24 @@ def _wait_for(condition, timeout: float = 60) -> None:
         time.sleep(0.05)
 
 
-def test_a_unit_failing_its_first_attempt_is_retried_on_the_cluster(target_url, tmp_path, cluster):
-    job = _job(target_url, tmp_path, lock_timeout_s=0.5)
-    plan = plan_run(job)
+def _run_with_a_locked_unit(job, plan, key: str, cluster):
+    """The plan's units started on the cluster (in a thread) while `key`'s partition is locked until the
+    returned event is set; returns (release, the lock's thread, the run's thread, the outcome it fills)."""
     release, held = threading.Event(), threading.Event()
-    holder = threading.Thread(target=_hold_leaf, args=(target_url, job, "2026-03/b003", release, held))
+    holder = threading.Thread(target=_hold_leaf, args=(job.target.url, job, key, release, held))
     holder.start()
     held.wait(30)
     outcome: dict = {}
-    worker = threading.Thread(target=lambda: outcome.update(
+    runner = threading.Thread(target=lambda: outcome.update(
         execute(job, plan["run_id"], [u["key"] for u in plan["units"]], "dask", cluster.scheduler_address)))
-    worker.start()
+    runner.start()
+    return release, holder, runner, outcome
+
+
+def test_a_unit_failing_its_first_attempt_is_retried_on_the_cluster(target_url, tmp_path, cluster):
+    job = _job(target_url, tmp_path, lock_timeout_s=0.5)
+    plan = plan_run(job)
+    release, holder, worker, outcome = _run_with_a_locked_unit(job, plan, "2026-03/b003", cluster)
     with psycopg.connect(target_url) as conn:
         _wait_for(lambda: conn.execute("SELECT error IS NOT NULL OR attempts > 1 FROM smart360_etl.interval_unit "
                                        "WHERE run_id = %s AND unit_key = '2026-03/b003'",
@@ -76,14 +83,7 @@ def test_a_worker_killed_mid_unit_loses_only_that_attempt(target_url, tmp_path, 
     job = _job(target_url, tmp_path)
     plan = plan_run(job)
     key = "2026-03/b000"
-    release, held = threading.Event(), threading.Event()
-    holder = threading.Thread(target=_hold_leaf, args=(target_url, job, key, release, held))
-    holder.start()
-    held.wait(30)
-    outcome: dict = {}
-    runner = threading.Thread(target=lambda: outcome.update(
-        execute(job, plan["run_id"], [u["key"] for u in plan["units"]], "dask", cluster.scheduler_address)))
-    runner.start()
+    release, holder, runner, outcome = _run_with_a_locked_unit(job, plan, key, cluster)
     with distributed.Client(cluster.scheduler_address) as client:
         task = f"smart360-unit-{plan['run_id']}-{key}"
         _wait_for(lambda: any(task in tasks for tasks in client.processing().values())

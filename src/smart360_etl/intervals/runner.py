@@ -11,7 +11,6 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from decimal import Decimal
 
-import polars as pl
 from psycopg import sql
 
 from ..config import JobConfig
@@ -22,7 +21,7 @@ from .executors import OnUnit, execute
 from .partitions import existing_buckets
 from .report import write_report
 from .stage import read_plan, stage
-from .unit import copy_frame, target_conn
+from .unit import copy_rejects, one_line, target_conn
 
 OUTCOMES = ("extracted", "inserted", "updated", "unchanged", "rejected")
 PLAN_UNIT = "-"  # the ledger's name for reads rejected while planning (before they had a unit)
@@ -44,17 +43,14 @@ def plan_run(job: JobConfig, on_progress: Callable[[int], None] | None = None) -
     try:
         plan = stage(intervals, run_id, existing, on_progress)
     except Exception as exc:
-        _fail_run(job, run_id, f"{type(exc).__name__}: {exc}")
+        _fail_run(job, run_id, one_line(exc))
         shutil.rmtree(intervals.stage_dir / run_id, ignore_errors=True)
         raise
     with target_conn(target, autocommit=True) as conn, conn.transaction():
         for key, reads in plan.units.items():
             conn.execute(sql.SQL("INSERT INTO {} (run_id, unit_key, status, counts) VALUES (%s, %s, 'pending', %s)")
                          .format(target.table("interval_unit")), [run_id, key, json.dumps({"extracted": reads})])
-        copy_frame(conn, target.table("interval_reject"),
-              plan.rejected.with_columns(run_id=pl.lit(run_id), unit_key=pl.lit(PLAN_UNIT))
-              .select("run_id", "unit_key", "source", "line", "meter", "reason", "row"),
-              ("run_id", "unit_key", "source", "line", "meter_number", "reason", "source_row"))
+        copy_rejects(conn, target, run_id, PLAN_UNIT, plan.rejected)
     return plan.as_json()
 
 
@@ -85,7 +81,8 @@ def _reopen(job: JobConfig, run_id: str) -> None:
         row = conn.execute(sql.SQL("SELECT status FROM {} WHERE run_id = %s AND job = %s").format(
             job.target.table("run")), [run_id, ledger_job(job)]).fetchone()
         if row is None:
-            raise EtlError(f"no intervals run {run_id} of job {job.name}; `history` lists the runs")
+            raise EtlError(f"no intervals run {run_id} of job {job.name}: its runs are in the ledger as job "
+                           f"`{ledger_job(job)}`; `smart360-etl intervals` without --resume starts a new one")
         if row[0] == "succeeded":
             raise EtlError(f"run {run_id} finished already: nothing to resume")
         conn.execute(sql.SQL("UPDATE {} SET status = 'running', error = NULL WHERE run_id = %s")

@@ -172,7 +172,7 @@ def _write(conn: psycopg.Connection, run_id: str, unit: UnitKey, files: list[Pat
             prepared = prepare(_chunk(files, meters), context)
             copy_frame(conn, incoming, prepared.rows, partitions.COLUMNS, freeze=True,
                   as_text=lambda part: _copy_text(part.with_columns(bucket=pl.lit(unit.bucket, pl.Int16))))
-            _copy_rejects(conn, target, run_id, unit.key, prepared.rejected)
+            copy_rejects(conn, target, run_id, unit.key, prepared.rejected)
             for name, value in (("extracted", prepared.extracted), ("rejected", prepared.rejected.height),
                                 ("rows", prepared.rows.height), ("micro", prepared.micro_sum)):
                 totals[name] += value
@@ -204,7 +204,7 @@ def _reconcile(conn: psycopg.Connection, incoming: sql.Identifier, key: str, row
     return held
 
 
-def _copy_rejects(conn: psycopg.Connection, target: TargetConfig, run_id: str, key: str,
+def copy_rejects(conn: psycopg.Connection, target: TargetConfig, run_id: str, key: str,
                   rejected: pl.DataFrame) -> None:
     if rejected.is_empty():
         return
